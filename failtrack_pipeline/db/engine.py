@@ -1,0 +1,81 @@
+"""Where failtrack's tables live and how to connect to them safely."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, make_url
+
+DATABASE_URL_ENV = "FAILTRACK_DATABASE_URL"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def database_url_from_env() -> str:
+    """`FAILTRACK_DATABASE_URL`, or a SQLite file under the Dagster home (the embedded default)."""
+    url = os.environ.get(DATABASE_URL_ENV, "").strip()
+    if url:
+        return url
+    home = os.environ.get("DAGSTER_HOME", "").strip()
+    if not home:
+        raise RuntimeError(
+            f"Set {DATABASE_URL_ENV} (a SQLAlchemy URL) or DAGSTER_HOME "
+            "(failtrack then keeps its tables in $DAGSTER_HOME/failtrack.db)."
+        )
+    return f"sqlite:///{Path(home).resolve() / 'failtrack.db'}"
+
+
+def normalize_url(url: str | URL) -> URL:
+    """Parse a database URL, sending plain `postgresql://` URLs through psycopg 3."""
+    try:
+        parsed = make_url(url)
+    except sa.exc.ArgumentError as error:
+        raise ValueError(f"{DATABASE_URL_ENV}: not a SQLAlchemy database URL") from error
+    if parsed.drivername in ("postgres", "postgresql"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise ValueError(
+            f"{DATABASE_URL_ENV}: unsupported database '{parsed.get_backend_name()}' "
+            "(use sqlite:/// or postgresql+psycopg://)"
+        )
+    return parsed
+
+
+def redacted(url: str | URL) -> str:
+    """The URL as it may appear in logs and the UI: never with its password."""
+    return normalize_url(url).render_as_string(hide_password=True)
+
+
+def create_db_engine(url: str | URL) -> sa.Engine:
+    """An engine for failtrack's tables.
+
+    SQLite gets WAL (readers never block the writer), a busy timeout, and `BEGIN IMMEDIATE`
+    so that concurrent writers queue up instead of failing on a lock upgrade.
+    """
+    parsed = normalize_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(parsed)
+    return sa.create_engine(parsed, pool_pre_ping=True, pool_size=2, max_overflow=4)
+
+
+def _sqlite_engine(url: URL) -> sa.Engine:
+    if url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # let the "begin" listener below open transactions
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(connection: sa.Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine

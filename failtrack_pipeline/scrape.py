@@ -1,0 +1,116 @@
+"""One scrape of one source, free of Dagster: read, validate, store events, track failures.
+
+This is where every event's outcome is gathered: valid events are upserted in chunks,
+failures are described once and recorded in bounded batches through `record_failures`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from failtrack_pipeline.db.schema import events as events_table
+from failtrack_pipeline.errors import EventError
+from failtrack_pipeline.processing.events import Event
+from failtrack_pipeline.processing.validate import process_records
+from failtrack_pipeline.sources.readers import read_records
+from failtrack_pipeline.sources.registry import SourceConfig
+from failtrack_pipeline.tracking.categorize import MessageRule
+from failtrack_pipeline.tracking.failures import Failure, describe_failure
+from failtrack_pipeline.tracking.outcome import RunOutcome
+from failtrack_pipeline.tracking.store import record_failures
+
+EVENTS_PER_STATEMENT = 1_000
+FAILURES_PER_BATCH = 5_000
+
+
+class SourceScrape:
+    """Scrape `source` once as run `run_id`; `outcome` holds the counts even if it raises.
+
+    Whatever was gathered before an error (a feed that breaks off half way) is still
+    written before the error propagates, so nothing already seen is lost.
+    """
+
+    def __init__(
+        self,
+        source: SourceConfig,
+        engine: sa.Engine,
+        *,
+        run_id: str,
+        now: datetime | None = None,
+        rules: Sequence[MessageRule] | None = None,
+    ) -> None:
+        self.source = source
+        self.engine = engine
+        self.run_id = run_id
+        self.now = now or datetime.now(UTC)
+        self.rules = rules
+        self.outcome = RunOutcome(source.id)
+        self._events: dict[str, Event] = {}
+        self._failures: list[Failure] = []
+        self._batches = 0
+
+    def run(self) -> RunOutcome:
+        try:
+            records = read_records(self.source)
+            for item in process_records(records, self.source, now=self.now):
+                if isinstance(item, EventError):
+                    self._fail(item)
+                else:
+                    self._succeed(item)
+        finally:
+            self._flush_events()
+            self._flush_failures()
+        return self.outcome
+
+    def _succeed(self, event: Event) -> None:
+        self.outcome.add_success()
+        self._events[event.external_id] = event
+        if len(self._events) >= EVENTS_PER_STATEMENT:
+            self._flush_events()
+
+    def _fail(self, error: EventError) -> None:
+        failure = describe_failure(self.source.id, error, seen_at=self.now, rules=self.rules)
+        self.outcome.add_failure(failure)
+        self._failures.append(failure)
+        if len(self._failures) >= FAILURES_PER_BATCH:
+            self._flush_failures()
+
+    def _flush_events(self) -> None:
+        if self._events:
+            upsert_events(self.engine, list(self._events.values()), run_id=self.run_id, now=self.now)
+            self._events.clear()
+
+    def _flush_failures(self) -> None:
+        if self._failures:
+            self._batches += 1
+            batch = f"events-{self._batches:05d}"
+            record_failures(self.engine, self._failures, run_id=self.run_id, batch=batch)
+            self._failures.clear()
+
+
+def upsert_events(
+    engine: sa.Engine, events: Sequence[Event], *, run_id: str, now: datetime
+) -> None:
+    """Insert or refresh events keyed by (source_id, external_id); first_seen_at is kept."""
+    with engine.begin() as connection:
+        dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+        insert = dialect.insert(events_table)
+        rows = [
+            event.as_row() | {"first_seen_at": now, "updated_at": now, "last_run_id": run_id}
+            for event in events
+        ]
+        refreshed = {
+            column.name: insert.excluded[column.name]
+            for column in events_table.columns
+            if column.name not in ("source_id", "external_id", "first_seen_at")
+        }
+        connection.execute(
+            insert.values(rows).on_conflict_do_update(
+                index_elements=[events_table.c.source_id, events_table.c.external_id],
+                set_=refreshed,
+            )
+        )

@@ -1,0 +1,75 @@
+"""One observed failure, described once: categorized, scrubbed and parameterized."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+from failtrack_pipeline.errors import ErrorCategory, FailtrackError
+from failtrack_pipeline.tracking.categorize import MessageRule, categorize
+from failtrack_pipeline.tracking.normalize import normalize_message
+from failtrack_pipeline.tracking.scrub import scrub_secrets
+
+EXAMPLE_MAX_CHARS = 2000
+
+# Per-event failures repeat the same few texts; caching keeps tracking off the hot path's bill.
+_normalized = lru_cache(maxsize=16_384)(normalize_message)
+_scrubbed = lru_cache(maxsize=16_384)(scrub_secrets)
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """A failure ready to be stored: nothing in it may hold a secret."""
+
+    source_id: str
+    category: ErrorCategory
+    message: str  # parameterized: the group's name
+    example: str  # scrubbed original, for debugging
+    external_id: str | None
+    seen_at: datetime
+
+    @property
+    def fingerprint(self) -> str:
+        """Identity of the failure group: same source, category and parameterized message."""
+        key = f"{self.source_id}\x1f{self.category.value}\x1f{self.message}"
+        return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def describe_failure(
+    source_id: str,
+    error: BaseException | str | Any,
+    *,
+    seen_at: datetime,
+    external_id: str | None = None,
+    rules: Sequence[MessageRule] | None = None,
+) -> Failure:
+    """Turn an exception, Dagster error info or message into a storable `Failure`."""
+    raw = _raw_message(error)
+    if external_id is None and isinstance(error, FailtrackError):
+        external_id = error.external_id
+    return Failure(
+        source_id=source_id,
+        category=categorize(error, rules),
+        message=_normalized(raw),
+        example=_scrubbed(raw)[:EXAMPLE_MAX_CHARS],
+        external_id=external_id,
+        seen_at=seen_at,
+    )
+
+
+def _raw_message(error: BaseException | str | Any) -> str:
+    """Typed errors speak for themselves; other exceptions keep their type for context."""
+    if isinstance(error, str):
+        return error
+    if isinstance(error, FailtrackError):
+        return error.message
+    if isinstance(error, BaseException):
+        return f"{type(error).__name__}: {error}"
+    cls_name, message = getattr(error, "cls_name", None), getattr(error, "message", None)
+    if isinstance(message, str):  # Dagster's SerializableErrorInfo
+        return f"{cls_name}: {message.strip()}" if cls_name else message.strip()
+    return str(error)

@@ -1,0 +1,195 @@
+"""The one place failures are written: `record_failures`, an atomic upsert per group.
+
+Every path (the per-event path of a scrape, the failure hook, the run-failure sensor)
+calls `record_failures`. Each call is one transaction that
+- claims (run_id, batch) in `failure_recordings`, so a batch is counted at most once
+  whoever reports it and however often;
+- upserts one row per failure group with INSERT .. ON CONFLICT DO UPDATE, adding counts
+  and widening first/last seen inside the database, so concurrent writers lose nothing;
+- merges the newest sample external_ids into the row it now holds locked;
+- adds the occurrences to the group's per-day counts (`discovery_event_failure_days`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from failtrack_pipeline.db.schema import discovery_event_failure_days as days_table
+from failtrack_pipeline.db.schema import discovery_event_failures as failures_table
+from failtrack_pipeline.db.schema import failure_recordings
+from failtrack_pipeline.errors import ErrorCategory
+from failtrack_pipeline.tracking.failures import Failure
+
+SAMPLE_SIZE = 10
+_ROWS_PER_STATEMENT = 500
+
+
+@dataclass(slots=True)
+class FailureGroup:
+    """What one batch adds to one row of `discovery_event_failures`."""
+
+    fingerprint: str
+    source_id: str
+    category: ErrorCategory
+    message: str
+    example: str
+    count: int
+    first_seen_at: datetime
+    last_seen_at: datetime
+    samples: list[str] = field(default_factory=list)  # newest first, distinct
+    days: Counter[date] = field(default_factory=Counter)  # occurrences per UTC day
+
+
+@dataclass(frozen=True)
+class RecordResult:
+    recorded: bool  # False: this run's batch was counted before, nothing written
+    failures: int
+    groups: int
+
+
+def group_failures(failures: Iterable[Failure]) -> list[FailureGroup]:
+    """Aggregate failures by fingerprint, in fingerprint order (a stable lock order)."""
+    groups: dict[str, FailureGroup] = {}
+    for failure in failures:
+        key = failure.fingerprint
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = FailureGroup(
+                fingerprint=key,
+                source_id=failure.source_id,
+                category=failure.category,
+                message=failure.message,
+                example=failure.example,
+                count=0,
+                first_seen_at=failure.seen_at,
+                last_seen_at=failure.seen_at,
+            )
+        group.count += 1
+        group.days[failure.seen_at.astimezone(UTC).date()] += 1
+        group.first_seen_at = min(group.first_seen_at, failure.seen_at)
+        if failure.seen_at >= group.last_seen_at:
+            group.last_seen_at = failure.seen_at
+            group.example = failure.example
+        if failure.external_id:
+            group.samples = merge_samples([failure.external_id], group.samples)
+    return [groups[key] for key in sorted(groups)]
+
+
+def merge_samples(newer: Sequence[str], older: Sequence[str]) -> list[str]:
+    """Newest first, each id once, at most SAMPLE_SIZE."""
+    merged: list[str] = []
+    for external_id in (*newer, *older):
+        if external_id not in merged:
+            merged.append(external_id)
+            if len(merged) == SAMPLE_SIZE:
+                break
+    return merged
+
+
+def record_failures(
+    engine: sa.Engine, failures: Iterable[Failure], *, run_id: str, batch: str
+) -> RecordResult:
+    """Count `failures` into their groups, exactly once per (run_id, batch)."""
+    failures = list(failures)
+    groups = group_failures(failures)
+    with engine.begin() as connection:
+        if not _claim(connection, run_id, batch):
+            return RecordResult(recorded=False, failures=len(failures), groups=len(groups))
+        for start in range(0, len(groups), _ROWS_PER_STATEMENT):
+            chunk = groups[start : start + _ROWS_PER_STATEMENT]
+            _upsert(connection, chunk, run_id)
+            _add_daily_counts(connection, chunk)
+    return RecordResult(recorded=True, failures=len(failures), groups=len(groups))
+
+
+def _insert(connection: sa.Connection, table: sa.Table) -> Any:
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
+def _claim(connection: sa.Connection, run_id: str, batch: str) -> bool:
+    statement = (
+        _insert(connection, failure_recordings)
+        .values(run_id=run_id, batch=batch, recorded_at=datetime.now(UTC))
+        .on_conflict_do_nothing()
+        .returning(failure_recordings.c.run_id)
+    )
+    return connection.execute(statement).first() is not None
+
+
+def _upsert(connection: sa.Connection, groups: list[FailureGroup], run_id: str) -> None:
+    postgres = connection.dialect.name == "postgresql"
+    greatest, least = (sa.func.greatest, sa.func.least) if postgres else (sa.func.max, sa.func.min)
+    table = failures_table
+    insert = _insert(connection, table)
+    newer = insert.excluded.last_seen_at >= table.c.last_seen_at
+    statement = (
+        insert.values(
+            [
+                {
+                    "fingerprint": group.fingerprint,
+                    "source_id": group.source_id,
+                    "error_category": group.category.value,
+                    "error_message": group.message,
+                    "example_message": group.example,
+                    "sample_external_ids": [],  # merged below, under the row lock
+                    "occurrence_count": group.count,
+                    "first_seen_at": group.first_seen_at,
+                    "last_seen_at": group.last_seen_at,
+                    "last_run_id": run_id,
+                }
+                for group in groups
+            ]
+        )
+        .on_conflict_do_update(
+            index_elements=[table.c.fingerprint],
+            set_={
+                "occurrence_count": table.c.occurrence_count + insert.excluded.occurrence_count,
+                "first_seen_at": least(table.c.first_seen_at, insert.excluded.first_seen_at),
+                "last_seen_at": greatest(table.c.last_seen_at, insert.excluded.last_seen_at),
+                "example_message": sa.case(
+                    (newer, insert.excluded.example_message), else_=table.c.example_message
+                ),
+                "last_run_id": sa.case(
+                    (newer, insert.excluded.last_run_id), else_=table.c.last_run_id
+                ),
+            },
+        )
+        .returning(table.c.id, table.c.fingerprint, table.c.sample_external_ids)
+    )
+    by_fingerprint = {group.fingerprint: group for group in groups}
+    updates = []
+    for row_id, fingerprint, stored in connection.execute(statement):
+        new_samples = by_fingerprint[fingerprint].samples
+        merged = merge_samples(new_samples, stored or [])
+        if merged != (stored or []):
+            updates.append({"row_id": row_id, "samples": merged})
+    if updates:
+        connection.execute(
+            sa.update(table)
+            .where(table.c.id == sa.bindparam("row_id"))
+            .values(sample_external_ids=sa.bindparam("samples", type_=sa.JSON())),
+            updates,
+        )
+
+
+def _add_daily_counts(connection: sa.Connection, groups: list[FailureGroup]) -> None:
+    insert = _insert(connection, days_table)
+    rows = [
+        {"fingerprint": g.fingerprint, "day": day, "source_id": g.source_id, "occurrences": n}
+        for g in groups
+        for day, n in sorted(g.days.items())
+    ]
+    connection.execute(
+        insert.values(rows).on_conflict_do_update(
+            index_elements=[days_table.c.fingerprint, days_table.c.day],
+            set_={"occurrences": days_table.c.occurrences + insert.excluded.occurrences},
+        )
+    )

@@ -1,0 +1,117 @@
+"""Database and Dagster instance fixtures: every database test runs on SQLite and PostgreSQL.
+
+PostgreSQL is the server at FAILTRACK_TEST_POSTGRES_URL when set, otherwise a throwaway
+PostgreSQL 16 started for the session by `pgserver` (a test dependency: if it cannot start,
+the PostgreSQL tests error out; they are never skipped).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from dagster import DagsterInstance
+from dagster._core.test_utils import instance_for_test
+from sqlalchemy.engine import make_url
+
+from failtrack_pipeline.db.engine import DATABASE_URL_ENV, create_db_engine
+from failtrack_pipeline.db.migrate import migrate
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A PostgreSQL server URL (libpq form) whose default database we may create others in."""
+    configured = os.environ.get("FAILTRACK_TEST_POSTGRES_URL")
+    if configured:
+        yield configured
+        return
+    import pgserver
+
+    server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
+    yield server.get_uri()
+    server.cleanup()
+
+
+@contextmanager
+def _fresh_postgres_database(server_url: str) -> Iterator[str]:
+    """A new, empty database on the server for one test; dropped afterwards."""
+    admin_url = make_url(server_url).set(drivername="postgresql+psycopg")
+    name = f"ft_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin_url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@pytest.fixture
+def postgres_url(postgres_server_url: str) -> Iterator[str]:
+    with _fresh_postgres_database(postgres_server_url) as url:
+        yield url
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty failtrack database URL, once for SQLite and once for PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'failtrack.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[sa.Engine]:
+    engine = create_db_engine(db_url)
+    migrate(engine)
+    yield engine
+    engine.dispose()
+
+
+@dataclass
+class Backend:
+    """A Dagster instance and failtrack database on the same kind of storage."""
+
+    name: str
+    instance: DagsterInstance
+    db_url: str
+    engine: sa.Engine
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Backend]:
+    """Dagster storage and failtrack tables both on SQLite, or both on PostgreSQL."""
+    if request.param == "sqlite":
+        db_url = f"sqlite:///{tmp_path / 'failtrack.db'}"
+        context = nullcontext(None)
+    else:
+        server_url = request.getfixturevalue("postgres_server_url")
+        db_url = request.getfixturevalue("postgres_url")
+        context = _fresh_postgres_database(server_url)
+    with context as dagster_db_url:
+        overrides: dict = {}
+        if dagster_db_url:
+            libpq_url = make_url(dagster_db_url).set(drivername="postgresql")
+            overrides = {
+                "storage": {
+                    "postgres": {"postgres_url": libpq_url.render_as_string(hide_password=False)}
+                }
+            }
+        monkeypatch.setenv(DATABASE_URL_ENV, db_url)
+        with instance_for_test(overrides=overrides) as instance:
+            engine = create_db_engine(db_url)
+            migrate(engine)
+            yield Backend(request.param, instance, db_url, engine)
+            engine.dispose()
