@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+from failtrack_pipeline.errors import ErrorCategory
+from failtrack_pipeline.tracking.failures import Failure
+from failtrack_pipeline.tracking.outcome import (
+    MAX_TAG_VALUE_CHARS,
+    RunOutcome,
+    RunStatus,
+    failed_run_tags,
+)
+
+AT = datetime(2026, 11, 25, 6, 30, 5, 123456, tzinfo=UTC)
+
+
+def failure(message: str, category: ErrorCategory = ErrorCategory.VALIDATION) -> Failure:
+    return Failure("src", category, message, message, None, AT)
+
+
+def test_a_run_without_failures_is_a_success_and_says_so_in_its_tags() -> None:
+    outcome = RunOutcome("src")
+    for _ in range(3):
+        outcome.add_success()
+    assert outcome.tags(processed_at=AT) == {
+        "failtrack/source": "src",
+        "failtrack/status": "success",
+        "failtrack/processed_at": "2026-11-25T06:30:05Z",
+        "failtrack/events_processed": "3",
+        "failtrack/events_succeeded": "3",
+        "failtrack/events_failed": "0",
+    }
+
+
+def test_a_run_with_failures_is_partial_and_names_its_most_frequent_failure() -> None:
+    outcome = RunOutcome("src")
+    outcome.add_success()
+    outcome.add_failure(failure("venue missing", ErrorCategory.VENUE))
+    for _ in range(2):
+        outcome.add_failure(failure("Invalid date <value> for starts_at"))
+    tags = outcome.tags(processed_at=AT)
+    assert outcome.status is RunStatus.PARTIAL
+    assert tags["failtrack/status"] == "partial"
+    assert (tags["failtrack/events_processed"], tags["failtrack/events_failed"]) == ("4", "3")
+    assert tags["failtrack/error_category"] == "validation_error"
+    assert tags["failtrack/error_message"] == "Invalid date <value> for starts_at"
+
+
+def test_processed_at_is_utc_whatever_the_clock_zone() -> None:
+    local = AT.astimezone(timezone(timedelta(hours=-5)))
+    assert RunOutcome("s").tags(processed_at=local)["failtrack/processed_at"].endswith("06:30:05Z")
+
+
+def test_long_or_multiline_messages_are_bounded_single_line_tag_values() -> None:
+    tags = failed_run_tags(failure("boom\n" + "x" * 5000), processed_at=AT)
+    message = tags["failtrack/error_message"]
+    assert len(message) == MAX_TAG_VALUE_CHARS
+    assert "\n" not in message and message.endswith("…")
+    assert tags["failtrack/status"] == "failed"
