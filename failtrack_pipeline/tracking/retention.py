@@ -1,0 +1,102 @@
+"""Retention: forget failure groups not seen for longer than the retention period.
+
+Deletes run in bounded batches (no long lock on a large backlog), and each DELETE states
+the cut-off again in its own WHERE clause: a group that a concurrent scrape refreshes
+while pruning runs is re-checked by the database and survives.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+
+from failtrack_pipeline.db.schema import discovery_event_failure_days as days_table
+from failtrack_pipeline.db.schema import discovery_event_failures as failures_table
+from failtrack_pipeline.db.schema import failure_recordings
+
+DEFAULT_RETENTION_DAYS = 90
+DEFAULT_BATCH_SIZE = 1_000
+
+
+@dataclass(frozen=True)
+class RetentionPolicy:
+    days: int = DEFAULT_RETENTION_DAYS
+    batch_size: int = DEFAULT_BATCH_SIZE
+
+    def __post_init__(self) -> None:
+        if isinstance(self.days, bool) or not isinstance(self.days, int) or self.days <= 0:
+            raise ValueError(
+                f"retention days must be a whole number of days above 0, got {self.days!r}"
+            )
+        if isinstance(self.batch_size, bool) or self.batch_size <= 0:
+            raise ValueError(f"retention batch size must be above 0, got {self.batch_size!r}")
+
+    def cutoff(self, now: datetime) -> datetime:
+        """Anything last seen before this moment is expired."""
+        return now - timedelta(days=self.days)
+
+
+@dataclass(frozen=True)
+class PruneResult:
+    """What was (or, on a dry run, would be) removed."""
+
+    failure_groups: int
+    failure_days: int
+    recordings: int
+    batches: int
+    dry_run: bool
+
+
+def prune_failures(engine: sa.Engine, *, cutoff: datetime, batch_size: int = DEFAULT_BATCH_SIZE,
+                   dry_run: bool = False) -> PruneResult:
+    """Delete groups last seen before `cutoff`, their daily counts and old ledger entries."""
+    targets: list[tuple[sa.Table, sa.ColumnElement[bool], list[sa.Column]]] = [
+        (failures_table, failures_table.c.last_seen_at < cutoff, [failures_table.c.id]),
+        (
+            days_table,
+            days_table.c.day < cutoff.date(),
+            [days_table.c.fingerprint, days_table.c.day],
+        ),
+        (
+            failure_recordings,
+            failure_recordings.c.recorded_at < cutoff,
+            [failure_recordings.c.run_id, failure_recordings.c.batch],
+        ),
+    ]
+    counts, batches = [], 0
+    for table, expired, key in targets:
+        if dry_run:
+            with engine.connect() as connection:
+                query = sa.select(sa.func.count()).select_from(table).where(expired)
+                counts.append(connection.execute(query).scalar_one())
+            continue
+        removed, batch_count = _delete_in_batches(engine, table, expired, key, batch_size)
+        counts.append(removed)
+        batches += batch_count
+    return PruneResult(*counts, batches=batches, dry_run=dry_run)
+
+
+def _delete_in_batches(
+    engine: sa.Engine,
+    table: sa.Table,
+    expired: sa.ColumnElement[bool],
+    key: list[sa.Column],
+    batch_size: int,
+) -> tuple[int, int]:
+    removed = batches = 0
+    while True:
+        batch = sa.select(*key).where(expired).order_by(*key).limit(batch_size)
+        with engine.begin() as connection:
+            chosen = connection.execute(batch).all()
+            if not chosen:
+                return removed, batches
+            in_batch = sa.tuple_(*key).in_(chosen) if len(key) > 1 else key[0].in_(
+                [row[0] for row in chosen]
+            )
+            deleted = connection.execute(sa.delete(table).where(in_batch, expired)).rowcount
+        removed += deleted
+        batches += 1
+        if len(chosen) < batch_size:
+            return removed, batches
