@@ -3,8 +3,6 @@
 The summary tables (daily stats) are left alone, so trends outlive the runs they came from.
 """
 
-from __future__ import annotations
-
 from datetime import UTC, datetime
 
 from dagster import (

@@ -6,8 +6,6 @@ sees (start-up errors, runs that died) by the run-failure sensor: all through
 `record_failures`, whose ledger counts each run's failure once.
 """
 
-from __future__ import annotations
-
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -142,6 +140,15 @@ def build_scrape_schedule(job_def: JobDefinition, sources: SourcesFile) -> Sched
     return daily_scrape_schedule
 
 
+def _failure_reason(context: RunFailureSensorContext) -> Any:
+    """The failed step's error if a step failed, else the run's own failure (e.g. a dead worker)."""
+    step_failures = context.get_step_failure_events()
+    if step_failures:
+        return step_failures[0].step_failure_data.error
+    event = context.failure_event
+    return getattr(event.event_specific_data, "error", None) or event.message or "run failed"
+
+
 def build_run_failure_sensor(job_def: JobDefinition) -> SensorDefinition:
     @run_failure_sensor(
         monitored_jobs=[job_def],
@@ -154,13 +161,12 @@ def build_run_failure_sensor(job_def: JobDefinition) -> SensorDefinition:
         failtrack_sources: FailtrackSources,
     ) -> None:
         """Record failures no hook saw: start-up errors, runs that died or were killed."""
-        step_failures = context.get_step_failure_events()
-        if step_failures:
-            error = step_failures[0].step_failure_data.error
-        else:
-            error = context.failure_event.event_specific_data.error or context.failure_event.message  # type: ignore[union-attr]
         record_run_failure(
-            context.instance, context.dagster_run, error, failtrack_db, failtrack_sources.rules()
+            context.instance,
+            context.dagster_run,
+            _failure_reason(context),
+            failtrack_db,
+            failtrack_sources.rules(),
         )
 
     return record_run_failure_sensor

@@ -1,0 +1,56 @@
+"""The validated event: what a raw record becomes once every rule has passed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any, Final
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One event of one source, keyed by (source_id, external_id); times are aware UTC."""
+
+    source_id: str
+    external_id: str
+    title: str
+    starts_at: datetime
+    ends_at: datetime | None
+    venue_name: str | None
+    venue_address: str | None
+    latitude: float | None
+    longitude: float | None
+    category: str | None
+    performers: tuple[str, ...]
+    url: str | None
+
+    def as_row(self) -> dict[str, Any]:
+        """The `events` table's columns (performers as a JSON list)."""
+        row = {field.name: getattr(self, field.name) for field in fields(self)}
+        row["performers"] = list(self.performers)
+        return row
+
+
+# The names a feed's mapping may target: a raw record is keyed by these.
+EVENT_FIELDS: Final[tuple[str, ...]] = tuple(
+    field.name for field in fields(Event) if field.name != "source_id"
+)
+REQUIRED_FIELDS: Final[tuple[str, ...]] = ("external_id", "title", "starts_at")
+
+# Our category vocabulary: a source's `category_map` translates its own words into these.
+KNOWN_CATEGORIES: Final[frozenset[str]] = frozenset(
+    {
+        "music",
+        "theatre",
+        "comedy",
+        "film",
+        "arts",
+        "sports",
+        "food",
+        "family",
+        "community",
+        "tech",
+        "festival",
+        "other",
+    }
+)

@@ -1,0 +1,262 @@
+"""Raw record -> validated Event, or the typed EventError saying which rule it broke.
+
+A raw value may be anything a feed or a scraper hands over (wrong types, nested garbage,
+huge strings, control characters, NaN): every rule turns what it cannot accept into an
+EventError, so one bad record never stops the others. Messages are short and stable with
+the variable part quoted (`Invalid date '2024-13-45' for starts_at`), so they group.
+Fields are checked in the order of `Event`; the first rule broken is the one reported.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Iterator
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+from dateutil import parser as dateutil_parser
+
+from failtrack_pipeline.errors import EventError
+from failtrack_pipeline.processing.errors import (
+    DuplicateEventError,
+    ImplausibleEventError,
+    InvalidCoordinatesError,
+    InvalidDateError,
+    InvalidFieldError,
+    InvalidUrlError,
+    MissingFieldError,
+    PerformerError,
+    UnknownCategoryError,
+    VenueError,
+)
+from failtrack_pipeline.processing.events import KNOWN_CATEGORIES, Event
+from failtrack_pipeline.sources.readers import RawRecord
+from failtrack_pipeline.sources.registry import SourceConfig
+
+# What the events table can hold.
+MAX_LENGTHS: Final[dict[str, int]] = {"external_id": 200, "title": 500, "venue_name": 500}
+MAX_PAST: Final = timedelta(days=365)
+MAX_FUTURE: Final = timedelta(days=5 * 365)
+MAX_DATE_CHARS: Final = 100  # longer is no date, and would only slow the parser down
+SHOWN_CHARS: Final = 60  # of a bad value, quoted in a message
+
+# Control characters that are not whitespace, and lone surrogates (undecodable bytes):
+# removed. Whitespace runs, line breaks included, become one space.
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f\ud800-\udfff]")
+_PERFORMER_SEPARATORS = re.compile(r"[,;]")
+
+
+def process_records(
+    records: Iterable[RawRecord | EventError], source: SourceConfig, *, now: datetime
+) -> Iterator[Event | EventError]:
+    """Validate a run's records in order, yielding events and errors; never raises for one.
+
+    Errors a reader yielded pass through. An external_id seen on an earlier event of the
+    run makes the later record a DuplicateEventError. `now` must be aware.
+    """
+    seen: set[str] = set()
+    for record in records:
+        if isinstance(record, EventError):
+            yield record
+            continue
+        try:
+            event = to_event(record, source, now=now)
+        except EventError as error:
+            yield error
+            continue
+        if event.external_id in seen:
+            message = f"duplicate external_id {_quoted(event.external_id)}"
+            yield DuplicateEventError(message, external_id=event.external_id)
+            continue
+        seen.add(event.external_id)
+        yield event
+
+
+def to_event(raw: RawRecord, source: SourceConfig, *, now: datetime) -> Event:
+    """The Event `raw` describes, or an EventError carrying its external_id when known."""
+    external_id = _text(raw, "external_id")
+    if external_id is None:
+        raise MissingFieldError("external_id missing")
+    try:
+        return _event(raw, source, external_id, now)
+    except EventError as error:
+        error.external_id = external_id
+        raise
+
+
+def _event(raw: RawRecord, source: SourceConfig, external_id: str, now: datetime) -> Event:
+    title = _text(raw, "title")
+    if title is None:
+        raise MissingFieldError("title missing")
+    starts_at = _datetime(raw, "starts_at", source.zone)
+    if starts_at is None:
+        raise MissingFieldError("starts_at missing")
+    ends_at = _datetime(raw, "ends_at", source.zone)
+    _check_plausible(starts_at, ends_at, now)
+    venue_name = _text(raw, "venue_name", VenueError)
+    venue_address = _text(raw, "venue_address", VenueError)
+    if venue_name is None and venue_address is None:
+        raise VenueError("venue missing")
+    latitude, longitude = _coordinates(raw)
+    return Event(
+        source_id=source.id,
+        external_id=external_id,
+        title=title,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        venue_name=venue_name,
+        venue_address=venue_address,
+        latitude=latitude,
+        longitude=longitude,
+        category=_category(raw, source),
+        performers=_performers(raw.get("performers")),
+        url=_url(raw),
+    )
+
+
+def _text(raw: RawRecord, field: str, error: type[EventError] = InvalidFieldError) -> str | None:
+    """Cleaned text (integers accepted), None if absent or blank after cleaning."""
+    value = raw.get(field)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise error(f"{field} must be text, got {type(value).__name__}")
+    try:
+        text = _clean(str(value))
+    except ValueError:  # an integer too long to print
+        raise error(f"{field} must be text, got a huge int") from None
+    limit = MAX_LENGTHS.get(field)
+    if limit is not None and len(text) > limit:
+        raise error(f"{field} longer than {limit} characters")
+    return text or None
+
+
+def _clean(text: str) -> str:
+    return " ".join(_CONTROL.sub("", text).split())
+
+
+def _quoted(text: str) -> str:
+    """A bad value, bounded and quoted for a message: the quotes make it a placeholder."""
+    if len(text) > SHOWN_CHARS:
+        text = text[:SHOWN_CHARS] + "…"
+    return repr(text)
+
+
+def _datetime(raw: RawRecord, field: str, zone: tzinfo) -> datetime | None:
+    """Aware UTC; naive values are in the source's zone, a date means its midnight."""
+    value = raw.get(field)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, str):
+        parsed = _parse_date(value.strip())
+    elif isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, date):
+        parsed = datetime.combine(value, time())
+    else:
+        raise InvalidDateError(f"{field} must be a date, got {type(value).__name__}")
+    try:
+        if parsed is not None:
+            if parsed.utcoffset() is None:
+                parsed = parsed.replace(tzinfo=zone)
+            return parsed.astimezone(UTC)
+    except (ValueError, OverflowError):  # shifted past year 1 or 9999
+        pass
+    raise InvalidDateError(f"Invalid date {_quoted(str(value))} for {field}")
+
+
+def _parse_date(text: str) -> datetime | None:
+    if len(text) > MAX_DATE_CHARS:
+        return None
+    try:
+        return datetime.fromisoformat(text)  # the common case, without dateutil's cost
+    except ValueError:
+        pass
+    try:
+        # A fixed default, so that a text lacking parts does not depend on today.
+        return dateutil_parser.parse(text, default=datetime(2000, 1, 1))
+    except (ValueError, OverflowError):
+        return None
+
+
+def _check_plausible(starts_at: datetime, ends_at: datetime | None, now: datetime) -> None:
+    if ends_at is not None and ends_at < starts_at:
+        raise ImplausibleEventError("ends_at before starts_at")
+    if starts_at < now - MAX_PAST:
+        raise ImplausibleEventError(f"starts_at more than {MAX_PAST.days} days in the past")
+    if starts_at > now + MAX_FUTURE:
+        raise ImplausibleEventError("starts_at more than 5 years in the future")
+
+
+def _coordinates(raw: RawRecord) -> tuple[float | None, float | None]:
+    latitude = _coordinate(raw, "latitude", 90.0)
+    longitude = _coordinate(raw, "longitude", 180.0)
+    if latitude is None and longitude is not None:
+        raise InvalidCoordinatesError("longitude without latitude")
+    if longitude is None and latitude is not None:
+        raise InvalidCoordinatesError("latitude without longitude")
+    return latitude, longitude
+
+
+def _coordinate(raw: RawRecord, field: str, limit: float) -> float | None:
+    value = raw.get(field)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise InvalidCoordinatesError(f"{field} must be a number, got {type(value).__name__}")
+    try:
+        number = float(value)
+    except OverflowError:  # an int beyond any float
+        number = math.inf
+    except ValueError:  # only a text can be no number at all
+        raise InvalidCoordinatesError(f"{field} {_quoted(str(value))} is not a number") from None
+    if not math.isfinite(number):
+        raise InvalidCoordinatesError(f"{field} must be a finite number, got {number}")
+    if not -limit <= number <= limit:
+        raise InvalidCoordinatesError(f"{field} {number} out of range")
+    return number
+
+
+def _category(raw: RawRecord, source: SourceConfig) -> str | None:
+    """The feed's category through the source's category_map (case-insensitive) to ours."""
+    text = _text(raw, "category", UnknownCategoryError)
+    if text is None:
+        return None
+    key = text.lower()
+    category = source.category_map.get(key, key)
+    if category not in KNOWN_CATEGORIES:
+        raise UnknownCategoryError(f"unknown category {_quoted(text)}")
+    return category
+
+
+def _performers(value: Any) -> tuple[str, ...]:
+    """Names from a comma- or semicolon-separated text or a list of texts; distinct, in order."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        names: Iterable[str] = _PERFORMER_SEPARATORS.split(value)
+    elif isinstance(value, list | tuple) and all(isinstance(item, str) for item in value):
+        names = value
+    else:
+        kind = type(value).__name__
+        if isinstance(value, list | tuple):
+            odd = {type(item).__name__ for item in value if not isinstance(item, str)}
+            kind += f" of {', '.join(sorted(odd))}"
+        raise PerformerError(f"performers must be text or a list of texts, got {kind}")
+    cleaned = (_clean(name) for name in names)
+    return tuple(dict.fromkeys(name for name in cleaned if name))
+
+
+def _url(raw: RawRecord) -> str | None:
+    text = _text(raw, "url", InvalidUrlError)
+    if text is None:
+        return None
+    try:
+        parts = urlsplit(text)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        parts = None
+    if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        raise InvalidUrlError(f"url {_quoted(text)} is not an http(s) URL")
+    return text

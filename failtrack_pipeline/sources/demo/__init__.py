@@ -1,0 +1,1 @@
+"""The demo sources: `sources.yaml`, its feed files, and a hand-written `python` scraper."""

@@ -1,0 +1,216 @@
+"""Feed readers, one per kind: a source becomes raw records keyed by our field names.
+
+Values stay raw (validation is processing's job), and a field the feed lacks is simply
+absent from the record. A record that cannot be read at all is yielded as an EventError,
+so the others still are; a feed that cannot be read at all raises: a FeedError
+(parsing_error) for a broken format, httpx's own errors for HTTP.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib
+import io
+import json
+from collections.abc import Callable, Iterator
+from typing import Any, BinaryIO, Final, TypeAlias
+
+from icalendar import Calendar, Component
+
+from failtrack_pipeline.errors import ErrorCategory, EventError, FeedError
+from failtrack_pipeline.sources.fetch import open_feed
+from failtrack_pipeline.sources.registry import SourceConfig, SourceKind
+
+RawRecord: TypeAlias = dict[str, Any]
+Records: TypeAlias = Iterator[RawRecord | EventError]
+
+PARSING: Final = ErrorCategory.PARSING
+
+# iCalendar properties and the fields they fill; GEO fills two, CATEGORIES gives its first.
+ICS_FIELDS: Final[dict[str, str]] = {
+    "UID": "external_id",
+    "SUMMARY": "title",
+    "DTSTART": "starts_at",
+    "DTEND": "ends_at",
+    "LOCATION": "venue_name",
+    "CATEGORIES": "category",
+    "URL": "url",
+}
+
+_MISSING: Final = object()
+
+
+def read_records(source: SourceConfig) -> Records:
+    """The source's records; the feed is opened when the first one is asked for."""
+    if source.kind is SourceKind.PYTHON:
+        yield from read_python(source)
+        return
+    assert source.url is not None  # the registry requires it of every feed kind
+    with open_feed(source.url) as stream:
+        yield from _FEED_READERS[source.kind](source, stream)
+
+
+def read_json(source: SourceConfig, stream: BinaryIO) -> Records:
+    """Records from the list at the dotted `records` path; `fields` are dotted paths too.
+
+    A path segment that is a number indexes a list (`performers.0.name`).
+    """
+    try:
+        document = json.load(stream)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError
+        raise FeedError(f"invalid JSON: {exc}", category=PARSING) from exc
+    records = _lookup(document, _split(source.records or ""))
+    if records is _MISSING:
+        raise FeedError(f"records path '{source.records}' not found", category=PARSING)
+    if not isinstance(records, list):
+        message = f"records path '{source.records}' holds {type(records).__name__}, not a list"
+        raise FeedError(message, category=PARSING)
+    paths = {name: _split(path) for name, path in source.fields.items()}
+    for position, item in enumerate(records, start=1):
+        if not isinstance(item, dict):
+            kind = type(item).__name__
+            yield EventError(f"record #{position} is {kind}, not an object", category=PARSING)
+            continue
+        record = {name: _lookup(item, path) for name, path in paths.items()}
+        yield {name: value for name, value in record.items() if value is not _MISSING}
+
+
+def _split(path: str) -> tuple[str, ...]:
+    return tuple(path.split(".")) if path else ()
+
+
+def _lookup(value: Any, path: tuple[str, ...]) -> Any:
+    for segment in path:
+        if isinstance(value, dict):
+            value = value.get(segment, _MISSING)
+        elif isinstance(value, list) and segment.isdecimal() and int(segment) < len(value):
+            value = value[int(segment)]
+        else:
+            return _MISSING
+        if value is _MISSING:
+            return _MISSING
+    return value
+
+
+def read_csv(source: SourceConfig, stream: BinaryIO) -> Records:
+    """Rows under a header row, read as they arrive; `fields` name the columns.
+
+    Bytes that are not UTF-8 survive decoding as lone surrogates, so only the rows that
+    hold them are rejected.
+    """
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
+    reader = csv.reader(text)
+    try:
+        header = next(reader, None)
+        if header is None:
+            raise FeedError("empty CSV feed: no header row", category=PARSING)
+        columns: dict[str, int] = {}
+        for index, column in enumerate(header):
+            columns.setdefault(column.strip(), index)
+        wanted = [(name, columns[col]) for name, col in source.fields.items() if col in columns]
+        id_column = columns.get(source.fields["external_id"])
+        for row in reader:
+            if not row:
+                continue
+            problem = _row_problem(row, len(header))
+            if problem:
+                external_id = _readable_id(row, id_column)
+                message = f"line {reader.line_num} {problem}"
+                yield EventError(message, category=PARSING, external_id=external_id)
+                continue
+            yield {name: row[index] for name, index in wanted}
+    except csv.Error as exc:
+        message = f"unreadable CSV at line {reader.line_num}: {exc}"
+        raise FeedError(message, category=PARSING) from exc
+
+
+def _row_problem(row: list[str], width: int) -> str | None:
+    if len(row) != width:
+        return f"has {len(row)} columns, expected {width}"
+    if not _is_utf8("".join(row)):
+        return "is not valid UTF-8"
+    return None
+
+
+def _readable_id(row: list[str], column: int | None) -> str | None:
+    """The row's external_id if its cell is there and readable: errors should name it."""
+    if column is None or column >= len(row):
+        return None
+    value = row[column].strip()
+    return value if value and _is_utf8(value) else None
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def read_ics(source: SourceConfig, stream: BinaryIO) -> Records:
+    """Every VEVENT of every VCALENDAR, mapped by ICS_FIELDS and GEO.
+
+    icalendar keeps a property it cannot parse (`DTSTART:2024-13-45`) as its raw text,
+    which is handed on for validation to reject as an event, not as the feed.
+    """
+    try:
+        components = Calendar.from_ical(stream.read(), multiple=True)
+    except ValueError as exc:
+        raise FeedError(f"invalid iCalendar: {exc}", category=PARSING) from exc
+    calendars = [component for component in components if component.name == "VCALENDAR"]
+    if not calendars:
+        raise FeedError("not an iCalendar feed: no VCALENDAR found", category=PARSING)
+    for calendar in calendars:
+        for event in calendar.walk("VEVENT"):
+            yield _ics_record(event)
+
+
+def _ics_record(event: Component) -> RawRecord:
+    record = {
+        field: _first(event.decoded(name)) for name, field in ICS_FIELDS.items() if name in event
+    }
+    if "GEO" in event:
+        record["latitude"], record["longitude"] = _geo(_first(event.decoded("GEO")))
+    return record
+
+
+def _first(value: Any) -> Any:
+    """The first of a repeated property, or of a list-valued one such as CATEGORIES."""
+    while isinstance(value, list):
+        if not value:
+            return None
+        value = value[0]
+    return value
+
+
+def _geo(value: Any) -> tuple[Any, Any]:
+    """(latitude, longitude); a GEO icalendar could not parse is split raw for validation."""
+    if isinstance(value, tuple):
+        return value
+    latitude, _, longitude = str(value).partition(";")
+    return latitude, longitude
+
+
+def read_python(source: SourceConfig) -> Records:
+    """Call the source's `callable` with its SourceConfig: it returns dicts in our names."""
+    assert source.callable is not None  # the registry requires it of python sources
+    module_name, _, function_name = source.callable.partition(":")
+    try:
+        function = getattr(importlib.import_module(module_name), function_name)
+    except (ImportError, AttributeError) as exc:
+        message = f"cannot load callable '{source.callable}': {exc}"
+        raise FeedError(message, category=ErrorCategory.DEPENDENCY) from exc
+    for position, item in enumerate(function(source), start=1):
+        if isinstance(item, dict):
+            yield item
+        else:
+            kind = type(item).__name__
+            yield EventError(f"record #{position} is {kind}, not a dict", category=PARSING)
+
+
+_FEED_READERS: Final[dict[SourceKind, Callable[[SourceConfig, BinaryIO], Records]]] = {
+    SourceKind.JSON: read_json,
+    SourceKind.CSV: read_csv,
+    SourceKind.ICS: read_ics,
+}

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from failtrack_pipeline.definitions import defs
+
+
+def test_definitions_load_and_every_job_resolves() -> None:
+    for job in defs.resolve_all_job_defs():
+        assert job.name
+    scrape = defs.get_job_def("scrape_sources_job")
+    assert scrape.partitions_def is not None
+    assert "offline_calendar" in scrape.partitions_def.get_partition_keys()
+    assert defs.get_schedule_def("daily_scrape_schedule").job_name == "scrape_sources_job"
+    assert defs.get_sensor_def("record_run_failure_sensor")
+
+
+def test_an_invalid_sources_file_fails_at_load_naming_the_source_and_field(
+    tmp_path: Path,
+) -> None:
+    bad = tmp_path / "sources.yaml"
+    bad.write_text(
+        "sources:\n"
+        "  - {id: ok_one, name: A, kind: ics, url: a.ics}\n"
+        "  - {id: bad_one, name: B, kind: rss, url: b.xml}\n"
+    )
+    env = os.environ | {"FAILTRACK_SOURCES_FILE": str(bad)}
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import failtrack_pipeline.definitions"],
+        env=env, capture_output=True, text=True, check=False,
+    )
+    assert loaded.returncode != 0
+    last_line = loaded.stderr.strip().splitlines()[-1]
+    assert str(bad) in last_line
+    assert "bad_one" in last_line and "kind" in last_line

@@ -1,0 +1,197 @@
+"""The scrape job on a real Dagster instance: run tags, events and the failure table.
+
+Every test runs twice: Dagster storage and failtrack's tables on SQLite, then both on a
+real PostgreSQL (the `backend` fixture).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from dagster import DagsterEventType, build_run_status_sensor_context
+
+from failtrack_pipeline.db.schema import discovery_event_failures, events
+from failtrack_pipeline.definitions import build_definitions
+from failtrack_pipeline.defs.resources import FailtrackDatabase, FailtrackSources
+from failtrack_pipeline.sources.registry import load_sources
+from failtrack_pipeline_tests.conftest import Backend
+
+GOOD_CSV = """id,name,start,place
+g1,Jazz night,2027-03-01T20:00:00,Blue Room
+g2,Poetry slam,2027-03-02T19:00:00,Library
+g3,Folk duo,2027-03-03T21:00:00,Blue Room
+"""
+
+MIXED_RECORDS = [
+    {"id": "m1", "title": "Quiz", "when": "2027-04-01 19:00", "venue": "Pub"},
+    {"id": "m2", "title": "Choir", "when": "2027-04-02 18:00", "venue": "Hall"},
+    {"id": "m3", "title": "", "when": "2027-04-03 18:00", "venue": "Hall"},
+    {"id": "m4", "title": "Late show", "when": "2027-13-45 18:00", "venue": "Hall"},
+    {"id": "m5", "title": "Matinee", "when": "2027-02-30 14:00", "venue": "Hall"},
+]
+
+SOURCES_YAML = """
+sources:
+  - id: good
+    name: Good CSV
+    kind: csv
+    url: good.csv
+    fields: {external_id: id, title: name, starts_at: start, venue_name: place}
+  - id: mixed
+    name: Mixed JSON
+    kind: json
+    url: mixed.json
+    records: data.items
+    fields: {external_id: id, title: title, starts_at: when, venue_name: venue}
+  - id: down
+    name: Unreachable
+    kind: json
+    url: http://127.0.0.1:9/events.json
+    records: items
+    fields: {external_id: id, title: title, starts_at: when}
+"""
+
+
+@pytest.fixture
+def sources_path(tmp_path: Path) -> Path:
+    (tmp_path / "good.csv").write_text(GOOD_CSV)
+    (tmp_path / "mixed.json").write_text(json.dumps({"data": {"items": MIXED_RECORDS}}))
+    path = tmp_path / "sources.yaml"
+    path.write_text(SOURCES_YAML)
+    return path
+
+
+def run_source(backend: Backend, sources_path: Path, source_id: str) -> dict[str, str]:
+    defs = build_definitions(load_sources(sources_path))
+    job = defs.get_job_def("scrape_sources_job")
+    result = job.execute_in_process(
+        partition_key=source_id, instance=backend.instance, raise_on_error=False
+    )
+    run = backend.instance.get_run_by_id(result.run_id)
+    assert run is not None
+    return {k: v for k, v in run.tags.items() if k.startswith("failtrack/")}
+
+
+def failure_rows(backend: Backend) -> dict[tuple[str, str, str], int]:
+    with backend.engine.connect() as connection:
+        table = discovery_event_failures
+        query = sa.select(
+            table.c.source_id, table.c.error_category, table.c.error_message,
+            table.c.occurrence_count,
+        )
+        return {(s, c, m): n for s, c, m, n in connection.execute(query)}
+
+
+def test_a_clean_source_runs_as_success_with_its_counts_in_tags(
+    backend: Backend, sources_path: Path
+) -> None:
+    tags = run_source(backend, sources_path, "good")
+    assert tags.pop("failtrack/processed_at").endswith("Z")
+    assert tags == {
+        "failtrack/source": "good",
+        "failtrack/status": "success",
+        "failtrack/events_processed": "3",
+        "failtrack/events_succeeded": "3",
+        "failtrack/events_failed": "0",
+    }
+    with backend.engine.connect() as connection:
+        titles = connection.execute(sa.select(events.c.title).order_by(events.c.external_id))
+        assert list(titles.scalars()) == ["Jazz night", "Poetry slam", "Folk duo"]
+    assert failure_rows(backend) == {}
+
+
+def test_failed_events_make_a_partial_run_and_grouped_failure_rows(
+    backend: Backend, sources_path: Path
+) -> None:
+    tags = run_source(backend, sources_path, "mixed")
+    assert tags["failtrack/status"] == "partial"
+    assert (tags["failtrack/events_processed"], tags["failtrack/events_failed"]) == ("5", "3")
+    assert tags["failtrack/error_category"] == "validation_error"
+    # The two bad dates share one parameterized message: the run's most frequent failure.
+    assert tags["failtrack/error_message"] == "Invalid date <value> for starts_at"
+
+    rows = failure_rows(backend)
+    assert rows == {
+        ("mixed", "validation_error", "Invalid date <value> for starts_at"): 2,
+        ("mixed", "validation_error", "title missing"): 1,
+    }
+    with backend.engine.connect() as connection:
+        samples = connection.execute(
+            sa.select(discovery_event_failures.c.sample_external_ids).where(
+                discovery_event_failures.c.error_message.like("Invalid date%")
+            )
+        ).scalar_one()
+        assert samples == ["m5", "m4"]
+        stored = connection.execute(sa.select(sa.func.count()).select_from(events)).scalar()
+        assert stored == 2
+
+
+def test_running_the_same_data_again_doubles_counts_without_adding_rows(
+    backend: Backend, sources_path: Path
+) -> None:
+    run_source(backend, sources_path, "mixed")
+    first = failure_rows(backend)
+    run_source(backend, sources_path, "mixed")
+    assert failure_rows(backend) == {key: 2 * count for key, count in first.items()}
+
+
+def test_an_unreachable_source_fails_the_run_and_the_hook_records_why(
+    backend: Backend, sources_path: Path
+) -> None:
+    tags = run_source(backend, sources_path, "down")
+    assert tags["failtrack/status"] == "failed"
+    assert tags["failtrack/error_category"] == "network_error"
+    assert "ConnectError" in tags["failtrack/error_message"]
+    (key,) = failure_rows(backend)
+    assert key[:2] == ("down", "network_error")
+    assert failure_rows(backend)[key] == 1
+
+
+def test_the_sensor_records_a_run_that_died_and_never_double_counts(
+    backend: Backend, sources_path: Path
+) -> None:
+    instance = backend.instance
+    defs = build_definitions(load_sources(sources_path))
+    job = defs.get_job_def("scrape_sources_job")
+    sensor = defs.get_sensor_def("record_run_failure_sensor")
+    resources = {
+        "failtrack_db": FailtrackDatabase(),
+        "failtrack_sources": FailtrackSources(path=str(sources_path)),
+    }
+
+    def sense(run_id: str) -> None:
+        run = instance.get_run_by_id(run_id)
+        (failure_record,) = instance.get_records_for_run(
+            run_id, of_type=DagsterEventType.RUN_FAILURE
+        ).records
+        context = build_run_status_sensor_context(
+            sensor_name=sensor.name,
+            dagster_event=failure_record.event_log_entry.dagster_event,
+            dagster_instance=instance,
+            dagster_run=run,
+            resources=resources,
+        ).for_run_failure()
+        sensor(context)
+
+    # A run whose worker died: no op ever ran, so no hook saw it.
+    died = instance.create_run_for_job(
+        job, tags={"failtrack/source": "good", "dagster/partition": "good"}
+    )
+    instance.report_run_failed(died, message="Run worker process 4242 exited unexpectedly")
+    sense(died.run_id)
+    sense(died.run_id)
+    # A run whose failure the hook already recorded.
+    hooked = job.execute_in_process(
+        partition_key="down", instance=instance, raise_on_error=False
+    )
+    sense(hooked.run_id)
+
+    rows = failure_rows(backend)
+    assert sum(n for (source, _, _), n in rows.items() if source == "good") == 1
+    assert sum(n for (source, _, _), n in rows.items() if source == "down") == 1
+    died_tags = instance.get_run_by_id(died.run_id).tags
+    assert died_tags["failtrack/status"] == "failed"
+    assert "exited unexpectedly" in died_tags["failtrack/error_message"]
