@@ -108,9 +108,12 @@ def upsert_events(
             for column in events_table.columns
             if column.name not in ("source_id", "external_id", "first_seen_at")
         }
+        # One cached statement, executed for many rows: SQLAlchemy batches them into
+        # multi-row INSERTs ("insertmanyvalues") without compiling a statement per chunk.
         connection.execute(
-            insert.values(rows).on_conflict_do_update(
+            insert.on_conflict_do_update(
                 index_elements=[events_table.c.source_id, events_table.c.external_id],
                 set_=refreshed,
-            )
+            ),
+            rows,
         )

@@ -8,6 +8,8 @@ the PostgreSQL tests error out; they are never skipped).
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -27,7 +29,7 @@ BACKENDS = ["sqlite", "postgresql"]
 
 
 @pytest.fixture(scope="session")
-def postgres_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def postgres_server_url() -> Iterator[str]:
     """A PostgreSQL server URL (libpq form) whose default database we may create others in."""
     configured = os.environ.get("FAILTRACK_TEST_POSTGRES_URL")
     if configured:
@@ -35,9 +37,12 @@ def postgres_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[st
         return
     import pgserver
 
-    server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
+    # Not under pytest's basetemp: another pytest session may prune that while we run.
+    data_dir = Path(tempfile.mkdtemp(prefix="failtrack-pg-"))
+    server = pgserver.get_server(data_dir, cleanup_mode="stop")
     yield server.get_uri()
     server.cleanup()
+    shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @contextmanager

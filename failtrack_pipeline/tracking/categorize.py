@@ -200,6 +200,8 @@ def categorize(
     Never raises: a failure being recorded must not fail again, so a broken object is
     `unknown_error`. A serialized failtrack error has lost its category; rules decide it.
     """
+    if isinstance(error, FailtrackError) and error.category is not ErrorCategory.UNKNOWN:
+        return error.category  # the per-event hot path: no chain to walk
     try:
         links = list(_chain(error))
         return (

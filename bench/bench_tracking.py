@@ -1,0 +1,204 @@
+"""What failure tracking costs a scrape, and what recording per group saves.
+
+    .venv/bin/python bench/bench_tracking.py [--events 100000] [--postgres URL]
+
+Scrapes a synthetic `python` source of N events, 10 % of them failing in a few dozen ways,
+on SQLite (and PostgreSQL: the URL given, else a throwaway pgserver if installed), and
+prints ratios against baselines measured in the same run:
+- tracking on vs off: the same scrape with failures only counted, not described or recorded
+  (target: at most 10 % overhead);
+- recording the run's failures grouped (`record_failures` once) vs one upsert per failure,
+  the way the original design implies (target: at least 50x faster).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from failtrack_pipeline.db.engine import create_db_engine
+from failtrack_pipeline.db.migrate import migrate
+from failtrack_pipeline.errors import EventError
+from failtrack_pipeline.scrape import SourceScrape
+from failtrack_pipeline.sources.registry import SourceConfig, load_sources
+from failtrack_pipeline.tracking.failures import Failure, describe_failure
+from failtrack_pipeline.tracking.store import record_failures
+
+NOW = datetime(2026, 11, 25, tzinfo=UTC)
+EVENTS_ENV = "BENCH_EVENTS"  # read by the feed, which the python source kind imports anew
+NAIVE_SAMPLE = 1_000  # failures written one by one; enough for a stable per-failure time
+
+# Each bad record fails in one of these ways; ids and values vary, so they exercise the
+# parameterization (a few dozen raw variants fold into a handful of groups per kind).
+FAULTS: list[Callable[[int], dict[str, Any]]] = [
+    lambda i: {"title": ""},
+    lambda i: {"starts_at": f"2027-13-{i % 40:02d}"},
+    lambda i: {"starts_at": "2027-05-01T10:00:00Z", "ends_at": "2027-04-01T10:00:00Z"},
+    lambda i: {"latitude": 90 + i % 7, "longitude": 4.9},
+    lambda i: {"venue_name": None},
+    lambda i: {"category": f"unknown-{i % 12}"},
+    lambda i: {"performers": {"nested": i}},
+    lambda i: {"url": f"ftp://mirror{i % 5}.example.org/e/{i}"},
+]
+
+
+def synthetic_events(source: SourceConfig) -> Iterator[dict[str, Any]]:
+    """The bench feed: BENCH_EVENTS records (default 100,000), every tenth one bad."""
+    for i in range(events_wanted()):
+        record: dict[str, Any] = {
+            "external_id": f"ev-{i}",
+            "title": f"Concert {i}",
+            "starts_at": f"2027-0{1 + i % 9}-{1 + i % 28:02d}T20:00:00",
+            "venue_name": f"Hall {i % 50}",
+            "category": "music",
+            "latitude": 52.37,
+            "longitude": 4.89,
+        }
+        if i % 10 == 0:
+            record |= FAULTS[(i // 10) % len(FAULTS)](i)
+        yield record
+
+
+def events_wanted() -> int:
+    return int(os.environ.get(EVENTS_ENV, "100000"))
+
+
+class UntrackedScrape(SourceScrape):
+    """The baseline: the same scrape, with failures merely counted."""
+
+    def _fail(self, error: EventError) -> None:
+        self.outcome.failed += 1
+
+
+def fresh_engine(kind: str, postgres_url: str | None, workdir: Path) -> sa.Engine:
+    if kind == "sqlite":
+        engine = create_db_engine(f"sqlite:///{workdir / f'{uuid.uuid4().hex}.db'}")
+    else:
+        assert postgres_url
+        admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+        name = f"bench_{uuid.uuid4().hex[:10]}"
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        engine = create_db_engine(sa.make_url(postgres_url).set(database=name))
+    migrate(engine)
+    return engine
+
+
+def best_of(repeats: int, work: Callable[[], float]) -> float:
+    return min(work() for _ in range(repeats))
+
+
+def time_scrape(cls: type[SourceScrape], source: SourceConfig, make_engine: Callable) -> float:
+    engine = make_engine()
+    started = time.perf_counter()
+    outcome = cls(source, engine, run_id=uuid.uuid4().hex, now=NOW).run()
+    elapsed = time.perf_counter() - started
+    assert outcome.processed == events_wanted(), outcome
+    engine.dispose()
+    return elapsed
+
+
+def bench_backend(kind: str, source: SourceConfig, postgres_url: str | None, workdir: Path) -> None:
+    def make_engine() -> sa.Engine:
+        return fresh_engine(kind, postgres_url, workdir)
+
+    off = best_of(3, lambda: time_scrape(UntrackedScrape, source, make_engine))
+    on = best_of(3, lambda: time_scrape(SourceScrape, source, make_engine))
+
+    failures = [
+        describe_failure(source.id, error, seen_at=NOW)
+        for error in _event_errors(source)
+    ]
+    grouped = best_of(3, lambda: _record_grouped(make_engine(), failures))
+    per_failure_naive = _record_one_by_one(make_engine(), failures[:NAIVE_SAMPLE])
+    per_failure_grouped = grouped / len(failures)
+
+    events = events_wanted()
+    print(f"\n== {kind}: {events:,} events, {len(failures):,} failing ==")
+    print(f"scrape, tracking off : {off / events * 1e6:8.1f} us/event  ({off:.2f} s)")
+    print(f"scrape, tracking on  : {on / events * 1e6:8.1f} us/event  ({on:.2f} s)")
+    print(f"tracking overhead    : {(on / off - 1) * 100:+.1f} %  (target <= +10 %)")
+    groups = len({failure.fingerprint for failure in failures})
+    print(f"record grouped       : {per_failure_grouped * 1e6:8.1f} us/failure "
+          f"({grouped * 1e3:.0f} ms for {len(failures):,} failures in {groups} groups)")
+    print(f"record one by one    : {per_failure_naive * 1e6:8.1f} us/failure "
+          f"(measured on {NAIVE_SAMPLE:,})")
+    print(f"grouped vs one-by-one: {per_failure_naive / per_failure_grouped:8.0f}x faster "
+          f"(target >= 50x)")
+
+
+def _event_errors(source: SourceConfig) -> list[EventError]:
+    from failtrack_pipeline.processing.validate import process_records
+
+    items = process_records(synthetic_events(source), source, now=NOW)
+    return [item for item in items if isinstance(item, EventError)]
+
+
+def _record_grouped(engine: sa.Engine, failures: list[Failure]) -> float:
+    started = time.perf_counter()
+    record_failures(engine, failures, run_id=uuid.uuid4().hex, batch="events-1")
+    elapsed = time.perf_counter() - started
+    engine.dispose()
+    return elapsed
+
+
+def _record_one_by_one(engine: sa.Engine, failures: list[Failure]) -> float:
+    run_id = uuid.uuid4().hex
+    timings = []
+    for index, failure in enumerate(failures):
+        started = time.perf_counter()
+        record_failures(engine, [failure], run_id=run_id, batch=str(index))
+        timings.append(time.perf_counter() - started)
+    engine.dispose()
+    return statistics.fmean(timings)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=events_wanted())
+    parser.add_argument("--postgres", help="a PostgreSQL URL whose server we may create databases on")
+    parser.add_argument("--sqlite-only", action="store_true")
+    args = parser.parse_args()
+    os.environ[EVENTS_ENV] = str(args.events)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        sources_file = workdir / "sources.yaml"
+        sources_file.write_text(
+            "sources:\n"
+            "  - id: bench\n"
+            "    name: Synthetic bench feed\n"
+            "    kind: python\n"
+            f"    callable: {Path(__file__).stem}:synthetic_events\n"
+        )
+        source = load_sources(sources_file).get("bench")
+        bench_backend("sqlite", source, None, workdir)
+        if not args.sqlite_only:
+            postgres_url = args.postgres or _throwaway_postgres(workdir)
+            bench_backend("postgresql", source, postgres_url, workdir)
+
+
+def _throwaway_postgres(workdir: Path) -> str:
+    import pgserver
+
+    server = pgserver.get_server(workdir / "pg", cleanup_mode="stop")
+    return sa.make_url(server.get_uri()).set(drivername="postgresql+psycopg").render_as_string(
+        hide_password=False
+    )
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    main()
