@@ -115,10 +115,7 @@ def bench_backend(kind: str, source: SourceConfig, postgres_url: str | None, wor
     off = best_of(3, lambda: time_scrape(UntrackedScrape, source, make_engine))
     on = best_of(3, lambda: time_scrape(SourceScrape, source, make_engine))
 
-    failures = [
-        describe_failure(source.id, error, seen_at=NOW)
-        for error in _event_errors(source)
-    ]
+    failures = [describe_failure(source.id, error, seen_at=NOW) for error in _event_errors(source)]
     grouped = best_of(3, lambda: _record_grouped(make_engine(), failures))
     per_failure_naive = _record_one_by_one(make_engine(), failures[:NAIVE_SAMPLE])
     per_failure_grouped = grouped / len(failures)
@@ -129,12 +126,18 @@ def bench_backend(kind: str, source: SourceConfig, postgres_url: str | None, wor
     print(f"scrape, tracking on  : {on / events * 1e6:8.1f} us/event  ({on:.2f} s)")
     print(f"tracking overhead    : {(on / off - 1) * 100:+.1f} %  (target <= +10 %)")
     groups = len({failure.fingerprint for failure in failures})
-    print(f"record grouped       : {per_failure_grouped * 1e6:8.1f} us/failure "
-          f"({grouped * 1e3:.0f} ms for {len(failures):,} failures in {groups} groups)")
-    print(f"record one by one    : {per_failure_naive * 1e6:8.1f} us/failure "
-          f"(measured on {NAIVE_SAMPLE:,})")
-    print(f"grouped vs one-by-one: {per_failure_naive / per_failure_grouped:8.0f}x faster "
-          f"(target >= 50x)")
+    print(
+        f"record grouped       : {per_failure_grouped * 1e6:8.1f} us/failure "
+        f"({grouped * 1e3:.0f} ms for {len(failures):,} failures in {groups} groups)"
+    )
+    print(
+        f"record one by one    : {per_failure_naive * 1e6:8.1f} us/failure "
+        f"(measured on {NAIVE_SAMPLE:,})"
+    )
+    print(
+        f"grouped vs one-by-one: {per_failure_naive / per_failure_grouped:8.0f}x faster "
+        f"(target >= 50x)"
+    )
 
 
 def _event_errors(source: SourceConfig) -> list[EventError]:
@@ -166,7 +169,9 @@ def _record_one_by_one(engine: sa.Engine, failures: list[Failure]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=events_wanted())
-    parser.add_argument("--postgres", help="a PostgreSQL URL whose server we may create databases on")
+    parser.add_argument(
+        "--postgres", help="a PostgreSQL URL whose server we may create databases on"
+    )
     parser.add_argument("--sqlite-only", action="store_true")
     args = parser.parse_args()
     os.environ[EVENTS_ENV] = str(args.events)
@@ -192,8 +197,10 @@ def _throwaway_postgres(workdir: Path) -> str:
     import pgserver
 
     server = pgserver.get_server(workdir / "pg", cleanup_mode="stop")
-    return sa.make_url(server.get_uri()).set(drivername="postgresql+psycopg").render_as_string(
-        hide_password=False
+    return (
+        sa.make_url(server.get_uri())
+        .set(drivername="postgresql+psycopg")
+        .render_as_string(hide_password=False)
     )
 
 

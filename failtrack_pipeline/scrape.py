@@ -6,7 +6,7 @@ failures are described once and recorded in bounded batches through `record_fail
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -42,13 +42,19 @@ class SourceScrape:
         run_id: str,
         now: datetime | None = None,
         rules: Sequence[MessageRule] | None = None,
+        only: Collection[str] | None = None,
     ) -> None:
+        """`only` limits the run to these external_ids (a retry); the rest of the feed is
+        still read and validated, so duplicates are judged as in a full scrape."""
         self.source = source
         self.engine = engine
         self.run_id = run_id
         self.now = now or datetime.now(UTC)
         self.rules = rules
         self.outcome = RunOutcome(source.id)
+        self.only = None if only is None else frozenset(only)
+        self.seen_ids: set[str] = set()  # of `only`, those the feed still has
+        self.succeeded_ids: set[str] = set()  # of `only`, those that are events now
         self._events: dict[str, Event] = {}
         self._failures: list[Failure] = []
         self._batches = 0
@@ -57,6 +63,10 @@ class SourceScrape:
         try:
             records = read_records(self.source)
             for item in process_records(records, self.source, now=self.now):
+                if self.only is not None:
+                    if item.external_id not in self.only:
+                        continue
+                    self.seen_ids.add(item.external_id)
                 if isinstance(item, EventError):
                     self._fail(item)
                 else:
@@ -68,6 +78,8 @@ class SourceScrape:
 
     def _succeed(self, event: Event) -> None:
         self.outcome.add_success()
+        if self.only is not None:
+            self.succeeded_ids.add(event.external_id)
         self._events[event.external_id] = event
         if len(self._events) >= EVENTS_PER_STATEMENT:
             self._flush_events()
@@ -81,7 +93,9 @@ class SourceScrape:
 
     def _flush_events(self) -> None:
         if self._events:
-            upsert_events(self.engine, list(self._events.values()), run_id=self.run_id, now=self.now)
+            upsert_events(
+                self.engine, list(self._events.values()), run_id=self.run_id, now=self.now
+            )
             self._events.clear()
 
     def _flush_failures(self) -> None:

@@ -11,15 +11,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dagster import (
+    DagsterInstance,
     DagsterRun,
     DefaultSensorStatus,
     HookContext,
+    JobDefinition,
     Nothing,
     OpExecutionContext,
     Out,
     Output,
     RunFailureSensorContext,
     RunRequest,
+    ScheduleDefinition,
     ScheduleEvaluationContext,
     SensorDefinition,
     StaticPartitionsDefinition,
@@ -29,13 +32,12 @@ from dagster import (
     run_failure_sensor,
     schedule,
 )
-from dagster import DagsterInstance, JobDefinition, ScheduleDefinition
 
 from failtrack_pipeline.defs.resources import FailtrackDatabase, FailtrackSources
 from failtrack_pipeline.scrape import SourceScrape
 from failtrack_pipeline.sources.registry import SourcesFile
 from failtrack_pipeline.tracking.failures import describe_failure
-from failtrack_pipeline.tracking.outcome import RunStatus, Tag, failed_run_tags
+from failtrack_pipeline.tracking.outcome import RunOutcome, RunStatus, Tag, failed_run_tags
 from failtrack_pipeline.tracking.store import record_failures
 
 RUN_FAILURE_BATCH = "run"
@@ -43,7 +45,9 @@ RUN_FAILURE_BATCH = "run"
 
 @op(out=Out(Nothing), description="Scrape one source (the run's partition) and track failures.")
 def scrape_source(
-    context: OpExecutionContext, failtrack_sources: FailtrackSources, failtrack_db: FailtrackDatabase
+    context: OpExecutionContext,
+    failtrack_sources: FailtrackSources,
+    failtrack_db: FailtrackDatabase,
 ) -> Iterator[Output[Any]]:
     source = failtrack_sources.load().get(context.partition_key)
     context.instance.add_run_tags(context.run_id, {Tag.SOURCE.value: source.id})
@@ -53,14 +57,7 @@ def scrape_source(
         run_id=context.run_id,
         rules=failtrack_sources.rules(),
     )
-    try:
-        outcome = scrape.run()
-    except Exception:
-        # The counts so far still reach the run; the failure hook adds the reason.
-        tags = scrape.outcome.tags(processed_at=datetime.now(UTC), status=RunStatus.FAILED)
-        context.instance.add_run_tags(context.run_id, tags)
-        raise
-    context.instance.add_run_tags(context.run_id, outcome.tags(processed_at=datetime.now(UTC)))
+    outcome = run_tagged(context, scrape)
     context.log.info(
         f"{source.id}: {outcome.processed} events, {outcome.succeeded} succeeded, "
         f"{outcome.failed} failed ({outcome.status.value})"
@@ -76,6 +73,22 @@ def scrape_source(
             "failure_groups": len(outcome.failure_groups),
         },
     )
+
+
+def run_tagged(context: OpExecutionContext, scrape: SourceScrape) -> RunOutcome:
+    """Run `scrape` and put its outcome in the run's tags.
+
+    If it raises, the counts so far still reach the run, marked failed; the failure hook
+    then adds the reason.
+    """
+    try:
+        outcome = scrape.run()
+    except Exception:
+        tags = scrape.outcome.tags(processed_at=datetime.now(UTC), status=RunStatus.FAILED)
+        context.instance.add_run_tags(context.run_id, tags)
+        raise
+    context.instance.add_run_tags(context.run_id, outcome.tags(processed_at=datetime.now(UTC)))
+    return outcome
 
 
 @failure_hook(required_resource_keys={"failtrack_db", "failtrack_sources"})

@@ -49,8 +49,13 @@ class PruneResult:
     dry_run: bool
 
 
-def prune_failures(engine: sa.Engine, *, cutoff: datetime, batch_size: int = DEFAULT_BATCH_SIZE,
-                   dry_run: bool = False) -> PruneResult:
+def prune_failures(
+    engine: sa.Engine,
+    *,
+    cutoff: datetime,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    dry_run: bool = False,
+) -> PruneResult:
     """Delete groups last seen before `cutoff`, their daily counts and old ledger entries."""
     targets: list[tuple[sa.Table, sa.ColumnElement[bool], list[sa.Column]]] = [
         (failures_table, failures_table.c.last_seen_at < cutoff, [failures_table.c.id]),
@@ -92,8 +97,10 @@ def _delete_in_batches(
             chosen = connection.execute(batch).all()
             if not chosen:
                 return removed, batches
-            in_batch = sa.tuple_(*key).in_(chosen) if len(key) > 1 else key[0].in_(
-                [row[0] for row in chosen]
+            in_batch = (
+                sa.tuple_(*key).in_(chosen)
+                if len(key) > 1
+                else key[0].in_([row[0] for row in chosen])
             )
             deleted = connection.execute(sa.delete(table).where(in_batch, expired)).rowcount
         removed += deleted

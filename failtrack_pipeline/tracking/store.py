@@ -171,13 +171,43 @@ def _upsert(connection: sa.Connection, groups: list[FailureGroup], run_id: str) 
         merged = merge_samples(new_samples, stored or [])
         if merged != (stored or []):
             updates.append({"row_id": row_id, "samples": merged})
+    _set_samples(connection, updates)
+
+
+def _set_samples(connection: sa.Connection, updates: list[dict[str, Any]]) -> None:
+    """Write `{"row_id", "samples"}` pairs; the caller holds the rows locked."""
     if updates:
         connection.execute(
-            sa.update(table)
-            .where(table.c.id == sa.bindparam("row_id"))
+            sa.update(failures_table)
+            .where(failures_table.c.id == sa.bindparam("row_id"))
             .values(sample_external_ids=sa.bindparam("samples", type_=sa.JSON())),
             updates,
         )
+
+
+def forget_fixed_samples(engine: sa.Engine, source_id: str, external_ids: Iterable[str]) -> int:
+    """Drop events that now succeed from the samples of `source_id`'s groups.
+
+    A retried event that works is no longer an example of what is broken; its past
+    occurrences stay counted. Returns how many groups changed.
+    """
+    fixed = set(external_ids)
+    if not fixed:
+        return 0
+    table = failures_table
+    with engine.begin() as connection:
+        rows = connection.execute(
+            sa.select(table.c.id, table.c.sample_external_ids)
+            .where(table.c.source_id == source_id)
+            .with_for_update()
+        ).all()
+        updates = [
+            {"row_id": row_id, "samples": [i for i in samples if i not in fixed]}
+            for row_id, samples in rows
+            if fixed.intersection(samples)
+        ]
+        _set_samples(connection, updates)
+    return len(updates)
 
 
 def _add_daily_counts(connection: sa.Connection, groups: list[FailureGroup]) -> None:
@@ -193,3 +223,13 @@ def _add_daily_counts(connection: sa.Connection, groups: list[FailureGroup]) -> 
             set_={"occurrences": days_table.c.occurrences + insert.excluded.occurrences},
         )
     )
+
+
+def group_samples(engine: sa.Engine, group_id: int) -> tuple[str, list[str]] | None:
+    """(source_id, sample_external_ids) of one failure group; None if there is none."""
+    table = failures_table
+    with engine.connect() as connection:
+        row = connection.execute(
+            sa.select(table.c.source_id, table.c.sample_external_ids).where(table.c.id == group_id)
+        ).first()
+    return None if row is None else (row.source_id, list(row.sample_external_ids))

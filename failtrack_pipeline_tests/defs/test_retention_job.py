@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from dagster import RunsFilter, job, op
 
+from failtrack_pipeline.defs.resources import FailtrackDatabase
 from failtrack_pipeline.defs.retention import (
     PruneConfig,
     Retention,
@@ -12,7 +13,6 @@ from failtrack_pipeline.defs.retention import (
     prune_runs,
     retention_from_env,
 )
-from failtrack_pipeline.defs.resources import FailtrackDatabase
 from failtrack_pipeline.errors import ErrorCategory
 from failtrack_pipeline.tracking.failures import Failure
 from failtrack_pipeline.tracking.store import record_failures
@@ -46,16 +46,22 @@ def test_runs_older_than_the_cutoff_go_younger_ones_and_other_jobs_stay(
 
     # The clock as 89 days after the runs: with 90 days of retention nothing is old enough.
     young_cutoff = created + timedelta(days=89) - timedelta(days=90)
-    assert prune_runs(instance, ["fake_scrape_job"], cutoff=young_cutoff, batch_size=2,
-                      dry_run=False) == 0
+    assert (
+        prune_runs(instance, ["fake_scrape_job"], cutoff=young_cutoff, batch_size=2, dry_run=False)
+        == 0
+    )
     assert instance.get_runs_count(scrape_runs) == 5
 
     old_cutoff = created + timedelta(days=91) - timedelta(days=90)
-    assert prune_runs(instance, ["fake_scrape_job"], cutoff=old_cutoff, batch_size=2,
-                      dry_run=True) == 5
+    assert (
+        prune_runs(instance, ["fake_scrape_job"], cutoff=old_cutoff, batch_size=2, dry_run=True)
+        == 5
+    )
     assert instance.get_runs_count(scrape_runs) == 5
-    assert prune_runs(instance, ["fake_scrape_job"], cutoff=old_cutoff, batch_size=2,
-                      dry_run=False) == 5
+    assert (
+        prune_runs(instance, ["fake_scrape_job"], cutoff=old_cutoff, batch_size=2, dry_run=False)
+        == 5
+    )
     assert instance.get_runs_count(scrape_runs) == 0
     assert instance.get_runs_count(RunsFilter(job_name="other_job")) == 1
 
@@ -65,15 +71,21 @@ def test_the_prune_job_reports_what_it_removed_and_keeps_recent_history(
     backend: Backend, dry_run: bool
 ) -> None:
     now = datetime.now(UTC)
-    old = Failure("src", ErrorCategory.NETWORK, "timeout", "timeout", None, now - timedelta(days=91))
-    young = Failure("src", ErrorCategory.NETWORK, "refused", "refused", None, now - timedelta(days=89))
+    old = Failure(
+        "src", ErrorCategory.NETWORK, "timeout", "timeout", None, now - timedelta(days=91)
+    )
+    young = Failure(
+        "src", ErrorCategory.NETWORK, "refused", "refused", None, now - timedelta(days=89)
+    )
     record_failures(backend.engine, [old, young], run_id="r", batch="b")
 
     prune_job = build_prune_job(["fake_scrape_job"])
     result = prune_job.execute_in_process(
         instance=backend.instance,
         resources={"failtrack_db": FailtrackDatabase(), "retention": Retention(days=90)},
-        run_config={"ops": {"prune_history": {"config": PruneConfig(dry_run=dry_run).model_dump()}}},
+        run_config={
+            "ops": {"prune_history": {"config": PruneConfig(dry_run=dry_run).model_dump()}}
+        },
     )
     assert result.success
     (materialization,) = [

@@ -79,7 +79,9 @@ def failure_rows(backend: Backend) -> dict[tuple[str, str, str], int]:
     with backend.engine.connect() as connection:
         table = discovery_event_failures
         query = sa.select(
-            table.c.source_id, table.c.error_category, table.c.error_message,
+            table.c.source_id,
+            table.c.error_category,
+            table.c.error_message,
             table.c.occurrence_count,
         )
         return {(s, c, m): n for s, c, m, n in connection.execute(query)}
@@ -184,9 +186,7 @@ def test_the_sensor_records_a_run_that_died_and_never_double_counts(
     sense(died.run_id)
     sense(died.run_id)
     # A run whose failure the hook already recorded.
-    hooked = job.execute_in_process(
-        partition_key="down", instance=instance, raise_on_error=False
-    )
+    hooked = job.execute_in_process(partition_key="down", instance=instance, raise_on_error=False)
     sense(hooked.run_id)
 
     rows = failure_rows(backend)

@@ -137,9 +137,7 @@ def _writer(url: str, writer: int, batches: int) -> None:
 def test_concurrent_writers_lose_no_counts_and_no_samples(engine: sa.Engine, db_url: str) -> None:
     writers, batches = 4, 25
     context = multiprocessing.get_context("fork")
-    processes = [
-        context.Process(target=_writer, args=(db_url, w, batches)) for w in range(writers)
-    ]
+    processes = [context.Process(target=_writer, args=(db_url, w, batches)) for w in range(writers)]
     for process in processes:
         process.start()
     for process in processes:
