@@ -129,7 +129,7 @@ def _text(raw: RawRecord, field: str, error: type[EventError] = InvalidFieldErro
         raise error(f"{field} must be text, got a huge int") from None
     limit = MAX_LENGTHS.get(field)
     if limit is not None and len(text) > limit:
-        raise error(f"{field} longer than {limit} characters")
+        raise error(f"{field} must be at most {limit} characters")
     return text or None
 
 
@@ -187,7 +187,7 @@ def _check_plausible(starts_at: datetime, ends_at: datetime | None, now: datetim
     if starts_at < now - MAX_PAST:
         raise ImplausibleEventError(f"starts_at more than {MAX_PAST.days} days in the past")
     if starts_at > now + MAX_FUTURE:
-        raise ImplausibleEventError("starts_at more than 5 years in the future")
+        raise ImplausibleEventError("starts_at too far in the future: more than 5 years ahead")
 
 
 def _coordinates(raw: RawRecord) -> tuple[float | None, float | None]:
@@ -258,5 +258,5 @@ def _url(raw: RawRecord) -> str | None:
     except ValueError:  # e.g. an unclosed IPv6 bracket
         parts = None
     if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        raise InvalidUrlError(f"url {_quoted(text)} is not an http(s) URL")
+        raise InvalidUrlError(f"url {_quoted(text)} must be an http(s) URL")
     return text

@@ -26,7 +26,8 @@ Records: TypeAlias = Iterator[RawRecord | EventError]
 
 PARSING: Final = ErrorCategory.PARSING
 
-# iCalendar properties and the fields they fill; GEO fills two, CATEGORIES gives its first.
+# iCalendar properties and the fields they fill (CATEGORIES: its first); GEO fills latitude
+# and longitude.
 ICS_FIELDS: Final[dict[str, str]] = {
     "UID": "external_id",
     "SUMMARY": "title",
@@ -61,15 +62,20 @@ def read_json(source: SourceConfig, stream: BinaryIO) -> Records:
         raise FeedError(f"invalid JSON: {exc}", category=PARSING) from exc
     records = _lookup(document, _split(source.records or ""))
     if records is _MISSING:
-        raise FeedError(f"records path '{source.records}' not found", category=PARSING)
+        raise FeedError(
+            f"invalid JSON feed: records path '{source.records}' not found", category=PARSING
+        )
     if not isinstance(records, list):
-        message = f"records path '{source.records}' holds {type(records).__name__}, not a list"
+        kind = type(records).__name__
+        message = f"invalid JSON feed: records path '{source.records}' holds {kind}, not a list"
         raise FeedError(message, category=PARSING)
     paths = {name: _split(path) for name, path in source.fields.items()}
     for position, item in enumerate(records, start=1):
         if not isinstance(item, dict):
             kind = type(item).__name__
-            yield EventError(f"record #{position} is {kind}, not an object", category=PARSING)
+            yield EventError(
+                f"malformed record #{position}: {kind}, not an object", category=PARSING
+            )
             continue
         record = {name: _lookup(item, path) for name, path in paths.items()}
         yield {name: value for name, value in record.items() if value is not _MISSING}
@@ -103,7 +109,7 @@ def read_csv(source: SourceConfig, stream: BinaryIO) -> Records:
     try:
         header = next(reader, None)
         if header is None:
-            raise FeedError("empty CSV feed: no header row", category=PARSING)
+            raise FeedError("invalid CSV feed: empty, no header row", category=PARSING)
         columns: dict[str, int] = {}
         for index, column in enumerate(header):
             columns.setdefault(column.strip(), index)
@@ -115,20 +121,20 @@ def read_csv(source: SourceConfig, stream: BinaryIO) -> Records:
             problem = _row_problem(row, len(header))
             if problem:
                 external_id = _readable_id(row, id_column)
-                message = f"line {reader.line_num} {problem}"
+                message = f"invalid CSV line {reader.line_num}: {problem}"
                 yield EventError(message, category=PARSING, external_id=external_id)
                 continue
             yield {name: row[index] for name, index in wanted}
     except csv.Error as exc:
-        message = f"unreadable CSV at line {reader.line_num}: {exc}"
+        message = f"invalid CSV at line {reader.line_num}: {exc}"
         raise FeedError(message, category=PARSING) from exc
 
 
 def _row_problem(row: list[str], width: int) -> str | None:
     if len(row) != width:
-        return f"has {len(row)} columns, expected {width}"
+        return f"{len(row)} columns, expected {width}"
     if not _is_utf8("".join(row)):
-        return "is not valid UTF-8"
+        return "not UTF-8"
     return None
 
 
@@ -156,22 +162,33 @@ def read_ics(source: SourceConfig, stream: BinaryIO) -> Records:
     """
     try:
         components = Calendar.from_ical(stream.read(), multiple=True)
-    except ValueError as exc:
+    except Exception as exc:  # mostly ValueError, but malformed input can raise others
         raise FeedError(f"invalid iCalendar: {exc}", category=PARSING) from exc
     calendars = [component for component in components if component.name == "VCALENDAR"]
     if not calendars:
-        raise FeedError("not an iCalendar feed: no VCALENDAR found", category=PARSING)
+        raise FeedError("invalid iCalendar feed: no VCALENDAR found", category=PARSING)
     for calendar in calendars:
         for event in calendar.walk("VEVENT"):
             yield _ics_record(event)
 
 
-def _ics_record(event: Component) -> RawRecord:
-    record = {
-        field: _first(event.decoded(name)) for name, field in ICS_FIELDS.items() if name in event
-    }
-    if "GEO" in event:
-        record["latitude"], record["longitude"] = _geo(_first(event.decoded("GEO")))
+def _ics_record(event: Component) -> RawRecord | EventError:
+    record: RawRecord = {}
+    for name in (*ICS_FIELDS, "GEO"):
+        if name not in event:
+            continue
+        try:
+            value = _first(event.decoded(name))
+        except Exception:  # icalendar raises any type when a value contradicts its VALUE type
+            uid = record.get("external_id")
+            external_id = uid if isinstance(uid, str) else None
+            return EventError(
+                f"invalid iCalendar property {name}", category=PARSING, external_id=external_id
+            )
+        if name == "GEO":
+            record["latitude"], record["longitude"] = _geo(value)
+        else:
+            record[ICS_FIELDS[name]] = value
     return record
 
 
@@ -206,7 +223,7 @@ def read_python(source: SourceConfig) -> Records:
             yield item
         else:
             kind = type(item).__name__
-            yield EventError(f"record #{position} is {kind}, not a dict", category=PARSING)
+            yield EventError(f"malformed record #{position}: {kind}, not a dict", category=PARSING)
 
 
 _FEED_READERS: Final[dict[SourceKind, Callable[[SourceConfig, BinaryIO], Records]]] = {

@@ -19,7 +19,7 @@ from failtrack_pipeline.errors import ErrorCategory, EventError, FeedError
 from failtrack_pipeline.processing.validate import process_records
 from failtrack_pipeline.sources.fetch import TIMEOUT
 from failtrack_pipeline.sources.readers import read_csv, read_records
-from failtrack_pipeline.sources.registry import SourceConfig
+from failtrack_pipeline.sources.registry import SourceConfig, SourceKind
 from failtrack_pipeline.tracking.categorize import categorize
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
@@ -31,7 +31,7 @@ def feed_source(url: str, kind: str, **config: Any) -> SourceConfig:
         config.setdefault("records", "")
     if kind in ("json", "csv"):
         config.setdefault("fields", CORE_FIELDS)
-    return SourceConfig(id="feed", name="Feed", kind=kind, url=url, **config)
+    return SourceConfig(id="feed", name="Feed", kind=SourceKind(kind), url=url, **config)
 
 
 def file_source(tmp_path: Path, kind: str, content: str | bytes, **config: Any) -> SourceConfig:
@@ -136,9 +136,9 @@ def test_a_json_record_that_is_not_an_object_is_yielded_as_an_error_and_reading_
 ) -> None:
     source = file_source(tmp_path, "json", json.dumps([["e1"], {"id": "e2"}, None]))
     assert messages(read(source)) == [
-        ("parsing_error", "record #1 is list, not an object", None),
+        ("parsing_error", "malformed record #1: list, not an object", None),
         {"external_id": "e2"},
-        ("parsing_error", "record #3 is NoneType, not an object", None),
+        ("parsing_error", "malformed record #3: NoneType, not an object", None),
     ]
 
 
@@ -148,9 +148,24 @@ def test_a_json_record_that_is_not_an_object_is_yielded_as_an_error_and_reading_
         pytest.param(b'{"data": [', "data", "invalid JSON: Expecting value", id="truncated"),
         pytest.param(b"<html>502</html>", "", "invalid JSON: Expecting value", id="html"),
         pytest.param(b'["\xff"]', "", "invalid JSON: 'utf-8' codec can't decode", id="utf8"),
-        pytest.param(b'{"data": {}}', "data.events", "records path 'data.events' not found", id="path"),
-        pytest.param(b'{"data": []}', "data.0", "records path 'data.0' not found", id="index"),
-        pytest.param(b'{"data": {"a": 1}}', "data", "records path 'data' holds dict", id="dict"),
+        pytest.param(
+            b'{"data": {}}',
+            "data.events",
+            "invalid JSON feed: records path 'data.events' not found",
+            id="path",
+        ),
+        pytest.param(
+            b'{"data": []}',
+            "data.0",
+            "invalid JSON feed: records path 'data.0' not found",
+            id="index",
+        ),
+        pytest.param(
+            b'{"data": {"a": 1}}',
+            "data",
+            "invalid JSON feed: records path 'data' holds dict",
+            id="dict",
+        ),
     ],
 )
 def test_an_unreadable_json_feed_fails_as_a_parsing_error(
@@ -160,6 +175,7 @@ def test_an_unreadable_json_feed_fails_as_a_parsing_error(
     with pytest.raises(FeedError) as raised:
         read(source)
     assert raised.value.category is ErrorCategory.PARSING
+    assert categorize(raised.value.message) is ErrorCategory.PARSING  # the text alone says so too
     assert raised.value.message.startswith(message)
 
 
@@ -196,8 +212,8 @@ def test_a_csv_row_with_the_wrong_number_of_columns_is_an_error_and_reading_goes
     source = file_source(tmp_path, "csv", content)
     assert messages(read(source)) == [
         {"external_id": "e1", "title": "A", "starts_at": "2027-01-01"},
-        ("parsing_error", "line 3 has 4 columns, expected 3", "e2"),
-        ("parsing_error", "line 4 has 2 columns, expected 3", None),
+        ("parsing_error", "invalid CSV line 3: 4 columns, expected 3", "e2"),
+        ("parsing_error", "invalid CSV line 4: 2 columns, expected 3", None),
         {"external_id": "e4", "title": "D", "starts_at": "2027-01-04"},
     ]
 
@@ -207,15 +223,16 @@ def test_a_csv_row_that_is_not_utf8_is_an_error_and_the_others_are_read(tmp_path
     source = file_source(tmp_path, "csv", content.encode("latin-1"))
     assert messages(read(source)) == [
         {"external_id": "e1", "title": "Café", "starts_at": "2027-01-01"},
-        ("parsing_error", "line 3 is not valid UTF-8", "e2"),
+        ("parsing_error", "invalid CSV line 3: not UTF-8", "e2"),
         {"external_id": "e3", "title": "C", "starts_at": "2027-01-03"},
     ]
 
 
 def test_an_empty_csv_feed_fails_as_a_parsing_error(tmp_path: Path) -> None:
-    with pytest.raises(FeedError, match="no header row") as raised:
+    with pytest.raises(FeedError, match="invalid CSV feed: empty, no header row") as raised:
         read(file_source(tmp_path, "csv", b""))
     assert raised.value.category is ErrorCategory.PARSING
+    assert categorize(raised.value.message) is ErrorCategory.PARSING  # the text alone says so too
 
 
 def test_csv_rows_are_read_as_the_stream_arrives_not_loaded_whole(tmp_path: Path) -> None:
@@ -292,12 +309,23 @@ def test_an_unparseable_dtstart_fails_its_event_not_the_feed(tmp_path: Path) -> 
     assert ok.starts_at == datetime(2027, 3, 1, 19, tzinfo=UTC)
 
 
+def test_a_property_icalendar_cannot_decode_fails_its_event_not_the_feed(tmp_path: Path) -> None:
+    content = calendar(
+        "UID:odd\nSUMMARY:Odd\nDTSTART:20270301T190000Z\nGEO;VALUE=DATE:20270101",
+        "UID:ok\nSUMMARY:Fine\nDTSTART:20270301T190000Z",
+    )
+    odd, ok = read(file_source(tmp_path, "ics", content))
+    assert messages([odd]) == [("parsing_error", "invalid iCalendar property GEO", "odd")]
+    assert ok["external_id"] == "ok"
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
         pytest.param("hello world", "invalid iCalendar", id="text"),
+        pytest.param(calendar("UID:x\nCATEGORIES;VALUE=DATE:"), "invalid iCalendar", id="typed"),
         pytest.param('{"events": []}', "invalid iCalendar", id="json"),
-        pytest.param("", "not an iCalendar feed: no VCALENDAR found", id="empty"),
+        pytest.param("", "invalid iCalendar feed: no VCALENDAR found", id="empty"),
         pytest.param("BEGIN:VEVENT\r\nUID:x\r\nEND:VEVENT\r\n", "no VCALENDAR", id="bare-event"),
     ],
 )
@@ -307,6 +335,7 @@ def test_a_feed_that_is_not_icalendar_fails_as_a_parsing_error(
     with pytest.raises(FeedError, match=message) as raised:
         read(file_source(tmp_path, "ics", content))
     assert raised.value.category is ErrorCategory.PARSING
+    assert categorize(raised.value.message) is ErrorCategory.PARSING  # the text alone says so too
 
 
 # --- python ---------------------------------------------------------------------------------
@@ -323,12 +352,12 @@ def test_a_python_source_calls_its_callable_with_its_config() -> None:
     source = SourceConfig(
         id="scraped",
         name="Scraped",
-        kind="python",
+        kind=SourceKind.PYTHON,
         callable="failtrack_pipeline_tests.sources.test_readers:listing_scraper",
     )
     assert messages(read(source)) == [
         {"external_id": "scraped-1", "title": "Quiz"},
-        ("parsing_error", "record #2 is tuple, not a dict", None),
+        ("parsing_error", "malformed record #2: tuple, not a dict", None),
         {"external_id": "scraped-3"},
     ]
 
@@ -338,7 +367,7 @@ def test_a_python_source_calls_its_callable_with_its_config() -> None:
     ["failtrack_pipeline_tests.sources.test_readers:no_such_function", "no_such_module:fetch"],
 )
 def test_a_callable_that_cannot_be_loaded_fails_the_feed_naming_it(target: str) -> None:
-    source = SourceConfig(id="scraped", name="Scraped", kind="python", callable=target)
+    source = SourceConfig(id="scraped", name="Scraped", kind=SourceKind.PYTHON, callable=target)
     with pytest.raises(FeedError, match=f"cannot load callable '{target}'") as raised:
         read(source)
     assert raised.value.category is ErrorCategory.DEPENDENCY
@@ -394,7 +423,11 @@ def test_a_large_csv_over_http_arrives_whole_across_chunks(feed_server: tuple[st
     (folder / "big.csv").write_text("id,name,start\n" + rows, encoding="utf-8")
     records = read(feed_source(f"{base}/big.csv", "csv"))
     assert len(records) == 20_000
-    assert records[-1] == {"external_id": "e19999", "title": "Événement 19999", "starts_at": "2027-01-01"}
+    assert records[-1] == {
+        "external_id": "e19999",
+        "title": "Événement 19999",
+        "starts_at": "2027-01-01",
+    }
 
 
 @pytest.mark.parametrize(

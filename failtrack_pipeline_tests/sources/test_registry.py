@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
 
 import pytest
 import yaml
@@ -87,7 +89,9 @@ def test_a_valid_file_loads_every_source_with_urls_resolved_and_defaults_filled(
     assert calendar.url == "file:///srv/feeds/calendar.ics"
     assert calendar.fields == {}
     assert (scraper.url, scraper.callable) == (None, "mypackage.scrapers:fetch_events")
-    assert sources.rules == [{"name": "cf", "category": "rate_limit_error", "pattern": "cf-challenge"}]
+    assert sources.rules == [
+        {"name": "cf", "category": "rate_limit_error", "pattern": "cf-challenge"}
+    ]
     assert sources.get("remote") is remote
 
 
@@ -136,14 +140,16 @@ def test_the_demo_file_has_every_kind_of_source_and_one_disabled() -> None:
     assert [source.id for source in demo.sources if not source.enabled] == ["legacy_listings"]
     for source in demo.sources:
         if source.url and source.url.startswith("file://"):
-            assert Path(source.url.removeprefix("file://")).is_file(), source.id
+            assert Path(url2pathname(urlsplit(source.url).path)).is_file(), source.id
     assert demo.get("offline_calendar").url == "http://127.0.0.1:9/calendar.ics"
     assert demo.get("city_concerts").category_map["stand-up"] == "comedy"
 
 
 SOURCE_ERRORS = [
     pytest.param(json_source(kind="xml"), "kind", "'json', 'ics', 'csv' or 'python'", id="kind"),
-    pytest.param(json_source(url="ftp://x.org/e.json"), "url", "unsupported scheme 'ftp'", id="scheme"),
+    pytest.param(
+        json_source(url="ftp://x.org/e.json"), "url", "unsupported scheme 'ftp'", id="scheme"
+    ),
     pytest.param(json_source(url="http:///e.json"), "url", "has no host", id="no-host"),
     pytest.param(json_source(url=DROP), "url", "is required for json sources", id="no-url"),
     pytest.param(json_source(records=DROP), "records", "is required for json", id="no-records"),
@@ -173,7 +179,10 @@ SOURCE_ERRORS = [
         json_source(kind="ics", records=DROP), "fields", "ics sources map fields", id="ics-fields"
     ),
     pytest.param(
-        json_source(timezone="Mars/Olympus"), "timezone", "unknown time zone 'Mars/Olympus'", id="tz"
+        json_source(timezone="Mars/Olympus"),
+        "timezone",
+        "unknown time zone 'Mars/Olympus'",
+        id="tz",
     ),
     pytest.param(json_source(enabled="sometimes"), "enabled", "valid boolean", id="enabled"),
     pytest.param(
@@ -254,7 +263,9 @@ def test_a_duplicate_id_names_the_source_that_had_it_first(tmp_path: Path) -> No
         pytest.param("- a\n- b\n", None, None, "must be a mapping", id="not-a-mapping"),
         pytest.param("rules: []\n", None, "sources", "is required", id="no-sources"),
         pytest.param("sources: {a: 1}\n", None, "sources", "a list of sources", id="sources-map"),
-        pytest.param("sources: []\ndefaults: {}\n", None, "defaults", "unknown top-level key", id="key"),
+        pytest.param(
+            "sources: []\ndefaults: {}\n", None, "defaults", "unknown top-level key", id="key"
+        ),
         pytest.param("sources: []\nrules: {a: 1}\n", None, "rules", "must be a list", id="rules"),
         pytest.param("sources: []\nrules: [x]\n", "rule #1", None, "must be a mapping", id="rule"),
         pytest.param("sources: [just-a-name]\n", "source #1", None, "must be a mapping", id="item"),

@@ -13,6 +13,7 @@ from typing import Any
 from failtrack_pipeline.sources.registry import SourceConfig
 
 # (id, title, starts_at, venue, category, performers, url)
+# fmt: off
 _LISTINGS: list[tuple[str, str, str, str, str, Any, str]] = [
     ("bo-7001", "Grand Magic Spectacular", "2027-02-20T19:00:00", "Palace Theatre", "family",
      ["The Great Lorenzo"], "https://boxoffice.example/e/7001"),
@@ -35,6 +36,7 @@ _LISTINGS: list[tuple[str, str, str, str, str, Any, str]] = [
     ("bo-7010", "Open-Air Cinema: Jaws", "2027-07-02T21:30:00", "Harbour Lawn", "film",
      [], "https://boxoffice.example/e/7010"),
 ]
+# fmt: on
 
 
 def fetch_events(source: SourceConfig) -> Iterator[dict[str, Any]]:
