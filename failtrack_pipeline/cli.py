@@ -6,12 +6,17 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
+import sqlalchemy as sa
 
 from failtrack_pipeline.db.engine import create_db_engine, database_url_from_env, redacted
 from failtrack_pipeline.db.migrate import migrate
 from failtrack_pipeline.tracking.outcome import Tag
+
+if TYPE_CHECKING:
+    from dagster import DagsterInstance, Definitions
 
 
 _QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
@@ -78,17 +83,44 @@ def _demo(home: Path) -> int:
     print("\nScrape runs (their failtrack/* tags):")
     print(pd.DataFrame(rows).to_string(index=False))
     url = database_url_from_env()
+    dashboard = _refresh_dashboard(instance, defs, create_db_engine(url))
     print(
         f"\nResults\n"
         f"  Dagster runs and tags:   {home} (DAGSTER_HOME)\n"
         f"  failtrack tables:        {redacted(url)}\n"
-        f"                           (events, discovery_event_failures)\n"
+        f"                           (events, discovery_event_failures, scrape_runs,\n"
+        f"                           source_daily_stats, source_success_rates,\n"
+        f"                           error_category_breakdown, top_failure_groups)\n"
         f"\nOpen the UI\n"
         f"  DAGSTER_HOME={home} .venv/bin/dagster dev -w workspace.yaml\n"
-        f"  then browse http://127.0.0.1:3000/runs and filter by tag, e.g. "
-        f"failtrack/status=failed"
+        f"  then browse http://127.0.0.1:3000/assets/source_success_rates (the dashboard)\n"
+        f"  and http://127.0.0.1:3000/runs filtered by tag, e.g. failtrack/status=failed"
     )
-    return 0
+    return 0 if dashboard else 1
+
+
+def _refresh_dashboard(instance: DagsterInstance, defs: Definitions, engine: sa.Engine) -> bool:
+    """Materialize today's summary tables and checks, then print the success-rate table."""
+    from failtrack_pipeline.defs.dashboard import DASHBOARD_JOB
+    from failtrack_pipeline.summaries.days import utc_today
+    from failtrack_pipeline.summaries.present import SUCCESS_RATES_PREVIEW, formatted
+
+    result = defs.get_job_def(DASHBOARD_JOB).execute_in_process(
+        instance=instance, partition_key=utc_today().isoformat(), raise_on_error=False
+    )
+    if not result.success:
+        print(f"\nfailtrack: the dashboard run {result.run_id} failed", file=sys.stderr)
+        return False
+    rates = formatted(SUCCESS_RATES_PREVIEW.read(engine, limit=None))
+    print(f"\nSuccess rates (table source_success_rates, as of {utc_today()}):")
+    print(pd.DataFrame(rates).to_string(index=False))
+    warnings = [
+        f"{check.check_name}: {check.severity.value.lower()}"
+        for check in result.get_asset_check_evaluations()
+        if not check.passed
+    ]
+    print("\nChecks not passing: " + (", ".join(warnings) if warnings else "none"))
+    return True
 
 
 if __name__ == "__main__":

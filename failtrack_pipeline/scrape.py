@@ -10,8 +10,8 @@ from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
+from failtrack_pipeline.db.engine import dialect_insert
 from failtrack_pipeline.db.schema import events as events_table
 from failtrack_pipeline.errors import EventError
 from failtrack_pipeline.processing.events import Event
@@ -111,8 +111,7 @@ def upsert_events(
 ) -> None:
     """Insert or refresh events keyed by (source_id, external_id); first_seen_at is kept."""
     with engine.begin() as connection:
-        dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-        insert = dialect.insert(events_table)
+        insert = dialect_insert(connection, events_table)
         rows = [
             event.as_row() | {"first_seen_at": now, "updated_at": now, "last_run_id": run_id}
             for event in events

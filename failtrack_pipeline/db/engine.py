@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 
 DATABASE_URL_ENV = "FAILTRACK_DATABASE_URL"
@@ -79,3 +80,9 @@ def _sqlite_engine(url: URL) -> sa.Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def dialect_insert(connection: sa.Connection, table: sa.Table) -> Any:
+    """The connection's dialect-specific INSERT, which knows ON CONFLICT (an upsert)."""
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)

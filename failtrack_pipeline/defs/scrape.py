@@ -162,9 +162,9 @@ def _failure_reason(context: RunFailureSensorContext) -> Any:
     return getattr(event.event_specific_data, "error", None) or event.message or "run failed"
 
 
-def build_run_failure_sensor(job_def: JobDefinition) -> SensorDefinition:
+def build_run_failure_sensor(jobs: list[JobDefinition]) -> SensorDefinition:
     @run_failure_sensor(
-        monitored_jobs=[job_def],
+        monitored_jobs=jobs,
         default_status=DefaultSensorStatus.RUNNING,
         minimum_interval_seconds=30,
     )

@@ -19,8 +19,8 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
+from failtrack_pipeline.db.engine import dialect_insert
 from failtrack_pipeline.db.schema import discovery_event_failure_days as days_table
 from failtrack_pipeline.db.schema import discovery_event_failures as failures_table
 from failtrack_pipeline.db.schema import failure_recordings
@@ -109,14 +109,9 @@ def record_failures(
     return RecordResult(recorded=True, failures=len(failures), groups=len(groups))
 
 
-def _insert(connection: sa.Connection, table: sa.Table) -> Any:
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)
-
-
 def _claim(connection: sa.Connection, run_id: str, batch: str) -> bool:
     statement = (
-        _insert(connection, failure_recordings)
+        dialect_insert(connection, failure_recordings)
         .values(run_id=run_id, batch=batch, recorded_at=datetime.now(UTC))
         .on_conflict_do_nothing()
         .returning(failure_recordings.c.run_id)
@@ -128,7 +123,7 @@ def _upsert(connection: sa.Connection, groups: list[FailureGroup], run_id: str) 
     postgres = connection.dialect.name == "postgresql"
     greatest, least = (sa.func.greatest, sa.func.least) if postgres else (sa.func.max, sa.func.min)
     table = failures_table
-    insert = _insert(connection, table)
+    insert = dialect_insert(connection, table)
     newer = insert.excluded.last_seen_at >= table.c.last_seen_at
     statement = (
         insert.values(
@@ -211,7 +206,7 @@ def forget_fixed_samples(engine: sa.Engine, source_id: str, external_ids: Iterab
 
 
 def _add_daily_counts(connection: sa.Connection, groups: list[FailureGroup]) -> None:
-    insert = _insert(connection, days_table)
+    insert = dialect_insert(connection, days_table)
     rows = [
         {"fingerprint": g.fingerprint, "day": day, "source_id": g.source_id, "occurrences": n}
         for g in groups

@@ -30,9 +30,31 @@ def test_an_invalid_sources_file_fails_at_load_naming_the_source_and_field(
     env = os.environ | {"FAILTRACK_SOURCES_FILE": str(bad)}
     loaded = subprocess.run(
         [sys.executable, "-c", "import failtrack_pipeline.definitions"],
-        env=env, capture_output=True, text=True, check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert loaded.returncode != 0
     last_line = loaded.stderr.strip().splitlines()[-1]
     assert str(bad) in last_line
     assert "bad_one" in last_line and "kind" in last_line
+
+
+def test_retry_and_retention_jobs_are_wired() -> None:
+    assert defs.get_job_def("retry_events_job")
+    assert defs.get_job_def("prune_history_job")
+    assert defs.get_schedule_def("daily_prune_schedule").job_name == "prune_history_job"
+
+
+def test_a_bad_retention_period_fails_at_load_naming_the_variable() -> None:
+    env = os.environ | {"FAILTRACK_RETENTION_DAYS": "0"}
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import failtrack_pipeline.definitions"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert loaded.returncode != 0
+    assert "FAILTRACK_RETENTION_DAYS='0'" in loaded.stderr.strip().splitlines()[-1]

@@ -76,9 +76,7 @@ def upgrade() -> None:
         sa.Column("batch", sa.String(64), primary_key=True),
         sa.Column("recorded_at", UTCDateTime(), nullable=False),
     )
-    op.create_index(
-        "ix_failure_recordings_recorded_at", "failure_recordings", ["recorded_at"]
-    )
+    op.create_index("ix_failure_recordings_recorded_at", "failure_recordings", ["recorded_at"])
 
 
 def downgrade() -> None:

@@ -1,0 +1,89 @@
+"""The dashboard's Definitions: the summary assets, their checks, one job and its schedule."""
+
+# No `from __future__ import annotations`: Dagster reads the schedule's context annotation.
+
+from collections.abc import Sequence
+from datetime import UTC, date, timedelta
+
+from dagster import (
+    AssetSelection,
+    Definitions,
+    RunConfig,
+    RunRequest,
+    ScheduleEvaluationContext,
+    define_asset_job,
+    schedule,
+)
+
+# Dagster's own tags for a single run over a partition range (a single-run backfill).
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
+
+from failtrack_pipeline.defs.checks import build_health_checks, new_or_regressed_failure_groups
+from failtrack_pipeline.defs.summaries import (
+    DASHBOARD_GROUP,
+    SUCCESS_RATES,
+    TOP_GROUPS,
+    AsOfConfig,
+    HealthThresholds,
+    build_daily_stats_assets,
+    build_success_rates_asset,
+    discovery_event_failures_asset,
+    error_category_breakdown,
+    top_failure_groups,
+)
+
+DASHBOARD_JOB = "failtrack_dashboard_job"
+
+
+def as_of_run_config(as_of: date) -> RunConfig:
+    """Pins the tables that take an `as_of` to one day (the schedule's, or a test's)."""
+    config = AsOfConfig(as_of=as_of.isoformat())
+    return RunConfig(
+        ops={
+            SUCCESS_RATES.to_python_identifier(): config,
+            TOP_GROUPS.to_python_identifier(): config,
+        }
+    )
+
+
+failtrack_dashboard_job = define_asset_job(
+    DASHBOARD_JOB,
+    selection=AssetSelection.groups(DASHBOARD_GROUP),
+    description="Refresh the dashboard tables and run their checks.",
+)
+
+
+@schedule(job=failtrack_dashboard_job, cron_schedule="0 6 * * *", execution_timezone="UTC")
+def daily_dashboard_schedule(context: ScheduleEvaluationContext) -> RunRequest:
+    """Once a day, after the scrape: yesterday's and today's stats in one run (so late runs
+    of yesterday count), then the tables as of today, then the checks."""
+    today = context.scheduled_execution_time.astimezone(UTC).date()
+    return RunRequest(
+        run_key=today.isoformat(),
+        run_config=as_of_run_config(today),
+        tags={
+            ASSET_PARTITION_RANGE_START_TAG: (today - timedelta(days=1)).isoformat(),
+            ASSET_PARTITION_RANGE_END_TAG: today.isoformat(),
+        },
+    )
+
+
+def build_summary_definitions(source_ids: Sequence[str], scrape_job_name: str) -> Definitions:
+    """Everything the dashboard adds, over the sources of the sources file and the runs of
+    `scrape_job_name`; the caller provides the `failtrack_db` resource."""
+    return Definitions(
+        assets=[
+            discovery_event_failures_asset,
+            build_daily_stats_assets(scrape_job_name),
+            build_success_rates_asset(source_ids),
+            error_category_breakdown,
+            top_failure_groups,
+        ],
+        asset_checks=[build_health_checks(source_ids), new_or_regressed_failure_groups],
+        jobs=[failtrack_dashboard_job],
+        schedules=[daily_dashboard_schedule],
+        resources={"health_thresholds": HealthThresholds()},
+    )

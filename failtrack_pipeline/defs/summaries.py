@@ -1,0 +1,311 @@
+"""The dashboard's assets: failtrack's summary tables, each written in failtrack's database.
+
+Every asset writes a plain SQL table (see docs/analysts.md) and reports its row count, column
+schema, table name and a markdown preview; the numbers worth watching over time (overall
+success rate, failing sources, total failures, new groups) are numeric metadata that the
+asset's Plots tab draws.
+"""
+
+# No `from __future__ import annotations`: Dagster reads the config and context annotations.
+
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    AssetSpec,
+    BackfillPolicy,
+    Config,
+    ConfigurableResource,
+    DagsterInstance,
+    DagsterRunStatus,
+    DailyPartitionsDefinition,
+    MaterializeResult,
+    MetadataValue,
+    RunRecord,
+    RunsFilter,
+    TableColumn,
+    TableSchema,
+    asset,
+    multi_asset,
+)
+from dagster._core.storage.tags import PARTITION_NAME_TAG
+from pydantic import Field, model_validator
+
+from failtrack_pipeline.db import schema
+from failtrack_pipeline.defs.resources import FailtrackDatabase
+from failtrack_pipeline.summaries.breakdown import build_error_category_breakdown
+from failtrack_pipeline.summaries.daily import ScrapeRun, refresh_day
+from failtrack_pipeline.summaries.days import parse_day, start_of_day
+from failtrack_pipeline.summaries.groups import build_top_failure_groups
+from failtrack_pipeline.summaries.present import (
+    BREAKDOWN_PREVIEW,
+    DAILY_STATS_PREVIEW,
+    SCRAPE_RUNS_PREVIEW,
+    SUCCESS_RATES_PREVIEW,
+    TOP_GROUPS_PREVIEW,
+    Preview,
+    column_type_name,
+    markdown_table,
+)
+from failtrack_pipeline.summaries.rates import Thresholds, build_success_rates
+from failtrack_pipeline.summaries.sql import count_rows
+from failtrack_pipeline.tracking.outcome import RunStatus, Tag
+
+DASHBOARD_GROUP = "failtrack_dashboard"
+FIRST_DAY = "2026-01-01"
+daily_partitions = DailyPartitionsDefinition(start_date=FIRST_DAY, end_offset=1)  # up to today
+
+SCRAPE_RUNS = AssetKey("scrape_runs")
+DAILY_STATS = AssetKey("source_daily_stats")
+SUCCESS_RATES = AssetKey("source_success_rates")
+BREAKDOWN = AssetKey("error_category_breakdown")
+TOP_GROUPS = AssetKey("top_failure_groups")
+FAILURES = AssetKey("discovery_event_failures")
+
+_FINISHED = [DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED]
+
+
+class HealthThresholds(ConfigurableResource):
+    """Success rates (0..1) at which a source counts as healthy or degraded (below: failing)."""
+
+    healthy_threshold: float = 0.95
+    degraded_threshold: float = 0.80
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "HealthThresholds":
+        self.thresholds()
+        return self
+
+    def thresholds(self) -> Thresholds:
+        return Thresholds(healthy=self.healthy_threshold, degraded=self.degraded_threshold)
+
+
+class AsOfConfig(Config):
+    as_of: str | None = Field(
+        default=None,
+        description="ISO date (UTC) whose windows the table describes; default: today.",
+    )
+
+    def day(self) -> date:
+        return parse_day(self.as_of)
+
+
+def table_schema(table: sa.Table) -> TableSchema:
+    return TableSchema(
+        columns=[
+            TableColumn(name=column.name, type=column_type_name(column), description=column.comment)
+            for column in table.columns
+        ]
+    )
+
+
+def table_metadata(
+    engine: sa.Engine, preview: Preview, partition: sa.ColumnElement[bool] | None = None
+) -> dict[str, Any]:
+    """What every summary materialization shows: size, schema, table name and a preview.
+
+    For a partitioned table, `partition` selects the materialized partitions' rows: they
+    are counted apart and previewed.
+    """
+    table = preview.table
+    where = () if partition is None else (partition,)
+    with engine.connect() as connection:
+        counts = {"dagster/row_count": count_rows(connection, table)}
+        if partition is not None:
+            counts["dagster/partition_row_count"] = count_rows(connection, table, partition)
+    return {
+        **counts,
+        **table_identity(table),
+        "preview": MetadataValue.md(markdown_table(preview.read(engine, *where), preview.columns)),
+    }
+
+
+def table_identity(table: sa.Table) -> dict[str, Any]:
+    """The table analysts query and its documented columns."""
+    return {"dagster/table_name": table.name, "dagster/column_schema": table_schema(table)}
+
+
+discovery_event_failures_asset = AssetSpec(
+    FAILURES,
+    group_name=DASHBOARD_GROUP,
+    kinds={"table"},
+    description=(
+        "One row per failure group, written by the scrape runs (with its per-day counts in "
+        "discovery_event_failure_days). Not materialized here: the summaries read it."
+    ),
+    metadata=table_identity(schema.discovery_event_failures),
+)
+
+
+def scrape_run_from_record(record: RunRecord) -> ScrapeRun | None:
+    """A finished run of the scrape job as a `ScrapeRun`; None if it names no source.
+
+    The status is the run's `failtrack/status` tag; a run without one counts as failed
+    unless Dagster says it succeeded.
+    """
+    run = record.dagster_run
+    tags = run.tags
+    source_id = tags.get(Tag.SOURCE.value) or tags.get(PARTITION_NAME_TAG)
+    if not source_id:
+        return None
+    created = record.create_timestamp.astimezone(UTC)
+    started = _moment(record.start_time) or created
+    ended = _moment(record.end_time) or record.update_timestamp.astimezone(UTC)
+    try:
+        status = RunStatus(tags.get(Tag.STATUS.value, ""))
+    except ValueError:
+        succeeded = run.status == DagsterRunStatus.SUCCESS
+        status = RunStatus.SUCCESS if succeeded else RunStatus.FAILED
+    return ScrapeRun(
+        run_id=run.run_id,
+        source_id=source_id,
+        day=created.astimezone(UTC).date(),
+        status=status,
+        events_processed=_count(tags, Tag.EVENTS_PROCESSED),
+        events_succeeded=_count(tags, Tag.EVENTS_SUCCEEDED),
+        events_failed=_count(tags, Tag.EVENTS_FAILED),
+        started_at=started,
+        ended_at=max(ended, started),
+    )
+
+
+def harvest_day(instance: DagsterInstance, job_name: str, day: date) -> list[ScrapeRun]:
+    """The finished runs of `job_name` launched on `day` (only those: an indexed range query)."""
+    records = instance.get_run_records(
+        filters=RunsFilter(
+            job_name=job_name,
+            statuses=_FINISHED,
+            # Dagster compares strictly: widen by a microsecond to include midnight itself.
+            created_after=start_of_day(day) - timedelta(microseconds=1),
+            created_before=start_of_day(day + timedelta(days=1)),
+        )
+    )
+    runs = (scrape_run_from_record(record) for record in records)
+    return [run for run in runs if run is not None]
+
+
+def build_daily_stats_assets(scrape_job_name: str) -> AssetsDefinition:
+    @multi_asset(
+        specs=[
+            AssetSpec(
+                SCRAPE_RUNS,
+                group_name=DASHBOARD_GROUP,
+                kinds={"table"},
+                description=f"One row per finished run of {scrape_job_name}, per launch day.",
+            ),
+            AssetSpec(
+                DAILY_STATS,
+                group_name=DASHBOARD_GROUP,
+                kinds={"table"},
+                deps=[SCRAPE_RUNS],
+                description="Per source and UTC day: runs, failed runs, events, success rate.",
+            ),
+        ],
+        partitions_def=daily_partitions,
+        backfill_policy=BackfillPolicy.single_run(),
+    )
+    def source_daily_stats(
+        context: AssetExecutionContext, failtrack_db: FailtrackDatabase
+    ) -> Iterator[MaterializeResult]:
+        """Harvest each day's scrape runs from Dagster's run records, then aggregate the day."""
+        engine = failtrack_db.get_engine()
+        days = [date.fromisoformat(key) for key in context.partition_keys]
+        harvested = 0
+        for day in days:
+            refreshed = refresh_day(
+                engine, day, harvest_day(context.instance, scrape_job_name, day)
+            )
+            harvested += refreshed.runs_harvested
+            context.log.info(
+                f"{day}: {refreshed.runs_harvested} runs, {refreshed.stats_rows} source rows"
+            )
+        for preview, key in (
+            (SCRAPE_RUNS_PREVIEW, SCRAPE_RUNS),
+            (DAILY_STATS_PREVIEW, DAILY_STATS),
+        ):
+            in_days = preview.table.c.day.in_(days)
+            yield MaterializeResult(
+                asset_key=key,
+                metadata=table_metadata(engine, preview, in_days)
+                | {"days": ", ".join(map(str, days))},
+            )
+        context.log.info(f"harvested {harvested} runs of {scrape_job_name}")
+
+    return source_daily_stats
+
+
+def build_success_rates_asset(source_ids: Sequence[str]) -> AssetsDefinition:
+    @asset(
+        key=SUCCESS_RATES,
+        group_name=DASHBOARD_GROUP,
+        kinds={"table"},
+        deps=[DAILY_STATS, SCRAPE_RUNS],
+    )
+    def source_success_rates(
+        config: AsOfConfig, failtrack_db: FailtrackDatabase, health_thresholds: HealthThresholds
+    ) -> MaterializeResult:
+        """Per source: success rate over 1, 7 and 30 days, change against the previous 7,
+        run durations, last run and a health level (healthy, degraded, failing, no_data)."""
+        engine = failtrack_db.get_engine()
+        as_of = config.day()
+        thresholds = health_thresholds.thresholds()
+        rates = build_success_rates(engine, source_ids, as_of, thresholds)
+        by_health = {
+            f"{health.value}_sources": count for health, count in rates.sources_by_health.items()
+        }
+        overall = {}
+        if rates.overall_success_rate_7d is not None:
+            overall["overall_success_rate_7d"] = MetadataValue.float(rates.overall_success_rate_7d)
+        return MaterializeResult(
+            metadata=table_metadata(engine, SUCCESS_RATES_PREVIEW)
+            | {
+                "as_of": as_of.isoformat(),
+                "healthy_threshold": thresholds.healthy,
+                "degraded_threshold": thresholds.degraded,
+            }
+            | overall
+            | by_health
+        )
+
+    return source_success_rates
+
+
+@asset(key=BREAKDOWN, group_name=DASHBOARD_GROUP, kinds={"table"}, deps=[FAILURES])
+def error_category_breakdown(failtrack_db: FailtrackDatabase) -> MaterializeResult:
+    """Failures per source and category (source `*`: all sources) with a suggested next step."""
+    engine = failtrack_db.get_engine()
+    breakdown = build_error_category_breakdown(engine)
+    return MaterializeResult(
+        metadata=table_metadata(engine, BREAKDOWN_PREVIEW)
+        | {"total_failures": MetadataValue.int(breakdown.total_failures)}
+    )
+
+
+@asset(key=TOP_GROUPS, group_name=DASHBOARD_GROUP, kinds={"table"}, deps=[FAILURES])
+def top_failure_groups(config: AsOfConfig, failtrack_db: FailtrackDatabase) -> MaterializeResult:
+    """The 20 groups with most occurrences in the last 7 days, and every new or regressed one."""
+    engine = failtrack_db.get_engine()
+    as_of = config.day()
+    groups = build_top_failure_groups(engine, as_of)
+    return MaterializeResult(
+        metadata=table_metadata(engine, TOP_GROUPS_PREVIEW)
+        | {
+            "as_of": as_of.isoformat(),
+            "new_groups": MetadataValue.int(groups.new_groups),
+            "regressed_groups": MetadataValue.int(groups.regressed_groups),
+        }
+    )
+
+
+def _moment(epoch_seconds: float | None) -> datetime | None:
+    return None if epoch_seconds is None else datetime.fromtimestamp(epoch_seconds, UTC)
+
+
+def _count(tags: Mapping[str, str], tag: Tag) -> int:
+    value = tags.get(tag.value, "0")
+    return int(value) if value.isdigit() else 0

@@ -1,0 +1,229 @@
+"""`source_success_rates`: per source, success rates over 1, 7 and 30 days and a health level.
+
+Rates come from `source_daily_stats` (so they outlive pruned runs), durations and the last
+run from `scrape_runs`. Every window is a run of whole UTC days ending on `as_of`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+
+from failtrack_pipeline.db.schema import scrape_runs, source_daily_stats, source_success_rates
+from failtrack_pipeline.summaries.days import window_start
+from failtrack_pipeline.summaries.sql import insert_select, ratio, sum_between
+
+# The windows, by column suffix: (days back from as_of to the window's last day, length).
+WINDOWS: dict[str, tuple[int, int]] = {
+    "1d": (0, 1),
+    "7d": (0, 7),
+    "30d": (0, 30),
+    "prev_7d": (7, 7),
+}
+DURATION_DAYS = 30
+
+
+class Health(StrEnum):
+    HEALTHY = "healthy"
+    DEGRADED = "degraded"
+    FAILING = "failing"
+    NO_DATA = "no_data"  # no run in the last 7 days
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """A source is healthy at or above `healthy`, degraded at or above `degraded`, else failing."""
+
+    healthy: float = 0.95
+    degraded: float = 0.80
+
+    def __post_init__(self) -> None:
+        if not 0 < self.degraded <= self.healthy <= 1:
+            raise ValueError(
+                "health thresholds need 0 < degraded <= healthy <= 1, "
+                f"got degraded={self.degraded!r}, healthy={self.healthy!r}"
+            )
+
+
+@dataclass(frozen=True)
+class SuccessRates:
+    """What a build of `source_success_rates` amounts to: the numbers worth plotting."""
+
+    rows: int
+    overall_success_rate_7d: float | None  # all sources' events together
+    sources_by_health: dict[Health, int]
+
+    @property
+    def failing_sources(self) -> int:
+        return self.sources_by_health[Health.FAILING]
+
+
+def build_success_rates(
+    engine: sa.Engine, source_ids: Sequence[str], as_of: date, thresholds: Thresholds
+) -> SuccessRates:
+    """Rebuild the table for `source_ids` (one row each, `no_data` if it never ran)."""
+    with engine.begin() as connection:
+        connection.execute(sa.delete(source_success_rates))
+        insert_select(connection, source_success_rates, _rates(source_ids, as_of, thresholds))
+        present = set(connection.execute(sa.select(source_success_rates.c.source_id)).scalars())
+        missing = [source_id for source_id in source_ids if source_id not in present]
+        if missing:
+            connection.execute(
+                sa.insert(source_success_rates),
+                [_never_ran(source_id, as_of) for source_id in missing],
+            )
+        return _summarize(connection)
+
+
+def _rates(source_ids: Sequence[str], as_of: date, thresholds: Thresholds) -> sa.Select[Any]:
+    windows = _window_sums(source_ids, as_of)
+    durations = _durations(source_ids, as_of)
+    last_run = _last_run(source_ids, as_of)
+    ran = sa.union(sa.select(windows.c.source_id), sa.select(last_run.c.source_id)).subquery()
+
+    rates = {
+        name: ratio(windows.c[f"succeeded_{name}"], windows.c[f"judged_{name}"]) for name in WINDOWS
+    }
+    runs_7d = sa.func.coalesce(windows.c.runs_7d, 0)
+    failed_runs_7d = sa.func.coalesce(windows.c.failed_runs_7d, 0)
+    # Runs that failed before reading any event have no event rate: judge them by run outcome.
+    health_rate = sa.func.coalesce(rates["7d"], ratio(runs_7d - failed_runs_7d, runs_7d))
+    health = sa.case(
+        (runs_7d == 0, Health.NO_DATA.value),
+        (health_rate >= thresholds.healthy, Health.HEALTHY.value),
+        (health_rate >= thresholds.degraded, Health.DEGRADED.value),
+        else_=Health.FAILING.value,
+    )
+    return (
+        sa.select(
+            ran.c.source_id,
+            sa.literal(as_of, sa.Date()).label("as_of"),
+            *(rate.label(f"success_rate_{name}") for name, rate in rates.items()),
+            (rates["7d"] - rates["prev_7d"]).label("success_rate_change_7d"),
+            runs_7d.label("runs_7d"),
+            failed_runs_7d.label("failed_runs_7d"),
+            sa.func.coalesce(windows.c.succeeded_7d, 0).label("events_succeeded_7d"),
+            sa.func.coalesce(windows.c.events_failed_7d, 0).label("events_failed_7d"),
+            durations.c.mean_duration_seconds,
+            durations.c.p95_duration_seconds,
+            last_run.c.last_run_status,
+            last_run.c.last_run_at,
+            health.label("health"),
+        )
+        .select_from(ran)
+        .outerjoin(windows, windows.c.source_id == ran.c.source_id)
+        .outerjoin(durations, durations.c.source_id == ran.c.source_id)
+        .outerjoin(last_run, last_run.c.source_id == ran.c.source_id)
+    )
+
+
+def _window_sums(source_ids: Sequence[str], as_of: date) -> sa.CTE:
+    stats = source_daily_stats.c
+    columns = []
+    for name, (back, length) in WINDOWS.items():
+        last = as_of - timedelta(days=back)
+        first = window_start(last, length)
+        judged = stats.events_succeeded + stats.events_failed
+        columns += [
+            sum_between(stats.events_succeeded, stats.day, first, last).label(f"succeeded_{name}"),
+            sum_between(judged, stats.day, first, last).label(f"judged_{name}"),
+        ]
+    week = window_start(as_of, 7)
+    columns += [
+        sum_between(stats.runs, stats.day, week, as_of).label("runs_7d"),
+        sum_between(stats.failed_runs, stats.day, week, as_of).label("failed_runs_7d"),
+        sum_between(stats.events_failed, stats.day, week, as_of).label("events_failed_7d"),
+    ]
+    oldest = min(window_start(as_of - timedelta(days=back), n) for back, n in WINDOWS.values())
+    return (
+        sa.select(stats.source_id, *columns)
+        .where(stats.day.between(oldest, as_of), stats.source_id.in_(source_ids))
+        .group_by(stats.source_id)
+        .cte("windows")
+    )
+
+
+def _durations(source_ids: Sequence[str], as_of: date) -> sa.Subquery:
+    """Mean and nearest-rank p95 (the ceil(0.95 n)-th shortest) of the window's run durations."""
+    runs = scrape_runs.c
+    position = sa.func.row_number().over(
+        partition_by=runs.source_id, order_by=runs.duration_seconds
+    )
+    ranked = (
+        sa.select(
+            runs.source_id,
+            runs.duration_seconds,
+            position.label("position"),
+            sa.func.count().over(partition_by=runs.source_id).label("n"),
+        )
+        .where(
+            runs.day.between(window_start(as_of, DURATION_DAYS), as_of),
+            runs.source_id.in_(source_ids),
+        )
+        .subquery("ranked")
+    )
+    p95_position = (95 * ranked.c.n + 99) // 100  # ceil(0.95 n) in integer arithmetic
+    return (
+        sa.select(
+            ranked.c.source_id,
+            sa.func.avg(ranked.c.duration_seconds).label("mean_duration_seconds"),
+            sa.func.max(
+                sa.case((ranked.c.position == p95_position, ranked.c.duration_seconds))
+            ).label("p95_duration_seconds"),
+        )
+        .group_by(ranked.c.source_id)
+        .subquery("durations")
+    )
+
+
+def _last_run(source_ids: Sequence[str], as_of: date) -> sa.CTE:
+    runs = scrape_runs.c
+    recency = sa.func.row_number().over(
+        partition_by=runs.source_id, order_by=(runs.started_at.desc(), runs.run_id.desc())
+    )
+    ranked = (
+        sa.select(runs.source_id, runs.status, runs.started_at, recency.label("recency"))
+        .where(runs.day <= as_of, runs.source_id.in_(source_ids))
+        .subquery("ranked_runs")
+    )
+    return (
+        sa.select(
+            ranked.c.source_id,
+            ranked.c.status.label("last_run_status"),
+            ranked.c.started_at.label("last_run_at"),
+        )
+        .where(ranked.c.recency == 1)
+        .cte("last_run")
+    )
+
+
+def _never_ran(source_id: str, as_of: date) -> dict[str, object]:
+    return {
+        "source_id": source_id,
+        "as_of": as_of,
+        "runs_7d": 0,
+        "failed_runs_7d": 0,
+        "events_succeeded_7d": 0,
+        "events_failed_7d": 0,
+        "health": Health.NO_DATA.value,
+    }
+
+
+def _summarize(connection: sa.Connection) -> SuccessRates:
+    table = source_success_rates.c
+    succeeded, failed = sa.func.sum(table.events_succeeded_7d), sa.func.sum(table.events_failed_7d)
+    rows, overall = connection.execute(
+        sa.select(sa.func.count(), ratio(succeeded, succeeded + failed))
+    ).one()
+    by_health = sa.select(table.health, sa.func.count()).group_by(table.health)
+    counts = {health: count for health, count in connection.execute(by_health)}
+    return SuccessRates(
+        rows=rows,
+        overall_success_rate_7d=overall,
+        sources_by_health={health: counts.get(health.value, 0) for health in Health},
+    )
