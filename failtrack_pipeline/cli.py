@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from dagster import DagsterInstance, Definitions
 
 
+# The story is in the tags and tables; the failing demo sources are expected.
 _QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
@@ -66,7 +67,7 @@ def _demo(home: Path) -> int:
             partition_key=source.id,
             instance=instance,
             raise_on_error=False,
-            run_config=_QUIET,  # the story is in the tags; failing demo sources are expected
+            run_config=_QUIET,
         )
         run = instance.get_run_by_id(result.run_id)
         tags = run.tags if run else {}
@@ -106,7 +107,10 @@ def _refresh_dashboard(instance: DagsterInstance, defs: Definitions, engine: sa.
     from failtrack_pipeline.summaries.present import SUCCESS_RATES_PREVIEW, formatted
 
     result = defs.get_job_def(DASHBOARD_JOB).execute_in_process(
-        instance=instance, partition_key=utc_today().isoformat(), raise_on_error=False
+        instance=instance,
+        partition_key=utc_today().isoformat(),
+        raise_on_error=False,
+        run_config=_QUIET,
     )
     if not result.success:
         print(f"\nfailtrack: the dashboard run {result.run_id} failed", file=sys.stderr)
