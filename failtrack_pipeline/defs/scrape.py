@@ -6,7 +6,7 @@ sees (start-up errors, runs that died) by the run-failure sensor: all through
 `record_failures`, whose ledger counts each run's failure once.
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,6 +36,7 @@ from dagster import (
 from failtrack_pipeline.defs.resources import FailtrackDatabase, FailtrackSources
 from failtrack_pipeline.scrape import SourceScrape
 from failtrack_pipeline.sources.registry import SourcesFile
+from failtrack_pipeline.tracking.categorize import MessageRule
 from failtrack_pipeline.tracking.failures import describe_failure
 from failtrack_pipeline.tracking.outcome import RunOutcome, RunStatus, Tag, failed_run_tags
 from failtrack_pipeline.tracking.store import record_failures
@@ -110,7 +111,7 @@ def record_run_failure(
     run: DagsterRun,
     error: Any,
     database: FailtrackDatabase,
-    rules: Any = None,
+    rules: Sequence[MessageRule] | None = None,
 ) -> bool:
     """Record a failed run's reason once and tag the run failed; False if already recorded."""
     source_id = run.tags.get(Tag.SOURCE.value) or run.tags.get("dagster/partition")

@@ -8,6 +8,19 @@ from pathlib import Path
 from failtrack_pipeline.definitions import defs
 
 
+def load_error(env: dict[str, str]) -> str:
+    """Load the definitions in a fresh interpreter with `env`; the last line of the error."""
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import failtrack_pipeline.definitions"],
+        env=os.environ | env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert loaded.returncode != 0
+    return loaded.stderr.strip().splitlines()[-1]
+
+
 def test_definitions_load_and_every_job_resolves() -> None:
     for job in defs.resolve_all_job_defs():
         assert job.name
@@ -27,16 +40,7 @@ def test_an_invalid_sources_file_fails_at_load_naming_the_source_and_field(
         "  - {id: ok_one, name: A, kind: ics, url: a.ics}\n"
         "  - {id: bad_one, name: B, kind: rss, url: b.xml}\n"
     )
-    env = os.environ | {"FAILTRACK_SOURCES_FILE": str(bad)}
-    loaded = subprocess.run(
-        [sys.executable, "-c", "import failtrack_pipeline.definitions"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert loaded.returncode != 0
-    last_line = loaded.stderr.strip().splitlines()[-1]
+    last_line = load_error({"FAILTRACK_SOURCES_FILE": str(bad)})
     assert str(bad) in last_line
     assert "bad_one" in last_line and "kind" in last_line
 
@@ -48,13 +52,4 @@ def test_retry_and_retention_jobs_are_wired() -> None:
 
 
 def test_a_bad_retention_period_fails_at_load_naming_the_variable() -> None:
-    env = os.environ | {"FAILTRACK_RETENTION_DAYS": "0"}
-    loaded = subprocess.run(
-        [sys.executable, "-c", "import failtrack_pipeline.definitions"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert loaded.returncode != 0
-    assert "FAILTRACK_RETENTION_DAYS='0'" in loaded.stderr.strip().splitlines()[-1]
+    assert "FAILTRACK_RETENTION_DAYS='0'" in load_error({"FAILTRACK_RETENTION_DAYS": "0"})
