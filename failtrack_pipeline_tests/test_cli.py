@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from failtrack_pipeline.cli import main
+from failtrack_pipeline.db.engine import create_db_engine
+from failtrack_pipeline.db.migrate import current_revision, head_revision
+
+
+def test_failtrack_migrate_brings_the_database_to_head_without_showing_the_password(
+    db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("FAILTRACK_DATABASE_URL", db_url)
+    monkeypatch.setenv("DAGSTER_HOME", "/nonexistent")
+    assert main(["migrate"]) == 0
+    with create_db_engine(db_url).connect() as connection:
+        assert current_revision(connection) == head_revision()
+    printed = capsys.readouterr().out
+    assert f"revision {head_revision()}" in printed
+    password = sa.make_url(db_url).password
+    assert not password or password not in printed
+
+
+def test_a_bad_database_url_is_one_clear_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("FAILTRACK_DATABASE_URL", "mysql://u:secretpw@db/x")
+    monkeypatch.setenv("DAGSTER_HOME", "/nonexistent")
+    assert main(["migrate"]) == 2
+    error = capsys.readouterr().err
+    assert "unsupported database 'mysql'" in error and "secretpw" not in error
