@@ -65,15 +65,13 @@ def test_the_demo_sources_fill_the_failure_table_and_a_rerun_doubles_the_counts(
 
 
 def test_the_daily_schedule_asks_for_one_run_per_enabled_source() -> None:
-    sources = load_sources(default_sources_path())
-    schedule = build_definitions(sources).get_schedule_def("daily_scrape_schedule")
-    requests = list(
-        schedule.evaluate_tick(
-            build_schedule_context(scheduled_execution_time=datetime(2026, 11, 25, 5, tzinfo=UTC))
-        ).run_requests
-        or []
+    defs = build_definitions(load_sources(default_sources_path()))
+    context = build_schedule_context(
+        scheduled_execution_time=datetime(2026, 11, 25, 5, tzinfo=UTC),
+        repository_def=defs.get_repository_def(),
     )
+    schedule = defs.get_schedule_def("daily_scrape_schedule")
+    requests = list(schedule.evaluate_tick(context).run_requests or [])
     assert sorted(r.partition_key for r in requests) == sorted(EXPECTED_STATUS)
-    assert "legacy_listings" not in {r.partition_key for r in requests}
     assert all(r.tags["failtrack/source"] == r.partition_key for r in requests)
-    assert requests[0].run_key.endswith(":2026-11-25")
+    assert {r.run_key for r in requests} == {f"{s}:2026-11-25" for s in EXPECTED_STATUS}
