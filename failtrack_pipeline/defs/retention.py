@@ -9,7 +9,6 @@ from dagster import (
     Config,
     ConfigurableResource,
     DagsterInstance,
-    DagsterRunStatus,
     JobDefinition,
     OpExecutionContext,
     RunsFilter,
@@ -19,6 +18,7 @@ from dagster import (
 )
 
 from failtrack_pipeline.defs.resources import FailtrackDatabase
+from failtrack_pipeline.defs.scrape import FINISHED_RUN_STATUSES
 from failtrack_pipeline.tracking.retention import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_RETENTION_DAYS,
@@ -27,7 +27,6 @@ from failtrack_pipeline.tracking.retention import (
 )
 
 RETENTION_DAYS_ENV = "FAILTRACK_RETENTION_DAYS"
-_FINISHED = [DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED]
 
 
 class Retention(ConfigurableResource):
@@ -69,7 +68,7 @@ def prune_runs(
     """Delete finished runs of `job_names` created before `cutoff`, a batch at a time."""
     removed = 0
     for job_name in job_names:
-        runs = RunsFilter(job_name=job_name, statuses=_FINISHED, created_before=cutoff)
+        runs = RunsFilter(job_name=job_name, statuses=FINISHED_RUN_STATUSES, created_before=cutoff)
         if dry_run:
             removed += instance.get_runs_count(runs)
             continue

@@ -13,6 +13,7 @@ from typing import Any
 from dagster import (
     DagsterInstance,
     DagsterRun,
+    DagsterRunStatus,
     DefaultSensorStatus,
     HookContext,
     JobDefinition,
@@ -42,6 +43,12 @@ from failtrack_pipeline.tracking.outcome import RunOutcome, RunStatus, Tag, fail
 from failtrack_pipeline.tracking.store import record_failures
 
 RUN_FAILURE_BATCH = "run"
+# Runs that will not change any more: what the summaries harvest and retention may delete.
+FINISHED_RUN_STATUSES = [
+    DagsterRunStatus.SUCCESS,
+    DagsterRunStatus.FAILURE,
+    DagsterRunStatus.CANCELED,
+]
 
 
 @op(out=Out(Nothing), description="Scrape one source (the run's partition) and track failures.")

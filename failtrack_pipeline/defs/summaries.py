@@ -38,6 +38,7 @@ from pydantic import Field, model_validator
 
 from failtrack_pipeline.db import schema
 from failtrack_pipeline.defs.resources import FailtrackDatabase
+from failtrack_pipeline.defs.scrape import FINISHED_RUN_STATUSES
 from failtrack_pipeline.summaries.breakdown import build_error_category_breakdown
 from failtrack_pipeline.summaries.daily import ScrapeRun, refresh_day
 from failtrack_pipeline.summaries.days import parse_day, start_of_day
@@ -66,8 +67,6 @@ SUCCESS_RATES = AssetKey("source_success_rates")
 BREAKDOWN = AssetKey("error_category_breakdown")
 TOP_GROUPS = AssetKey("top_failure_groups")
 FAILURES = AssetKey("discovery_event_failures")
-
-_FINISHED = [DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED]
 
 
 class HealthThresholds(ConfigurableResource):
@@ -164,7 +163,7 @@ def scrape_run_from_record(record: RunRecord) -> ScrapeRun | None:
     return ScrapeRun(
         run_id=run.run_id,
         source_id=source_id,
-        day=created.astimezone(UTC).date(),
+        day=created.date(),
         status=status,
         events_processed=_count(tags, Tag.EVENTS_PROCESSED),
         events_succeeded=_count(tags, Tag.EVENTS_SUCCEEDED),
@@ -179,7 +178,7 @@ def harvest_day(instance: DagsterInstance, job_name: str, day: date) -> list[Scr
     records = instance.get_run_records(
         filters=RunsFilter(
             job_name=job_name,
-            statuses=_FINISHED,
+            statuses=FINISHED_RUN_STATUSES,
             # Dagster compares strictly: widen by a microsecond to include midnight itself.
             created_after=start_of_day(day) - timedelta(microseconds=1),
             created_before=start_of_day(day + timedelta(days=1)),
