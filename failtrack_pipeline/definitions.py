@@ -19,6 +19,7 @@ from failtrack_pipeline.defs.scrape import (
     build_scrape_job,
     build_scrape_schedule,
 )
+from failtrack_pipeline.defs.spool import replay_failure_spool_sensor
 from failtrack_pipeline.sources.registry import SourcesFile, default_sources_path, load_sources
 
 
@@ -32,7 +33,10 @@ def build_definitions(sources: SourcesFile) -> Definitions:
             build_scrape_schedule(scrape_sources_job, sources),
             build_prune_schedule(prune_history_job),
         ],
-        sensors=[build_run_failure_sensor([scrape_sources_job, retry_events_job])],
+        sensors=[
+            build_run_failure_sensor([scrape_sources_job, retry_events_job]),
+            replay_failure_spool_sensor,
+        ],
         resources={
             "failtrack_db": FailtrackDatabase(),
             "failtrack_sources": FailtrackSources(path=str(sources.path)),

@@ -7,7 +7,7 @@ from functools import cache
 from pathlib import Path
 
 import sqlalchemy as sa
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, DagsterInstance
 from pydantic import PrivateAttr
 
 from failtrack_pipeline.db.engine import create_db_engine, database_url_from_env
@@ -19,8 +19,10 @@ from failtrack_pipeline.tracking.categorize import (
     load_rules,
     load_rules_file,
 )
+from failtrack_pipeline.tracking.spool import FailureRecorder, FailureSpool
 
 RULES_FILE_ENV = "FAILTRACK_RULES_FILE"
+SPOOL_DIR_ENV = "FAILTRACK_SPOOL_DIR"
 
 
 class FailtrackDatabase(ConfigurableResource):
@@ -28,12 +30,21 @@ class FailtrackDatabase(ConfigurableResource):
 
     With `url` unset the URL comes from `FAILTRACK_DATABASE_URL` (or SQLite under the
     Dagster home) at run time, so credentials never enter Dagster's config or UI.
+    Failures the database cannot take wait in a spool until it can: `FAILTRACK_SPOOL_DIR`,
+    else `failtrack_spool/` under the Dagster home.
     """
 
     url: str | None = None
 
     def get_engine(self) -> sa.Engine:
         return migrated_engine(self.url or database_url_from_env())
+
+    def recorder(self, instance: DagsterInstance) -> FailureRecorder:
+        configured = os.environ.get(SPOOL_DIR_ENV, "").strip()
+        directory = (
+            Path(configured) if configured else Path(instance.root_directory) / "failtrack_spool"
+        )
+        return FailureRecorder(self.get_engine, FailureSpool(directory))
 
 
 @cache
