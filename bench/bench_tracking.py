@@ -35,6 +35,7 @@ from failtrack_pipeline.tracking.failures import Failure, describe_failure
 from failtrack_pipeline.tracking.store import record_failures
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
+BENCH_SOURCE_ID = "bench"
 EVENTS_ENV = "BENCH_EVENTS"  # read by the feed, which the python source kind imports anew
 REPEATS = 5
 NAIVE_SAMPLE = 1_000  # failures written one by one; enough for a stable per-failure time
@@ -185,19 +186,24 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        sources_file = workdir / "sources.yaml"
-        sources_file.write_text(
-            "sources:\n"
-            "  - id: bench\n"
-            "    name: Synthetic bench feed\n"
-            "    kind: python\n"
-            f"    callable: {Path(__file__).stem}:synthetic_events\n"
-        )
-        source = load_sources(sources_file).get("bench")
+        source = load_sources(write_bench_sources(workdir)).get(BENCH_SOURCE_ID)
         bench_backend("sqlite", source, None, workdir)
         if not args.sqlite_only:
             postgres_url = args.postgres or _throwaway_postgres(workdir)
             bench_backend("postgresql", source, postgres_url, workdir)
+
+
+def write_bench_sources(workdir: Path) -> Path:
+    """A sources file in `workdir` holding the synthetic `python` source."""
+    sources_file = workdir / "sources.yaml"
+    sources_file.write_text(
+        "sources:\n"
+        f"  - id: {BENCH_SOURCE_ID}\n"
+        "    name: Synthetic bench feed\n"
+        "    kind: python\n"
+        f"    callable: {Path(__file__).stem}:synthetic_events\n"
+    )
+    return sources_file
 
 
 def _throwaway_postgres(workdir: Path) -> str:

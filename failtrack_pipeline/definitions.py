@@ -24,6 +24,8 @@ from failtrack_pipeline.sources.registry import SourcesFile, default_sources_pat
 
 
 def build_definitions(sources: SourcesFile) -> Definitions:
+    failtrack_sources = FailtrackSources(path=str(sources.path))
+    failtrack_sources.rules()  # a bad rule fails the load, not the first run
     scrape_sources_job = build_scrape_job(sources)
     retry_events_job = build_retry_job()
     prune_history_job = build_prune_job([scrape_sources_job.name, retry_events_job.name])
@@ -39,7 +41,7 @@ def build_definitions(sources: SourcesFile) -> Definitions:
         ],
         resources={
             "failtrack_db": FailtrackDatabase(),
-            "failtrack_sources": FailtrackSources(path=str(sources.path)),
+            "failtrack_sources": failtrack_sources,
             "retention": retention_from_env(dict(os.environ)),
         },
     )

@@ -25,6 +25,7 @@ class ErrorCategory(StrEnum):
     VENUE = "venue_error"
     PERFORMER = "performer_error"
     CATEGORY = "category_error"
+    SILENT_FAILURE = "silent_failure"
     UNKNOWN = "unknown_error"
 
     @property
@@ -51,6 +52,9 @@ _MEANINGS: dict[ErrorCategory, str] = {
     ErrorCategory.VENUE: "venue missing or cannot be resolved",
     ErrorCategory.PERFORMER: "performers missing or cannot be resolved",
     ErrorCategory.CATEGORY: "the event category cannot be mapped",
+    ErrorCategory.SILENT_FAILURE: (
+        "a run ended without error but yielded far fewer records than the source usually does"
+    ),
     ErrorCategory.UNKNOWN: "nothing matched: to be investigated",
 }
 
@@ -67,6 +71,9 @@ _NEXT_STEPS: dict[ErrorCategory, str] = {
     ErrorCategory.VENUE: "Map the venue fields or add the venue to the venue list.",
     ErrorCategory.PERFORMER: "Map the performer fields or relax the performer rule.",
     ErrorCategory.CATEGORY: "Add the category to the source's category mapping.",
+    ErrorCategory.SILENT_FAILURE: (
+        "Open the source by hand: a changed layout, a moved feed or an empty page; fix the reader."
+    ),
     ErrorCategory.UNKNOWN: "Investigate the message and add a categorization rule for it.",
 }
 
@@ -104,6 +111,14 @@ class EventError(FailtrackError):
     """One record could not become an event: the run goes on with the others."""
 
     category = ErrorCategory.VALIDATION
+
+
+def yaml_problem(error: Exception) -> str:
+    """A YAML syntax error as one line, where and what: PyYAML's own text spans several."""
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None) or str(error).strip().split("\n", 1)[0]
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    return f"not valid YAML{where}: {problem}"
 
 
 class ConfigError(ValueError):

@@ -1,7 +1,10 @@
 """One scrape of one source, free of Dagster: read, validate, store events, track failures.
 
 This is where every event's outcome is gathered: valid events are upserted in chunks,
-failures are described once and recorded in bounded batches through `record_failures`.
+skips are counted by reason, failures are described once and recorded in bounded batches
+through `record_failures` (or, while the database is down, the spool). A run that reads
+without error is then judged against its source's baseline: a silent failure is recorded
+as one more failure, in its own batch.
 """
 
 from __future__ import annotations
@@ -15,16 +18,19 @@ from failtrack_pipeline.db.engine import dialect_insert
 from failtrack_pipeline.db.schema import events as events_table
 from failtrack_pipeline.errors import EventError
 from failtrack_pipeline.processing.events import Event
+from failtrack_pipeline.processing.skips import Skip
 from failtrack_pipeline.processing.validate import process_records
 from failtrack_pipeline.sources.readers import read_records
 from failtrack_pipeline.sources.registry import SourceConfig
 from failtrack_pipeline.tracking.categorize import MessageRule
 from failtrack_pipeline.tracking.failures import Failure, describe_failure
 from failtrack_pipeline.tracking.outcome import RunOutcome
-from failtrack_pipeline.tracking.store import record_failures
+from failtrack_pipeline.tracking.silent import YieldBaseline
+from failtrack_pipeline.tracking.spool import FailureRecorder
 
 EVENTS_PER_STATEMENT = 1_000
 FAILURES_PER_BATCH = 5_000
+SILENT_FAILURE_BATCH = "silent"
 
 
 class SourceScrape:
@@ -43,14 +49,23 @@ class SourceScrape:
         now: datetime | None = None,
         rules: Sequence[MessageRule] | None = None,
         only: Collection[str] | None = None,
+        baseline: YieldBaseline | None = None,
+        recorder: FailureRecorder | None = None,
+        attempt: int = 0,
     ) -> None:
         """`only` limits the run to these external_ids (a retry); the rest of the feed is
-        still read and validated, so duplicates are judged as in a full scrape."""
+        still read and validated, so duplicates are judged as in a full scrape. With a
+        `baseline`, a run that reads without error is judged for a silent failure.
+        Failures go through `recorder` (default: straight into `engine`'s tables), in
+        batches named after the step `attempt`, so a retried step counts afresh."""
         self.source = source
         self.engine = engine
         self.run_id = run_id
         self.now = now or datetime.now(UTC)
         self.rules = rules
+        self.baseline = baseline
+        self.recorder = recorder or FailureRecorder(lambda: engine)
+        self.attempt = attempt
         self.outcome = RunOutcome(source.id)
         self.only = None if only is None else frozenset(only)
         self.seen_ids: set[str] = set()  # of `only`, those the feed still has
@@ -69,11 +84,16 @@ class SourceScrape:
                     self.seen_ids.add(item.external_id)
                 if isinstance(item, EventError):
                     self._fail(item)
+                elif isinstance(item, Skip):
+                    self.outcome.add_skip(item.reason)
                 else:
                     self._succeed(item)
+            self._judge_yield()
         finally:
-            self._flush_events()
-            self._flush_failures()
+            try:
+                self._flush_events()
+            finally:  # failures are kept even when the events cannot be stored
+                self._flush_failures()
         return self.outcome
 
     def _succeed(self, event: Event) -> None:
@@ -91,6 +111,18 @@ class SourceScrape:
         if len(self._failures) >= FAILURES_PER_BATCH:
             self._flush_failures()
 
+    def _judge_yield(self) -> None:
+        if self.baseline is None:
+            return
+        silent = self.baseline.judge(self.outcome.processed)
+        if silent is None:
+            return
+        self._flush_failures()  # the events' failures keep their own batches
+        failure = describe_failure(self.source.id, silent, seen_at=self.now, rules=self.rules)
+        self.outcome.silent_failure = failure
+        self._failures.append(failure)
+        self._flush_failures(SILENT_FAILURE_BATCH)
+
     def _flush_events(self) -> None:
         if self._events:
             upsert_events(
@@ -98,11 +130,13 @@ class SourceScrape:
             )
             self._events.clear()
 
-    def _flush_failures(self) -> None:
+    def _flush_failures(self, batch: str | None = None) -> None:
         if self._failures:
             self._batches += 1
-            batch = f"events-{self._batches:05d}"
-            record_failures(self.engine, self._failures, run_id=self.run_id, batch=batch)
+            batch = batch or f"events-{self._batches:05d}"
+            if self.attempt:
+                batch = f"attempt-{self.attempt}/{batch}"
+            self.recorder.record(self._failures, run_id=self.run_id, batch=batch)
             self._failures.clear()
 
 

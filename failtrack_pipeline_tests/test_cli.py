@@ -4,7 +4,7 @@ import pytest
 import sqlalchemy as sa
 
 from failtrack_pipeline.cli import main
-from failtrack_pipeline.db.engine import create_db_engine
+from failtrack_pipeline.db.engine import DATABASE_URL_ENV, create_db_engine
 from failtrack_pipeline.db.migrate import current_revision, head_revision
 
 
@@ -30,3 +30,20 @@ def test_a_bad_database_url_is_one_clear_line(
     assert main(["migrate"]) == 2
     error = capsys.readouterr().err
     assert "unsupported database 'mysql'" in error and "secretpw" not in error
+
+
+@pytest.mark.slow
+def test_failtrack_demo_shows_skips_and_the_silent_failure(
+    tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    monkeypatch.setenv(DATABASE_URL_ENV, f"sqlite:///{tmp_path / 'failtrack.db'}")
+    assert main(["demo"]) == 0
+    printed = capsys.readouterr().out
+    assert "Replayed 4 earlier scrapes of night_markets" in printed
+    runs = printed.split("Scrape runs")[1].split("Success rates")[0]
+    rows = {line.split()[0]: line.split() for line in runs.splitlines()[2:] if line.strip()}
+    # source, status, processed, succeeded, failed, skipped, top error
+    assert rows["night_markets"][1:] == ["silent_failure", "0", "0", "0", "0", "silent_failure"]
+    assert rows["riverside_theatre"][5] == "1"  # the ignored kids' show
+    assert rows["city_concerts"][5] == "1"  # the cancelled concert (more once events end)

@@ -12,6 +12,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 
+from failtrack_pipeline.errors import ConfigError
+
 DATABASE_URL_ENV = "FAILTRACK_DATABASE_URL"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -31,19 +33,31 @@ def database_url_from_env() -> str:
 
 
 def normalize_url(url: str | URL) -> URL:
-    """Parse a database URL, sending plain `postgresql://` URLs through psycopg 3."""
+    """Parse a database URL, sending plain `postgresql://` URLs through psycopg 3.
+
+    A URL that is no use raises one ConfigError naming the variable; it never quotes the
+    URL, nor chains the parser's error, which may.
+    """
     try:
         parsed = make_url(url)
-    except sa.exc.ArgumentError as error:
-        raise ValueError(f"{DATABASE_URL_ENV}: not a SQLAlchemy database URL") from error
+    except (sa.exc.ArgumentError, ValueError):  # ValueError: a port that is no number
+        raise _url_error("not a SQLAlchemy database URL (e.g. postgresql+psycopg://…)") from None
     if parsed.drivername in ("postgres", "postgresql"):
         parsed = parsed.set(drivername="postgresql+psycopg")
-    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
-        raise ValueError(
-            f"{DATABASE_URL_ENV}: unsupported database '{parsed.get_backend_name()}' "
-            "(use sqlite:/// or postgresql+psycopg://)"
+    backend = parsed.get_backend_name()
+    if backend not in ("sqlite", "postgresql"):
+        raise _url_error(
+            f"unsupported database '{backend}' (use sqlite:/// or postgresql+psycopg://)"
         )
+    try:
+        parsed.get_dialect()
+    except sa.exc.NoSuchModuleError:
+        raise _url_error(f"unknown driver '{parsed.drivername}' (use postgresql+psycopg)") from None
     return parsed
+
+
+def _url_error(problem: str) -> ConfigError:
+    return ConfigError(DATABASE_URL_ENV, None, None, problem)
 
 
 def redacted(url: str | URL) -> str:

@@ -98,6 +98,9 @@ failure_recordings = sa.Table(
     sa.Column("recorded_at", UTCDateTime(), nullable=False, index=True),
 )
 
+RUN_STATUS_COMMENT = "success, partial, failed or silent_failure"
+EMPTY_JSON_OBJECT = sa.text("'{}'")
+
 # --- Summary tables (the dashboard). Column comments are the analysts' reference: they reach
 # PostgreSQL's catalog, the Dagster UI's column schema and docs/analysts.md.
 
@@ -107,13 +110,27 @@ scrape_runs = sa.Table(
     sa.Column("run_id", sa.String(64), primary_key=True, comment="Dagster run id"),
     sa.Column("source_id", sa.String(64), nullable=False, comment="the source the run scraped"),
     sa.Column("day", sa.Date(), nullable=False, comment="UTC date the run was launched"),
-    sa.Column("status", sa.String(16), nullable=False, comment="success, partial or failed"),
+    sa.Column("status", sa.String(16), nullable=False, comment=RUN_STATUS_COMMENT),
     sa.Column("events_processed", sa.Integer(), nullable=False, comment="events read"),
     sa.Column("events_succeeded", sa.Integer(), nullable=False, comment="events stored"),
     sa.Column("events_failed", sa.Integer(), nullable=False, comment="events that failed"),
     sa.Column("started_at", UTCDateTime(), nullable=False, comment="when the run started (UTC)"),
     sa.Column("ended_at", UTCDateTime(), nullable=False, comment="when the run ended (UTC)"),
     sa.Column("duration_seconds", sa.Float(), nullable=False, comment="ended_at - started_at"),
+    sa.Column(
+        "events_skipped",
+        sa.Integer(),
+        nullable=False,
+        server_default="0",
+        comment="events left out on purpose",
+    ),
+    sa.Column(
+        "skip_reasons",
+        sa.JSON(),
+        nullable=False,
+        server_default=EMPTY_JSON_OBJECT,
+        comment="events skipped per reason",
+    ),
     sa.Index("ix_scrape_runs_day_source", "day", "source_id"),
     sa.Index("ix_scrape_runs_source_started", "source_id", "started_at"),
     comment="One row per finished scrape run, harvested from Dagster's run records",
@@ -134,7 +151,31 @@ source_daily_stats = sa.Table(
         sa.Float(),
         comment="events_succeeded / (events_succeeded + events_failed); NULL without events",
     ),
+    sa.Column(
+        "events_skipped",
+        sa.Integer(),
+        nullable=False,
+        server_default="0",
+        comment="events left out on purpose",
+    ),
+    sa.Column(
+        "silent_failures",
+        sa.Integer(),
+        nullable=False,
+        server_default="0",
+        comment="runs with status silent_failure",
+    ),
     comment="Per source and UTC day: runs and events; outlives the runs it was built from",
+)
+
+source_daily_skips = sa.Table(
+    "source_daily_skips",
+    metadata,
+    sa.Column("day", sa.Date(), primary_key=True, comment="UTC date"),
+    sa.Column("source_id", sa.String(64), primary_key=True, comment="the source"),
+    sa.Column("reason", sa.String(32), primary_key=True, comment="why events were skipped"),
+    sa.Column("events_skipped", sa.Integer(), nullable=False, comment="events skipped"),
+    comment="Per source, UTC day and reason: events left out on purpose",
 )
 
 source_success_rates = sa.Table(
@@ -165,6 +206,29 @@ source_success_rates = sa.Table(
     sa.Column("last_run_at", UTCDateTime(), comment="when the latest run started (UTC)"),
     sa.Column(
         "health", sa.String(16), nullable=False, comment="healthy, degraded, failing or no_data"
+    ),
+    sa.Column(
+        "events_skipped_7d",
+        sa.Integer(),
+        nullable=False,
+        server_default="0",
+        comment="events skipped in the 7 days",
+    ),
+    sa.Column(
+        "silent_failures_7d",
+        sa.Integer(),
+        nullable=False,
+        server_default="0",
+        comment="silent-failure runs in the 7 days",
+    ),
+    sa.Column(
+        "success_rate_zscore", sa.Float(), comment="robust z-score of success_rate_1d, 30 days"
+    ),
+    sa.Column("duration_zscore", sa.Float(), comment="robust z-score of as_of's mean duration"),
+    sa.Column(
+        "anomaly",
+        sa.String(32),
+        comment="success_rate and/or duration (comma-separated); NULL: none",
     ),
     comment="Per source: success rates over 1, 7 and 30 days, durations and a health level",
 )

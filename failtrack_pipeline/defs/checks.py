@@ -3,6 +3,8 @@
 - `source_health_checks`: one check per source on `source_success_rates`, a warning when the
   source is degraded (7-day success rate below the healthy threshold) and an error when it
   is failing (below the degraded threshold).
+- `anomalous_sources` on `source_success_rates`: warns while any source's success rate or
+  run duration on as_of is far outside its own last 30 days (the table's `anomaly` column).
 - `new_or_regressed_failure_groups` on `top_failure_groups`: warns while any failure group is
   new or has come back after a quiet week.
 """
@@ -31,6 +33,18 @@ from failtrack_pipeline.summaries.rates import Health
 _SEVERITY = {Health.DEGRADED: AssetCheckSeverity.WARN, Health.FAILING: AssetCheckSeverity.ERROR}
 _HEALTH_COLUMNS = ("source_id", "health", "success_rate_7d", "runs_7d", "as_of")
 _HEALTH = Preview(source_success_rates, _HEALTH_COLUMNS, (source_success_rates.c.source_id,))
+_ANOMALIES = Preview(
+    source_success_rates,
+    (
+        "source_id",
+        "anomaly",
+        "success_rate_1d",
+        "success_rate_zscore",
+        "duration_zscore",
+        "as_of",
+    ),
+    (source_success_rates.c.source_id,),
+)
 
 
 def health_check_name(source_id: str) -> str:
@@ -86,6 +100,26 @@ def build_health_checks(source_ids: Sequence[str]) -> AssetChecksDefinition:
             )
 
     return source_health_checks
+
+
+@asset_check(
+    asset=SUCCESS_RATES,
+    blocking=False,
+    description="Warns while a source's success rate drops, or its run duration moves, far "
+    "outside its own last 30 days (robust z-score beyond 3.5).",
+)
+def anomalous_sources(failtrack_db: FailtrackDatabase) -> AssetCheckResult:
+    anomalous = _ANOMALIES.read(
+        failtrack_db.get_engine(), source_success_rates.c.anomaly.is_not(None), limit=None
+    )
+    return AssetCheckResult(
+        passed=not anomalous,
+        severity=AssetCheckSeverity.WARN,
+        metadata={
+            "anomalous_sources": len(anomalous),
+            "sources": MetadataValue.md(markdown_table(anomalous, _ANOMALIES.columns)),
+        },
+    )
 
 
 @asset_check(

@@ -21,7 +21,11 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
-from failtrack_pipeline.defs.checks import build_health_checks, new_or_regressed_failure_groups
+from failtrack_pipeline.defs.checks import (
+    anomalous_sources,
+    build_health_checks,
+    new_or_regressed_failure_groups,
+)
 from failtrack_pipeline.defs.summaries import (
     DASHBOARD_GROUP,
     SUCCESS_RATES,
@@ -82,7 +86,11 @@ def build_summary_definitions(source_ids: Sequence[str], scrape_job_name: str) -
             error_category_breakdown,
             top_failure_groups,
         ],
-        asset_checks=[build_health_checks(source_ids), new_or_regressed_failure_groups],
+        asset_checks=[
+            build_health_checks(source_ids),
+            anomalous_sources,
+            new_or_regressed_failure_groups,
+        ],
         jobs=[failtrack_dashboard_job],
         schedules=[daily_dashboard_schedule],
         resources={"health_thresholds": HealthThresholds()},

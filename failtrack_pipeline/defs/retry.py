@@ -74,6 +74,8 @@ def retry_events(
         run_id=context.run_id,
         rules=failtrack_sources.rules(),
         only=targets,
+        recorder=failtrack_db.recorder(context.instance),
+        attempt=context.retry_number,
     )
     outcome = run_tagged(context, scrape)
     groups_updated = forget_fixed_samples(engine, config.source_id, scrape.succeeded_ids)

@@ -1,9 +1,14 @@
 """The scrape job: one run per source, its outcome in `failtrack/*` run tags.
 
+Before scraping, the op reads the source's baseline for silent failures from Dagster
+itself: the `failtrack/events_processed` tags of the source's last successful runs of
+this job (the summary tables are filled later, by the dashboard, so they cannot serve).
+
 Failures of single events are recorded by the op itself; a failure of the op (the feed
 could not be fetched or parsed) is recorded by the failure hook, and anything no hook
 sees (start-up errors, runs that died) by the run-failure sensor: all through
-`record_failures`, whose ledger counts each run's failure once.
+`FailtrackDatabase.recorder` (`record_failures`, or the spool while the database is down),
+whose ledger counts each (run, batch) once.
 """
 
 from collections.abc import Iterator, Sequence
@@ -11,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dagster import (
+    Config,
     DagsterInstance,
     DagsterRun,
     DagsterRunStatus,
@@ -21,18 +27,22 @@ from dagster import (
     OpExecutionContext,
     Out,
     Output,
+    PartitionedConfig,
     RunFailureSensorContext,
     RunRequest,
+    RunsFilter,
     ScheduleDefinition,
     ScheduleEvaluationContext,
     SensorDefinition,
     StaticPartitionsDefinition,
     failure_hook,
+    in_process_executor,
     job,
     op,
     run_failure_sensor,
     schedule,
 )
+from pydantic import Field, model_validator
 
 from failtrack_pipeline.defs.resources import FailtrackDatabase, FailtrackSources
 from failtrack_pipeline.scrape import SourceScrape
@@ -40,7 +50,8 @@ from failtrack_pipeline.sources.registry import SourcesFile
 from failtrack_pipeline.tracking.categorize import MessageRule
 from failtrack_pipeline.tracking.failures import describe_failure
 from failtrack_pipeline.tracking.outcome import RunOutcome, RunStatus, Tag, failed_run_tags
-from failtrack_pipeline.tracking.store import record_failures
+from failtrack_pipeline.tracking.silent import SilentFailureRule, YieldBaseline
+from failtrack_pipeline.tracking.spool import Recording
 
 RUN_FAILURE_BATCH = "run"
 # Runs that will not change any more: what the summaries harvest and retention may delete.
@@ -51,36 +62,92 @@ FINISHED_RUN_STATUSES = [
 ]
 
 
+class ScrapeConfig(Config):
+    """When a run counts as a silent failure; a source's own `silent_failure_threshold` in
+    the sources file takes precedence over `silent_failure_threshold` here."""
+
+    silent_failure_threshold: float = Field(
+        default=0.2,
+        ge=0,
+        le=1,
+        description="Flag a run reading under this share of the median of the source's "
+        "recent runs (0 turns it off).",
+    )
+    baseline_runs: int = Field(default=14, ge=1, description="Recent runs the median is of.")
+    min_history: int = Field(
+        default=3, ge=1, description="Earlier runs a source needs before it can be flagged."
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "ScrapeConfig":
+        self.rule(None)
+        return self
+
+    def rule(self, source_threshold: float | None) -> SilentFailureRule:
+        threshold = self.silent_failure_threshold if source_threshold is None else source_threshold
+        return SilentFailureRule(threshold, self.baseline_runs, self.min_history)
+
+
 @op(out=Out(Nothing), description="Scrape one source (the run's partition) and track failures.")
 def scrape_source(
     context: OpExecutionContext,
+    config: ScrapeConfig,
     failtrack_sources: FailtrackSources,
     failtrack_db: FailtrackDatabase,
 ) -> Iterator[Output[Any]]:
     source = failtrack_sources.load().get(context.partition_key)
     context.instance.add_run_tags(context.run_id, {Tag.SOURCE.value: source.id})
+    rule = config.rule(source.silent_failure_threshold)
+    history = recent_yields(context.instance, context.job_name, source.id, rule.baseline_runs)
     scrape = SourceScrape(
         source,
         failtrack_db.get_engine(),
         run_id=context.run_id,
         rules=failtrack_sources.rules(),
+        baseline=YieldBaseline(history, rule),
+        recorder=failtrack_db.recorder(context.instance),
+        attempt=context.retry_number,
     )
     outcome = run_tagged(context, scrape)
     context.log.info(
         f"{source.id}: {outcome.processed} events, {outcome.succeeded} succeeded, "
-        f"{outcome.failed} failed ({outcome.status.value})"
+        f"{outcome.failed} failed, {outcome.skipped} skipped ({outcome.status.value})"
     )
-    yield Output(
-        None,
-        metadata={
-            "source": source.id,
-            "status": outcome.status.value,
-            "events_processed": outcome.processed,
-            "events_succeeded": outcome.succeeded,
-            "events_failed": outcome.failed,
-            "failure_groups": len(outcome.failure_groups),
-        },
+    metadata: dict[str, Any] = {
+        "source": source.id,
+        "status": outcome.status.value,
+        "events_processed": outcome.processed,
+        "events_succeeded": outcome.succeeded,
+        "events_failed": outcome.failed,
+        "events_skipped": outcome.skipped,
+        "failure_groups": len(outcome.failure_groups),
+        "baseline_runs": len(history),
+    }
+    metadata |= {f"skipped_{reason.value}": n for reason, n in sorted(outcome.skip_reasons.items())}
+    if outcome.silent_failure is not None:
+        metadata["silent_failure"] = outcome.silent_failure.message
+    yield Output(None, metadata=metadata)
+
+
+def recent_yields(
+    instance: DagsterInstance, job_name: str, source_id: str, limit: int
+) -> list[int]:
+    """Records read by the source's last `limit` successful runs of `job_name`, newest first.
+
+    Runs Dagster marks successful include earlier silent failures, so a lasting change in
+    a source's size becomes its new normal; failed runs read nothing meaningful and are
+    left out, as are runs of other jobs (a retry reads only a few events).
+    """
+    runs = instance.get_runs(
+        filters=RunsFilter(
+            job_name=job_name,
+            tags={Tag.SOURCE.value: source_id},
+            statuses=[DagsterRunStatus.SUCCESS],
+        ),
+        limit=limit,
     )
+    counts = (run.tags.get(Tag.EVENTS_PROCESSED.value, "") for run in runs)
+    return [int(count) for count in counts if count.isdigit()]
 
 
 def run_tagged(context: OpExecutionContext, scrape: SourceScrape) -> RunOutcome:
@@ -120,23 +187,39 @@ def record_run_failure(
     database: FailtrackDatabase,
     rules: Sequence[MessageRule] | None = None,
 ) -> bool:
-    """Record a failed run's reason once and tag the run failed; False if already recorded."""
+    """Record a failed run's reason once and tag the run failed; False if already recorded.
+
+    A reason spooled while the database is down counts as recorded: the spool's replay
+    counts it once, whoever else reports the run meanwhile.
+    """
     source_id = run.tags.get(Tag.SOURCE.value) or run.tags.get("dagster/partition")
     if not source_id:
         return False
     now = datetime.now(UTC)
     failure = describe_failure(source_id, error, seen_at=now, rules=rules)
-    result = record_failures(
-        database.get_engine(), [failure], run_id=run.run_id, batch=RUN_FAILURE_BATCH
+    recording = database.recorder(instance).record(
+        [failure], run_id=run.run_id, batch=RUN_FAILURE_BATCH
     )
-    if result.recorded:
-        instance.add_run_tags(run.run_id, failed_run_tags(failure, processed_at=now))
-    return result.recorded
+    if recording is Recording.ALREADY_RECORDED:
+        return False
+    instance.add_run_tags(run.run_id, failed_run_tags(failure, processed_at=now))
+    return True
 
 
 def build_scrape_job(sources: SourcesFile) -> JobDefinition:
+    # Every run is tagged with its source when it is created (backfill, launchpad, schedule),
+    # so the run queue's one-run-per-source limit on that tag holds before the op starts.
+    per_source = PartitionedConfig(
+        StaticPartitionsDefinition(sources.ids()),
+        run_config_for_partition_key_fn=lambda _key: {},
+        tags_for_partition_key_fn=lambda key: {Tag.SOURCE.value: key},
+    )
+
     @job(
-        partitions_def=StaticPartitionsDefinition(sources.ids()),
+        config=per_source,
+        # One op: a separate step process (the default executor) would only double each
+        # run's start-up cost (see bench/bench_queue.py).
+        executor_def=in_process_executor,
         hooks={record_scrape_failure},
         description="Scrape one event source per run; the partition is the source id.",
     )

@@ -45,6 +45,7 @@ from failtrack_pipeline.summaries.days import parse_day, start_of_day
 from failtrack_pipeline.summaries.groups import build_top_failure_groups
 from failtrack_pipeline.summaries.present import (
     BREAKDOWN_PREVIEW,
+    DAILY_SKIPS_PREVIEW,
     DAILY_STATS_PREVIEW,
     SCRAPE_RUNS_PREVIEW,
     SUCCESS_RATES_PREVIEW,
@@ -55,7 +56,7 @@ from failtrack_pipeline.summaries.present import (
 )
 from failtrack_pipeline.summaries.rates import Thresholds, build_success_rates
 from failtrack_pipeline.summaries.sql import count_rows
-from failtrack_pipeline.tracking.outcome import RunStatus, Tag
+from failtrack_pipeline.tracking.outcome import RunStatus, Tag, parse_skip_reasons
 
 DASHBOARD_GROUP = "failtrack_dashboard"
 FIRST_DAY = "2026-01-01"
@@ -63,6 +64,7 @@ daily_partitions = DailyPartitionsDefinition(start_date=FIRST_DAY, end_offset=1)
 
 SCRAPE_RUNS = AssetKey("scrape_runs")
 DAILY_STATS = AssetKey("source_daily_stats")
+DAILY_SKIPS = AssetKey("source_daily_skips")
 SUCCESS_RATES = AssetKey("source_success_rates")
 BREAKDOWN = AssetKey("error_category_breakdown")
 TOP_GROUPS = AssetKey("top_failure_groups")
@@ -170,6 +172,8 @@ def scrape_run_from_record(record: RunRecord) -> ScrapeRun | None:
         events_failed=_count(tags, Tag.EVENTS_FAILED),
         started_at=started,
         ended_at=max(ended, started),
+        events_skipped=_count(tags, Tag.EVENTS_SKIPPED),
+        skip_reasons=parse_skip_reasons(tags.get(Tag.SKIP_REASONS.value, "")),
     )
 
 
@@ -204,6 +208,13 @@ def build_daily_stats_assets(scrape_job_name: str) -> AssetsDefinition:
                 deps=[SCRAPE_RUNS],
                 description="Per source and UTC day: runs, failed runs, events, success rate.",
             ),
+            AssetSpec(
+                DAILY_SKIPS,
+                group_name=DASHBOARD_GROUP,
+                kinds={"table"},
+                deps=[SCRAPE_RUNS],
+                description="Per source, UTC day and reason: events skipped on purpose.",
+            ),
         ],
         partitions_def=daily_partitions,
         backfill_policy=BackfillPolicy.single_run(),
@@ -211,7 +222,8 @@ def build_daily_stats_assets(scrape_job_name: str) -> AssetsDefinition:
     def source_daily_stats(
         context: AssetExecutionContext, failtrack_db: FailtrackDatabase
     ) -> Iterator[MaterializeResult]:
-        """Harvest each day's scrape runs from Dagster's run records, then aggregate the day."""
+        """Harvest each day's scrape runs from Dagster's run records, then aggregate the day
+        (and its skips per reason)."""
         engine = failtrack_db.get_engine()
         days = [date.fromisoformat(key) for key in context.partition_keys]
         harvested = 0
@@ -226,6 +238,7 @@ def build_daily_stats_assets(scrape_job_name: str) -> AssetsDefinition:
         for preview, key in (
             (SCRAPE_RUNS_PREVIEW, SCRAPE_RUNS),
             (DAILY_STATS_PREVIEW, DAILY_STATS),
+            (DAILY_SKIPS_PREVIEW, DAILY_SKIPS),
         ):
             in_days = preview.table.c.day.in_(days)
             yield MaterializeResult(
@@ -249,7 +262,8 @@ def build_success_rates_asset(source_ids: Sequence[str]) -> AssetsDefinition:
         config: AsOfConfig, failtrack_db: FailtrackDatabase, health_thresholds: HealthThresholds
     ) -> MaterializeResult:
         """Per source: success rate over 1, 7 and 30 days, change against the previous 7,
-        run durations, last run and a health level (healthy, degraded, failing, no_data)."""
+        run durations, last run, a health level (healthy, degraded, failing, no_data), skips,
+        silent failures and anomalies against the source's own last 30 days."""
         engine = failtrack_db.get_engine()
         as_of = config.day()
         thresholds = health_thresholds.thresholds()
@@ -269,6 +283,7 @@ def build_success_rates_asset(source_ids: Sequence[str]) -> AssetsDefinition:
             }
             | overall
             | by_health
+            | {"anomalous_sources": MetadataValue.int(rates.anomalous_sources)}
         )
 
     return source_success_rates

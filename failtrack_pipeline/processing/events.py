@@ -31,9 +31,12 @@ class Event:
         return row
 
 
+# Read from a record but not stored: `status` marks a cancelled event (a skip).
+READ_ONLY_FIELDS: Final[tuple[str, ...]] = ("status",)
 # The names a feed's mapping may target: a raw record is keyed by these.
-EVENT_FIELDS: Final[tuple[str, ...]] = tuple(
-    field.name for field in fields(Event) if field.name != "source_id"
+EVENT_FIELDS: Final[tuple[str, ...]] = (
+    *(field.name for field in fields(Event) if field.name != "source_id"),
+    *READ_ONLY_FIELDS,
 )
 REQUIRED_FIELDS: Final[tuple[str, ...]] = ("external_id", "title", "starts_at")
 

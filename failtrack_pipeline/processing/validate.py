@@ -1,10 +1,14 @@
-"""Raw record -> validated Event, or the typed EventError saying which rule it broke.
+"""Raw record -> validated Event, a Skip (left out on purpose), or the typed EventError
+saying which rule it broke.
 
 A raw value may be anything a feed or a scraper hands over (wrong types, nested garbage,
 huge strings, control characters, NaN): every rule turns what it cannot accept into an
 EventError, so one bad record never stops the others. Messages are short and stable with
 the variable part quoted (`Invalid date '2024-13-45' for starts_at`), so they group.
 Fields are checked in the order of `Event`; the first rule broken is the one reported.
+A record is skipped, not failed, when it is cancelled or of an ignored category (judged
+once its external_id is known, before any other rule) or when the event has already ended
+(judged once its dates are valid and plausible).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from failtrack_pipeline.processing.errors import (
     VenueError,
 )
 from failtrack_pipeline.processing.events import KNOWN_CATEGORIES, Event
+from failtrack_pipeline.processing.skips import CANCELLED_STATUSES, Skip, SkipReason
 from failtrack_pipeline.sources.readers import RawRecord
 from failtrack_pipeline.sources.registry import SourceConfig
 
@@ -50,8 +55,8 @@ _PERFORMER_SEPARATORS = re.compile(r"[,;]")
 
 def process_records(
     records: Iterable[RawRecord | EventError], source: SourceConfig, *, now: datetime
-) -> Iterator[Event | EventError]:
-    """Validate a run's records in order, yielding events and errors; never raises for one.
+) -> Iterator[Event | EventError | Skip]:
+    """Validate a run's records in order, yielding events, skips and errors; never raises.
 
     Errors a reader yielded pass through. An external_id seen on an earlier event of the
     run makes the later record a DuplicateEventError. `now` must be aware.
@@ -66,6 +71,9 @@ def process_records(
         except EventError as error:
             yield error
             continue
+        if isinstance(event, Skip):
+            yield event
+            continue
         if event.external_id in seen:
             message = f"duplicate external_id {_quoted(event.external_id)}"
             yield DuplicateEventError(message, external_id=event.external_id)
@@ -74,11 +82,15 @@ def process_records(
         yield event
 
 
-def to_event(raw: RawRecord, source: SourceConfig, *, now: datetime) -> Event:
-    """The Event `raw` describes, or an EventError carrying its external_id when known."""
+def to_event(raw: RawRecord, source: SourceConfig, *, now: datetime) -> Event | Skip:
+    """The Event `raw` describes or the Skip it is; else an EventError carrying its
+    external_id when known."""
     external_id = _text(raw, "external_id")
     if external_id is None:
         raise MissingFieldError("external_id missing")
+    reason = _skip_reason(raw, source)
+    if reason is not None:
+        return Skip(external_id, reason)
     try:
         return _event(raw, source, external_id, now)
     except EventError as error:
@@ -86,7 +98,20 @@ def to_event(raw: RawRecord, source: SourceConfig, *, now: datetime) -> Event:
         raise
 
 
-def _event(raw: RawRecord, source: SourceConfig, external_id: str, now: datetime) -> Event:
+def _skip_reason(raw: RawRecord, source: SourceConfig) -> SkipReason | None:
+    """Cancelled or of an ignored category; values that are not text never skip."""
+    status = raw.get("status")
+    if isinstance(status, str) and _clean(status).lower() in CANCELLED_STATUSES:
+        return SkipReason.CANCELLED
+    category = raw.get("category")
+    if source.ignored_categories and isinstance(category, str):
+        key = _clean(category).lower()
+        if {key, source.category_map.get(key)} & source.ignored_categories:
+            return SkipReason.IGNORED_CATEGORY
+    return None
+
+
+def _event(raw: RawRecord, source: SourceConfig, external_id: str, now: datetime) -> Event | Skip:
     title = _text(raw, "title")
     if title is None:
         raise MissingFieldError("title missing")
@@ -95,6 +120,8 @@ def _event(raw: RawRecord, source: SourceConfig, external_id: str, now: datetime
         raise MissingFieldError("starts_at missing")
     ends_at = _datetime(raw, "ends_at", source.zone)
     _check_plausible(starts_at, ends_at, now)
+    if (ends_at or starts_at) < now:
+        return Skip(external_id, SkipReason.ENDED)
     venue_name = _text(raw, "venue_name", VenueError)
     venue_address = _text(raw, "venue_address", VenueError)
     if venue_name is None and venue_address is None:

@@ -1,7 +1,10 @@
 """Open a feed URL as a binary stream, read as it arrives rather than loaded whole.
 
-httpx's own exceptions (timeouts, refused connections, HTTP status errors) propagate
-unwrapped: the categorizer knows their types and status codes.
+httpx's exceptions (timeouts, refused connections, HTTP status errors) become FeedErrors
+with the category the categorizer gives them (by type and status code) and a scrubbed
+message that keeps httpx's type and wording (`HTTPStatusError: Client error '401 …' for
+url '…?api_key=***'`). They are raised `from None`: Dagster logs an op's exception with
+its whole chain, and httpx's messages quote the URL, credentials included.
 """
 
 from __future__ import annotations
@@ -16,8 +19,11 @@ from urllib.request import url2pathname
 import httpx
 
 from failtrack_pipeline.errors import ErrorCategory, FeedError
+from failtrack_pipeline.tracking.categorize import categorize
+from failtrack_pipeline.tracking.scrub import scrub_secrets
 
 TIMEOUT: Final = httpx.Timeout(30.0, connect=10.0)
+MAX_MESSAGE_CHARS: Final = 2000
 NETWORK: Final = ErrorCategory.NETWORK  # a feed file that is not there is a source out of reach
 
 
@@ -25,14 +31,17 @@ NETWORK: Final = ErrorCategory.NETWORK  # a feed file that is not there is a sou
 def open_feed(url: str) -> Iterator[BinaryIO]:
     """Yield the body of an `http(s)://` or `file://` URL as a readable binary stream.
 
-    An HTTP error status raises `httpx.HTTPStatusError` before anything is read; a file
-    that cannot be opened raises a FeedError (network_error) naming its path.
+    An HTTP error status raises a FeedError before anything is read; a file that cannot be
+    opened raises a FeedError (network_error) naming its path.
     """
     scheme = urlsplit(url).scheme.lower()
     if scheme in ("http", "https"):
-        with httpx.stream("GET", url, timeout=TIMEOUT, follow_redirects=True) as response:
-            response.raise_for_status()
-            yield io.BufferedReader(_ChunkReader(response.iter_bytes()))
+        try:
+            with httpx.stream("GET", url, timeout=TIMEOUT, follow_redirects=True) as response:
+                response.raise_for_status()
+                yield io.BufferedReader(_ChunkReader(response.iter_bytes()))
+        except httpx.HTTPError as exc:  # also when the body breaks off while being read
+            raise scrubbed_feed_error(exc) from None
     elif scheme == "file":
         path = url2pathname(urlsplit(url).path)
         try:
@@ -46,6 +55,19 @@ def open_feed(url: str) -> Iterator[BinaryIO]:
             yield stream
     else:
         raise FeedError(f"unsupported URL scheme '{scheme}'", category=ErrorCategory.VALIDATION)
+
+
+def scrubbed_feed_error(error: Exception) -> FeedError:
+    """A FeedError standing for `error`: its category, its type and its message scrubbed.
+
+    For errors whose text may quote secrets (URLs, headers); raise it `from None` so the
+    original, unscrubbed text is not chained along. The message is bounded: it ends up in
+    Dagster's event log, and a foreign error may quote a whole response body.
+    """
+    message = f"{type(error).__name__}: {scrub_secrets(str(error))}"
+    if len(message) > MAX_MESSAGE_CHARS:  # cut after scrubbing: no half secret survives
+        message = message[: MAX_MESSAGE_CHARS - 1] + "…"
+    return FeedError(message, category=categorize(error))
 
 
 class _ChunkReader(io.RawIOBase):

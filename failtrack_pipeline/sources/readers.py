@@ -2,8 +2,10 @@
 
 Values stay raw (validation is processing's job), and a field the feed lacks is simply
 absent from the record. A record that cannot be read at all is yielded as an EventError,
-so the others still are; a feed that cannot be read at all raises: a FeedError
-(parsing_error) for a broken format, httpx's own errors for HTTP.
+so the others still are; a feed that cannot be read at all raises a FeedError, and
+nothing else: parsing_error for a broken format, the categorizer's verdict for HTTP errors
+and for whatever a python source's callable raises. Messages that quote the feed or a
+foreign error are scrubbed of secrets, and foreign errors are not chained (see fetch.py).
 """
 
 from __future__ import annotations
@@ -11,15 +13,16 @@ from __future__ import annotations
 import csv
 import importlib
 import io
-import json
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO, Final, TypeAlias
 
+import ijson
 from icalendar import Calendar, Component
 
-from failtrack_pipeline.errors import ErrorCategory, EventError, FeedError
-from failtrack_pipeline.sources.fetch import open_feed
+from failtrack_pipeline.errors import ErrorCategory, EventError, FailtrackError, FeedError
+from failtrack_pipeline.sources.fetch import open_feed, scrubbed_feed_error
 from failtrack_pipeline.sources.registry import SourceConfig, SourceKind
+from failtrack_pipeline.tracking.scrub import scrub_secrets
 
 RawRecord: TypeAlias = dict[str, Any]
 Records: TypeAlias = Iterator[RawRecord | EventError]
@@ -54,31 +57,87 @@ def read_records(source: SourceConfig) -> Records:
 def read_json(source: SourceConfig, stream: BinaryIO) -> Records:
     """Records from the list at the dotted `records` path; `fields` are dotted paths too.
 
-    A path segment that is a number indexes a list (`performers.0.name`).
+    The document is streamed (ijson): one record is in memory at a time, whatever the feed's
+    size. The records path follows object keys; in `fields` a segment that is a number also
+    indexes a list (`performers.0.name`). A document that breaks off after some records has
+    yielded those before the FeedError.
     """
-    try:
-        document = json.load(stream)
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError
-        raise FeedError(f"invalid JSON: {exc}", category=PARSING) from exc
-    records = _lookup(document, _split(source.records or ""))
-    if records is _MISSING:
-        raise FeedError(
-            f"invalid JSON feed: records path '{source.records}' not found", category=PARSING
-        )
-    if not isinstance(records, list):
-        kind = type(records).__name__
-        message = f"invalid JSON feed: records path '{source.records}' holds {kind}, not a list"
-        raise FeedError(message, category=PARSING)
     paths = {name: _split(path) for name, path in source.fields.items()}
-    for position, item in enumerate(records, start=1):
-        if not isinstance(item, dict):
-            kind = type(item).__name__
-            yield EventError(
-                f"malformed record #{position}: {kind}, not an object", category=PARSING
-            )
-            continue
-        record = {name: _lookup(item, path) for name, path in paths.items()}
-        yield {name: value for name, value in record.items() if value is not _MISSING}
+    prefix = source.records or ""
+    events = ijson.parse(stream, buf_size=JSON_BUFFER_BYTES, use_float=True)
+    events = _records_list(_bounded_depth(events), source)
+    items = ijson.items(events, f"{prefix}.item" if prefix else "item")
+    try:
+        for position, item in enumerate(items, start=1):
+            if not isinstance(item, dict):
+                kind = type(item).__name__
+                yield EventError(
+                    f"malformed record #{position}: {kind}, not an object", category=PARSING
+                )
+                continue
+            record = {name: _lookup(item, path) for name, path in paths.items()}
+            yield {name: value for name, value in record.items() if value is not _MISSING}
+    except ijson.JSONError as exc:
+        raise FeedError(f"invalid JSON: {_first_line(exc)}", category=PARSING) from None
+
+
+# Deeper nesting is no event feed, and the parser's bookkeeping grows with depth squared.
+MAX_JSON_DEPTH: Final = 256
+# The parser works a buffer at a time: small enough that a buffer of `[` stays cheap.
+JSON_BUFFER_BYTES: Final = 4096
+_JSON_KINDS: Final = {
+    "start_map": "dict",
+    "start_array": "list",
+    "string": "str",
+    "number": "number",
+    "boolean": "bool",
+    "null": "null",
+}
+
+
+def _bounded_depth(events: Iterator[tuple[str, str, Any]]) -> Iterator[tuple[str, str, Any]]:
+    depth = 0
+    for event in events:
+        kind = event[1]
+        if kind == "start_map" or kind == "start_array":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                raise FeedError(
+                    f"invalid JSON: nested more than {MAX_JSON_DEPTH} levels deep",
+                    category=PARSING,
+                )
+        elif kind == "end_map" or kind == "end_array":
+            depth -= 1
+        yield event
+
+
+def _records_list(
+    events: Iterator[tuple[str, str, Any]], source: SourceConfig
+) -> Iterator[tuple[str, str, Any]]:
+    """The parse events, checking that the records path holds a list when it comes by."""
+    prefix = source.records or ""
+    for event in events:
+        yield event
+        if event[0] == prefix and event[1] != "map_key":
+            if event[1] != "start_array":
+                kind = _JSON_KINDS.get(event[1], event[1])
+                message = (
+                    f"invalid JSON feed: records path '{source.records}' holds {kind}, not a list"
+                )
+                raise FeedError(message, category=PARSING)
+            yield from events
+            return
+    raise FeedError(
+        f"invalid JSON feed: records path '{source.records}' not found", category=PARSING
+    )
+
+
+def _first_line(error: Exception) -> str:
+    """The parser's own words; the lines after them quote the feed, which may hold anything."""
+    text = error.args[0] if error.args else ""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return str(text).strip().split("\n", 1)[0]
 
 
 def _split(path: str) -> tuple[str, ...]:
@@ -163,7 +222,8 @@ def read_ics(source: SourceConfig, stream: BinaryIO) -> Records:
     try:
         components = Calendar.from_ical(stream.read(), multiple=True)
     except Exception as exc:  # mostly ValueError, but malformed input can raise others
-        raise FeedError(f"invalid iCalendar: {exc}", category=PARSING) from exc
+        message = f"invalid iCalendar: {scrub_secrets(_first_line(exc))}"
+        raise FeedError(message, category=PARSING) from None
     calendars = [component for component in components if component.name == "VCALENDAR"]
     if not calendars:
         raise FeedError("invalid iCalendar feed: no VCALENDAR found", category=PARSING)
@@ -216,14 +276,20 @@ def read_python(source: SourceConfig) -> Records:
     try:
         function = getattr(importlib.import_module(module_name), function_name)
     except (ImportError, AttributeError) as exc:
-        message = f"cannot load callable '{source.callable}': {exc}"
-        raise FeedError(message, category=ErrorCategory.DEPENDENCY) from exc
-    for position, item in enumerate(function(source), start=1):
-        if isinstance(item, dict):
-            yield item
-        else:
-            kind = type(item).__name__
-            yield EventError(f"malformed record #{position}: {kind}, not a dict", category=PARSING)
+        message = f"cannot load callable '{source.callable}': {scrub_secrets(str(exc))}"
+        raise FeedError(message, category=ErrorCategory.DEPENDENCY) from None
+    try:
+        for position, item in enumerate(function(source), start=1):
+            if isinstance(item, dict):
+                yield item
+            else:
+                kind = type(item).__name__
+                message = f"malformed record #{position}: {kind}, not a dict"
+                yield EventError(message, category=PARSING)
+    except FailtrackError:
+        raise
+    except Exception as exc:  # the scraper's own failure, whatever it is
+        raise scrubbed_feed_error(exc) from None
 
 
 _FEED_READERS: Final[dict[SourceKind, Callable[[SourceConfig, BinaryIO], Records]]] = {

@@ -1,7 +1,8 @@
 """The sources file: which feeds to scrape and how to map them, checked in full when loaded.
 
 A mistake in the file fails when the definitions load, as one `ConfigError` naming the
-file, the source and the field, rather than as a run that breaks later.
+file, the source and the field, rather than as a run that breaks later. It is one line,
+raised unchained, so that it is what the code location's load error shows.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
-from failtrack_pipeline.errors import ConfigError
+from failtrack_pipeline.errors import ConfigError, yaml_problem
 from failtrack_pipeline.processing.events import EVENT_FIELDS, KNOWN_CATEGORIES, REQUIRED_FIELDS
 
 SOURCES_FILE_ENV: Final = "FAILTRACK_SOURCES_FILE"
@@ -67,6 +68,10 @@ class SourceConfig(BaseModel):
     fields: dict[str, str] = Field(default_factory=dict, validate_default=True)
     category_map: dict[str, str] = Field(default_factory=dict)
     callable: str | None = Field(default=None, validate_default=True)
+    # Skipped on purpose, not failed: feed or our categories, matched case-insensitively.
+    ignored_categories: frozenset[str] = frozenset()
+    # Flag a run yielding under this share of the source's median; None: the job's default.
+    silent_failure_threshold: float | None = Field(default=None, ge=0, le=1)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -148,6 +153,11 @@ class SourceConfig(BaseModel):
             raise ValueError(f"maps to unknown category {unknown[0]!r} (known: {known})")
         return normalized
 
+    @field_validator("ignored_categories")
+    @classmethod
+    def _lower_case(cls, categories: frozenset[str]) -> frozenset[str]:
+        return frozenset(category.strip().lower() for category in categories)
+
     @field_validator("callable")
     @classmethod
     def _importable_name(cls, target: str | None, info: ValidationInfo) -> str | None:
@@ -200,9 +210,9 @@ def load_sources(path: str | Path) -> SourcesFile:
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(file, None, None, f"cannot read the sources file: {exc}") from exc
+        raise ConfigError(file, None, None, f"cannot read the sources file: {exc}") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(file, None, None, f"not valid YAML: {exc}") from exc
+        raise ConfigError(file, None, None, yaml_problem(exc)) from None
     if not isinstance(document, dict):
         raise ConfigError(file, None, None, "must be a mapping with a 'sources:' list")
     extra = sorted(str(key) for key in document if key not in _TOP_LEVEL_KEYS)
@@ -244,7 +254,8 @@ def _load_source(item: object, position: int, file: str, base: Path) -> SourceCo
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(part) for part in first["loc"]) or None
-        raise ConfigError(file, where, field, _problem(first)) from exc
+        # Not chained: pydantic's own report would bury the one line under forty.
+        raise ConfigError(file, where, field, _problem(first)) from None
 
 
 def _problem(error: ErrorDetails) -> str:

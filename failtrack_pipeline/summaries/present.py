@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from failtrack_pipeline.db.schema import (
     error_category_breakdown,
     scrape_runs,
+    source_daily_skips,
     source_daily_stats,
     source_success_rates,
     top_failure_groups,
@@ -68,7 +69,10 @@ SUCCESS_RATES_PREVIEW = Preview(
         "success_rate_change_7d",
         "runs_7d",
         "failed_runs_7d",
+        "silent_failures_7d",
+        "events_skipped_7d",
         "p95_duration_seconds",
+        "anomaly",
         "last_run_status",
         "last_run_at",
     ),
@@ -79,6 +83,15 @@ DAILY_STATS_PREVIEW = Preview(
     tuple(source_daily_stats.c.keys()),
     (source_daily_stats.c.day.desc(), source_daily_stats.c.source_id),
 )
+DAILY_SKIPS_PREVIEW = Preview(
+    source_daily_skips,
+    tuple(source_daily_skips.c.keys()),
+    (
+        source_daily_skips.c.day.desc(),
+        source_daily_skips.c.source_id,
+        source_daily_skips.c.reason,
+    ),
+)
 SCRAPE_RUNS_PREVIEW = Preview(
     scrape_runs,
     (
@@ -86,6 +99,7 @@ SCRAPE_RUNS_PREVIEW = Preview(
         "status",
         "events_processed",
         "events_failed",
+        "events_skipped",
         "started_at",
         "duration_seconds",
         "run_id",
@@ -139,6 +153,8 @@ def format_cell(column: str, value: Any) -> str:
             return f"{value * 100:+.1f} pp"
         if column.startswith(("success_rate", "share")):
             return f"{value * 100:.1f} %"
+        if column.endswith("_zscore"):
+            return f"{value:+.1f}"
         if column.endswith("_seconds"):
             return f"{value:.1f} s"
         return f"{value:g}"

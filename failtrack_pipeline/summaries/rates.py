@@ -1,7 +1,9 @@
 """`source_success_rates`: per source, success rates over 1, 7 and 30 days and a health level.
 
 Rates come from `source_daily_stats` (so they outlive pruned runs), durations and the last
-run from `scrape_runs`. Every window is a run of whole UTC days ending on `as_of`.
+run from `scrape_runs`. Every window is a run of whole UTC days ending on `as_of`. A rate is
+succeeded / (succeeded + failed): skipped events count in no rate. Each source's anomaly
+scores against its own history (see `anomalies`) are filled in after the rates.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from failtrack_pipeline.db.schema import scrape_runs, source_daily_stats, source_success_rates
+from failtrack_pipeline.summaries.anomalies import source_anomalies
 from failtrack_pipeline.summaries.days import window_start
 from failtrack_pipeline.summaries.sql import insert_select, ratio, sum_between
 
@@ -57,6 +60,7 @@ class SuccessRates:
     rows: int
     overall_success_rate_7d: float | None  # all sources' events together
     sources_by_health: dict[Health, int]
+    anomalous_sources: int
 
     @property
     def failing_sources(self) -> int:
@@ -77,7 +81,28 @@ def build_success_rates(
                 sa.insert(source_success_rates),
                 [_never_ran(source_id, as_of) for source_id in missing],
             )
+        _store_anomalies(connection, source_ids, as_of)
         return _summarize(connection)
+
+
+def _store_anomalies(connection: sa.Connection, source_ids: Sequence[str], as_of: date) -> None:
+    anomalies = source_anomalies(connection, source_ids, as_of)
+    if not anomalies:
+        return
+    table = source_success_rates.c
+    connection.execute(
+        # The other keys of each row name the columns set.
+        sa.update(source_success_rates).where(table.source_id == sa.bindparam("key")),
+        [
+            {
+                "key": source_id,
+                "success_rate_zscore": anomaly.success_rate_zscore,
+                "duration_zscore": anomaly.duration_zscore,
+                "anomaly": anomaly.label,
+            }
+            for source_id, anomaly in anomalies.items()
+        ],
+    )
 
 
 def _rates(source_ids: Sequence[str], as_of: date, thresholds: Thresholds) -> sa.Select[Any]:
@@ -91,8 +116,11 @@ def _rates(source_ids: Sequence[str], as_of: date, thresholds: Thresholds) -> sa
     }
     runs_7d = sa.func.coalesce(windows.c.runs_7d, 0)
     failed_runs_7d = sa.func.coalesce(windows.c.failed_runs_7d, 0)
-    # Runs that failed before reading any event have no event rate: judge them by run outcome.
-    health_rate = sa.func.coalesce(rates["7d"], ratio(runs_7d - failed_runs_7d, runs_7d))
+    silent_7d = sa.func.coalesce(windows.c.silent_failures_7d, 0)
+    # Runs that read no event to judge have no event rate: judge them by run outcome, where
+    # a silent failure is no better than a failed run.
+    good_runs = runs_7d - failed_runs_7d - silent_7d
+    health_rate = sa.func.coalesce(rates["7d"], ratio(good_runs, runs_7d))
     health = sa.case(
         (runs_7d == 0, Health.NO_DATA.value),
         (health_rate >= thresholds.healthy, Health.HEALTHY.value),
@@ -109,6 +137,8 @@ def _rates(source_ids: Sequence[str], as_of: date, thresholds: Thresholds) -> sa
             failed_runs_7d.label("failed_runs_7d"),
             sa.func.coalesce(windows.c.succeeded_7d, 0).label("events_succeeded_7d"),
             sa.func.coalesce(windows.c.events_failed_7d, 0).label("events_failed_7d"),
+            sa.func.coalesce(windows.c.events_skipped_7d, 0).label("events_skipped_7d"),
+            silent_7d.label("silent_failures_7d"),
             durations.c.mean_duration_seconds,
             durations.c.p95_duration_seconds,
             last_run.c.last_run_status,
@@ -138,6 +168,8 @@ def _window_sums(source_ids: Sequence[str], as_of: date) -> sa.CTE:
         sum_between(stats.runs, stats.day, week, as_of).label("runs_7d"),
         sum_between(stats.failed_runs, stats.day, week, as_of).label("failed_runs_7d"),
         sum_between(stats.events_failed, stats.day, week, as_of).label("events_failed_7d"),
+        sum_between(stats.events_skipped, stats.day, week, as_of).label("events_skipped_7d"),
+        sum_between(stats.silent_failures, stats.day, week, as_of).label("silent_failures_7d"),
     ]
     oldest = min(window_start(as_of - timedelta(days=back), n) for back, n in WINDOWS.values())
     return (
@@ -210,6 +242,8 @@ def _never_ran(source_id: str, as_of: date) -> dict[str, object]:
         "failed_runs_7d": 0,
         "events_succeeded_7d": 0,
         "events_failed_7d": 0,
+        "events_skipped_7d": 0,
+        "silent_failures_7d": 0,
         "health": Health.NO_DATA.value,
     }
 
@@ -222,8 +256,12 @@ def _summarize(connection: sa.Connection) -> SuccessRates:
     ).one()
     by_health = sa.select(table.health, sa.func.count()).group_by(table.health)
     counts = {health: count for health, count in connection.execute(by_health)}
+    anomalous = connection.execute(
+        sa.select(sa.func.count()).where(table.anomaly.is_not(None))
+    ).scalar_one()
     return SuccessRates(
         rows=rows,
         overall_success_rate_7d=overall,
         sources_by_health={health: counts.get(health.value, 0) for health in Health},
+        anomalous_sources=anomalous,
     )

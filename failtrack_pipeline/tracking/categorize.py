@@ -25,7 +25,7 @@ from typing import Any, Final, Protocol
 
 import yaml
 
-from failtrack_pipeline.errors import ConfigError, ErrorCategory, FailtrackError
+from failtrack_pipeline.errors import ConfigError, ErrorCategory, FailtrackError, yaml_problem
 from failtrack_pipeline.tracking.scrub import scrub_secrets
 
 
@@ -149,7 +149,9 @@ def _load_rule(item: object, where: str, file: str) -> MessageRule:
     try:
         rule = MessageRule(name, ErrorCategory(category), pattern)
     except re.error as exc:
-        raise ConfigError(file, where, "pattern", f"not a valid regular expression: {exc}") from exc
+        raise ConfigError(
+            file, where, "pattern", f"not a valid regular expression: {exc}"
+        ) from None
     if rule.regex.search(""):
         raise ConfigError(file, where, "pattern", "matches the empty string, so every message")
     return rule
@@ -161,7 +163,7 @@ def load_rules_file(path: str | Path) -> list[MessageRule]:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(file, None, None, f"cannot read the rules file: {exc}") from exc
+        raise ConfigError(file, None, None, f"cannot read the rules file: {exc}") from None
     return _parse_rules_document(text, file)
 
 
@@ -169,7 +171,7 @@ def _parse_rules_document(text: str, file: str) -> list[MessageRule]:
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(file, None, None, f"not valid YAML: {exc}") from exc
+        raise ConfigError(file, None, None, yaml_problem(exc)) from None
     if not isinstance(document, dict) or "rules" not in document:
         raise ConfigError(file, None, "rules", "the file must hold a top-level 'rules:' list")
     extra = sorted(str(key) for key in document if key != "rules")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,6 +16,8 @@ from failtrack_pipeline.tracking.normalize import normalize_message
 from failtrack_pipeline.tracking.scrub import scrub_secrets
 
 EXAMPLE_MAX_CHARS = 2000
+# NUL (PostgreSQL refuses it) and lone surrogates (undecodable bytes, not UTF-8): replaced.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 # Per-event failures repeat the same few texts; caching keeps tracking off the hot path's bill.
 _normalized = lru_cache(maxsize=16_384)(normalize_message)
@@ -48,7 +51,7 @@ def describe_failure(
     rules: Sequence[MessageRule] | None = None,
 ) -> Failure:
     """Turn an exception, Dagster error info or message into a storable `Failure`."""
-    raw = _raw_message(error)
+    raw = _UNSTORABLE.sub("\ufffd", _raw_message(error))
     if external_id is None and isinstance(error, FailtrackError):
         external_id = error.external_id
     return Failure(

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 
 from failtrack_pipeline.errors import ErrorCategory
+from failtrack_pipeline.processing.skips import SkipReason
 from failtrack_pipeline.tracking.failures import Failure
 
 TAG_PREFIX = "failtrack/"
@@ -22,6 +24,8 @@ class Tag(StrEnum):
     EVENTS_PROCESSED = "failtrack/events_processed"
     EVENTS_SUCCEEDED = "failtrack/events_succeeded"
     EVENTS_FAILED = "failtrack/events_failed"
+    EVENTS_SKIPPED = "failtrack/events_skipped"
+    SKIP_REASONS = "failtrack/skip_reasons"
     ERROR_CATEGORY = "failtrack/error_category"
     ERROR_MESSAGE = "failtrack/error_message"
     EXTERNAL_ID = "failtrack/external_id"
@@ -31,20 +35,31 @@ class RunStatus(StrEnum):
     SUCCESS = "success"  # every event made it
     PARTIAL = "partial"  # the source was read, some events failed
     FAILED = "failed"  # the source could not be scraped at all
+    SILENT_FAILURE = "silent_failure"  # no error, but far fewer records than usual
 
 
 @dataclass
 class RunOutcome:
-    """Counts of one run, gathered in one place as events succeed or fail."""
+    """Counts of one run, gathered in one place as events succeed, fail or are skipped.
+
+    `processed` is every record read: succeeded + failed + skipped. A silent failure (set
+    once the whole run is judged) is the run's status and its error, not a failed event.
+    """
 
     source_id: str
     succeeded: int = 0
     failed: int = 0
+    skip_reasons: Counter[SkipReason] = field(default_factory=Counter)
     failure_groups: Counter[tuple[ErrorCategory, str]] = field(default_factory=Counter)
+    silent_failure: Failure | None = None
+
+    @property
+    def skipped(self) -> int:
+        return self.skip_reasons.total()
 
     @property
     def processed(self) -> int:
-        return self.succeeded + self.failed
+        return self.succeeded + self.failed + self.skipped
 
     def add_success(self) -> None:
         self.succeeded += 1
@@ -53,12 +68,19 @@ class RunOutcome:
         self.failed += 1
         self.failure_groups[(failure.category, failure.message)] += 1
 
+    def add_skip(self, reason: SkipReason) -> None:
+        self.skip_reasons[reason] += 1
+
     @property
     def status(self) -> RunStatus:
+        if self.silent_failure is not None:
+            return RunStatus.SILENT_FAILURE
         return RunStatus.PARTIAL if self.failed else RunStatus.SUCCESS
 
     def top_failure(self) -> tuple[ErrorCategory, str] | None:
-        """The most frequent failure of the run (ties: the first seen)."""
+        """A silent failure, else the most frequent failure of the run (ties: the first seen)."""
+        if self.silent_failure is not None:
+            return self.silent_failure.category, self.silent_failure.message
         most = self.failure_groups.most_common(1)
         return most[0][0] if most else None
 
@@ -71,7 +93,10 @@ class RunOutcome:
             Tag.EVENTS_PROCESSED: str(self.processed),
             Tag.EVENTS_SUCCEEDED: str(self.succeeded),
             Tag.EVENTS_FAILED: str(self.failed),
+            Tag.EVENTS_SKIPPED: str(self.skipped),
         }
+        if self.skipped:
+            tags[Tag.SKIP_REASONS] = format_skip_reasons(self.skip_reasons)
         top = self.top_failure()
         if top is not None:
             tags |= error_tags(*top)
@@ -92,6 +117,25 @@ def failed_run_tags(failure: Failure, *, processed_at: datetime) -> dict[str, st
         Tag.STATUS.value: RunStatus.FAILED.value,
         Tag.PROCESSED_AT.value: iso_utc(processed_at),
     } | error_tags(failure.category, failure.message)
+
+
+def format_skip_reasons(counts: Mapping[SkipReason, int]) -> str:
+    """`cancelled=1,ended=2`: the per-reason counts as one tag value, in reason order."""
+    return ",".join(
+        f"{reason.value}={counts[reason]}" for reason in SkipReason if counts.get(reason)
+    )
+
+
+def parse_skip_reasons(value: str) -> dict[SkipReason, int]:
+    """The counts `format_skip_reasons` wrote; parts it could not have written are ignored."""
+    counts: dict[SkipReason, int] = {}
+    for part in value.split(","):
+        name, _, count = part.partition("=")
+        try:
+            counts[SkipReason(name.strip())] = int(count)
+        except ValueError:
+            continue
+    return counts
 
 
 def bounded_tag_value(value: str) -> str:

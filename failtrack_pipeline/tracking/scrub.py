@@ -51,9 +51,10 @@ SCRUB_RULES: Final[tuple[tuple[str, re.Pattern[str], str], ...]] = (
         MASK,
     ),
     (
+        # Also when a value was cut short (`…`) before its `@`: half a password is a secret.
         "url_userinfo",
-        re.compile(r"(?<![\w+.\-])([a-zA-Z][\w+.\-]{0,30}://)[^\s/@'\"<>?#]{1,256}@"),
-        rf"\g<1>{MASK}@",
+        re.compile(r"(?<![\w+.\-])([a-zA-Z][\w+.\-]{0,30}://)[^\s/@'\"<>?#…]{1,256}(@|(?=…))"),
+        rf"\g<1>{MASK}\g<2>",
     ),
     (
         "authorization_header",

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from dagster import build_schedule_context
 
+from failtrack_pipeline.cli import HISTORY_RUNS, replay_history
 from failtrack_pipeline.definitions import build_definitions
 from failtrack_pipeline.sources.registry import default_sources_path, load_sources
 from failtrack_pipeline_tests.conftest import Backend
@@ -31,7 +32,7 @@ EXPECTED_GROUPS = {
     (
         "broken_json_feed",
         "parsing_error",
-        "invalid JSON: Unterminated string starting at: line <int> column <int> (char <int>)",
+        "invalid JSON: parse error: premature EOF",
     ): 1,
     ("offline_calendar", "network_error", "ConnectError: [Errno <int>] Connection refused"): 1,
 }
@@ -43,7 +44,13 @@ EXPECTED_STATUS = {
     "box_office": "partial",
     "broken_json_feed": "failed",
     "offline_calendar": "failed",
+    "night_markets": "success",  # reads nothing, but a new source is never flagged
 }
+SILENT_GROUP = (
+    "night_markets",
+    "silent_failure",
+    "yielded <int> records; median of last <int> runs is <int>",
+)
 
 
 def test_the_demo_sources_fill_the_failure_table_and_a_rerun_doubles_the_counts(
@@ -75,3 +82,20 @@ def test_the_daily_schedule_asks_for_one_run_per_enabled_source() -> None:
     assert sorted(r.partition_key for r in requests) == sorted(EXPECTED_STATUS)
     assert all(r.tags["failtrack/source"] == r.partition_key for r in requests)
     assert {r.run_key for r in requests} == {f"{s}:2026-11-25" for s in EXPECTED_STATUS}
+
+
+def test_after_the_replayed_history_night_markets_empty_scrape_is_a_silent_failure(
+    backend: Backend,
+) -> None:
+    sources = load_sources(default_sources_path())
+    assert replay_history(backend.instance, sources.ids()) == ["night_markets"]
+    job = build_definitions(sources).get_job_def("scrape_sources_job")
+    result = job.execute_in_process(partition_key="night_markets", instance=backend.instance)
+    tags = backend.instance.get_run_by_id(result.run_id).tags
+    assert tags["failtrack/status"] == "silent_failure"
+    assert tags["failtrack/error_message"] == SILENT_GROUP[2]  # 0 records; median 6 of 4 runs
+    assert tags["failtrack/events_processed"] == "0"
+    assert failure_rows(backend) == {SILENT_GROUP: 1}
+    history = backend.instance.get_runs()[1:]
+    assert len(history) == HISTORY_RUNS
+    assert {run.tags["failtrack/events_processed"] for run in history} == {"6"}

@@ -13,10 +13,13 @@ import pytest
 import sqlalchemy as sa
 from dagster import DagsterEventType, build_run_status_sensor_context
 
-from failtrack_pipeline.db.schema import discovery_event_failures, events
+from failtrack_pipeline.db.schema import discovery_event_failures, events, source_daily_stats
 from failtrack_pipeline.definitions import build_definitions
+from failtrack_pipeline.defs.dashboard import DASHBOARD_JOB
 from failtrack_pipeline.defs.resources import FailtrackDatabase, FailtrackSources
+from failtrack_pipeline.defs.scrape import ScrapeConfig
 from failtrack_pipeline.sources.registry import load_sources
+from failtrack_pipeline.summaries.days import utc_today
 from failtrack_pipeline_tests.conftest import Backend
 
 GOOD_CSV = """id,name,start,place
@@ -46,6 +49,14 @@ sources:
     url: mixed.json
     records: data.items
     fields: {external_id: id, title: title, starts_at: when, venue_name: venue}
+  - id: markets
+    name: Markets (a site that changes its layout)
+    kind: json
+    url: markets.json
+    records: items
+    fields: {external_id: id, title: title, starts_at: when, venue_name: venue, category: kind,
+             status: state}
+    ignored_categories: [Parking]
   - id: down
     name: Unreachable
     kind: json
@@ -98,6 +109,7 @@ def test_a_clean_source_runs_as_success_with_its_counts_in_tags(
         "failtrack/events_processed": "3",
         "failtrack/events_succeeded": "3",
         "failtrack/events_failed": "0",
+        "failtrack/events_skipped": "0",
     }
     with backend.engine.connect() as connection:
         titles = connection.execute(sa.select(events.c.title).order_by(events.c.external_id))
@@ -195,3 +207,85 @@ def test_the_sensor_records_a_run_that_died_and_never_double_counts(
     died_tags = instance.get_run_by_id(died.run_id).tags
     assert died_tags["failtrack/status"] == "failed"
     assert "exited unexpectedly" in died_tags["failtrack/error_message"]
+
+
+ROW = {"title": "Market", "when": "2027-05-01 18:00", "venue": "Quay"}
+MARKETS = [
+    ROW | {"id": "k1"},
+    ROW | {"id": "k2"},
+    ROW | {"id": "k3"},
+    ROW | {"id": "k4", "state": "Cancelled"},
+    ROW | {"id": "k5", "kind": "parking"},
+]
+SILENT = "yielded <int> records; median of last <int> runs is <int>"
+
+
+def test_skips_are_counted_apart_and_an_empty_run_after_a_normal_history_is_silent(
+    backend: Backend, sources_path: Path
+) -> None:
+    feed = sources_path.parent / "markets.json"
+    runs = []
+    for items in ([], MARKETS, MARKETS, MARKETS, []):
+        feed.write_text(json.dumps({"items": items}))
+        runs.append(run_source(backend, sources_path, "markets"))
+    new_and_empty, normal, *_, emptied = runs
+
+    # A new source reading nothing has no history to fall short of: not flagged.
+    assert new_and_empty["failtrack/status"] == "success"
+    assert new_and_empty["failtrack/events_processed"] == "0"
+    # Skips: read (processed) but neither succeeded nor failed, and no failure.
+    assert normal["failtrack/status"] == "success"
+    counts = ("processed", "succeeded", "failed", "skipped")
+    assert [normal[f"failtrack/events_{count}"] for count in counts] == ["5", "3", "0", "2"]
+    assert normal["failtrack/skip_reasons"] == "cancelled=1,ignored_category=1"
+    # After 0, 5, 5, 5 (newest first: median of 5, 5, 5, 0 is 5), reading 0 is silent.
+    assert emptied["failtrack/status"] == "silent_failure"
+    assert emptied["failtrack/error_category"] == "silent_failure"
+    assert emptied["failtrack/error_message"] == SILENT
+    assert failure_rows(backend) == {("markets", "silent_failure", SILENT): 1}
+
+    defs = build_definitions(load_sources(sources_path))
+    dashboard = defs.resolve_job_def(DASHBOARD_JOB).execute_in_process(
+        instance=backend.instance, partition_key=utc_today().isoformat()
+    )
+    assert dashboard.success
+    stats = source_daily_stats.c
+    with backend.engine.connect() as connection:
+        row = connection.execute(
+            sa.select(
+                stats.runs,
+                stats.silent_failures,
+                stats.events_processed,
+                stats.events_succeeded,
+                stats.events_skipped,
+                stats.success_rate,
+            ).where(stats.source_id == "markets")
+        ).one()
+    assert tuple(row) == (5, 1, 15, 9, 6, 1.0)  # 9 / (9 + 0): the 6 skips count nowhere
+
+
+def test_the_silent_failure_output_metadata_names_the_baseline_and_skips(
+    backend: Backend, sources_path: Path
+) -> None:
+    (sources_path.parent / "markets.json").write_text(json.dumps({"items": MARKETS}))
+    defs = build_definitions(load_sources(sources_path))
+    result = defs.get_job_def("scrape_sources_job").execute_in_process(
+        partition_key="markets", instance=backend.instance
+    )
+    (output,) = [
+        event.event_specific_data.metadata
+        for event in result.all_node_events
+        if event.is_successful_output
+    ]
+    values = {key: getattr(value, "value", value) for key, value in output.items()}
+    assert values["events_skipped"] == 2
+    assert (values["skipped_cancelled"], values["skipped_ignored_category"]) == (1, 1)
+    assert values["baseline_runs"] == 0
+
+
+def test_a_sources_own_threshold_wins_over_the_jobs_and_bad_settings_are_refused() -> None:
+    config = ScrapeConfig()
+    assert (config.rule(None).threshold, config.rule(0.5).threshold) == (0.2, 0.5)
+    assert config.rule(0.0).threshold == 0.0  # 0 is a setting (off), not "unset"
+    with pytest.raises(ValueError, match="min_history <= baseline_runs"):
+        ScrapeConfig(baseline_runs=2, min_history=3)

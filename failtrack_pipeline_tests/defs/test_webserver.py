@@ -27,6 +27,7 @@ from failtrack_pipeline_tests.webserver import DAGSTER_YAML, dagster_webserver, 
 DASHBOARD_TABLES = [
     "scrape_runs",
     "source_daily_stats",
+    "source_daily_skips",
     "source_success_rates",
     "error_category_breakdown",
     "top_failure_groups",
@@ -83,7 +84,7 @@ def populated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str,
     env = {DATABASE_URL_ENV: f"sqlite:///{tmp_path / 'failtrack.db'}"}
     monkeypatch.setenv(DATABASE_URL_ENV, env[DATABASE_URL_ENV])
     with DagsterInstance.from_config(str(tmp_path)) as instance:
-        scrape(instance, "harbour_festival", "success", 12, 0)
+        scrape(instance, "harbour_festival", "success", 12, 0, skipped={"cancelled": 1})
         scrape(instance, "city_concerts", "partial", 25, 5)
         scrape(instance, "offline_calendar", "failed", fail=True)  # tagged as the hook does
         failures = [

@@ -6,7 +6,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -25,7 +24,13 @@ from failtrack_pipeline.processing.errors import (
     UnknownCategoryError,
     VenueError,
 )
-from failtrack_pipeline.processing.events import EVENT_FIELDS, KNOWN_CATEGORIES, Event
+from failtrack_pipeline.processing.events import (
+    EVENT_FIELDS,
+    KNOWN_CATEGORIES,
+    READ_ONLY_FIELDS,
+    Event,
+)
+from failtrack_pipeline.processing.skips import Skip, SkipReason
 from failtrack_pipeline.processing.validate import process_records, to_event
 from failtrack_pipeline.sources.readers import RawRecord, read_records
 from failtrack_pipeline.sources.registry import (
@@ -117,9 +122,7 @@ ACCEPTED = [
     pytest.param(
         "starts_at", datetime(2027, 7, 1, 20), datetime(2027, 7, 1, 18, tzinfo=UTC), id="dt"
     ),
-    pytest.param(
-        "starts_at", NOW - timedelta(days=364), NOW - timedelta(days=364), id="recent-past"
-    ),
+    pytest.param("starts_at", NOW + timedelta(minutes=1), NOW + timedelta(minutes=1), id="soon"),
     pytest.param("ends_at", None, None, id="no-end"),
     pytest.param("ends_at", "", None, id="blank-end"),
     pytest.param(
@@ -376,7 +379,66 @@ def test_an_events_row_fills_the_events_table_columns() -> None:
     set_by_the_store = {"first_seen_at", "updated_at", "last_run_id"}
     assert set(row) == {column.name for column in events_table.columns} - set_by_the_store
     assert row["performers"] == ["Trio"]
-    assert set(EVENT_FIELDS) == set(row) - {"source_id"}
+    assert set(EVENT_FIELDS) == set(row) - {"source_id"} | set(READ_ONLY_FIELDS)
+
+
+IGNORING = SOURCE.model_copy(update={"ignored_categories": frozenset({"gig", "sports"})})
+SKIPPED = [
+    pytest.param(SOURCE, {"status": " Cancelled "}, SkipReason.CANCELLED, id="cancelled"),
+    pytest.param(SOURCE, {"status": "CANCELED"}, SkipReason.CANCELLED, id="canceled"),
+    # Skips are judged before validation: a cancelled record is never a failure.
+    pytest.param(SOURCE, {"status": "cancelled", "title": ""}, SkipReason.CANCELLED, id="bad"),
+    pytest.param(IGNORING, {"category": "Sports"}, SkipReason.IGNORED_CATEGORY, id="ours"),
+    pytest.param(IGNORING, {"category": "GIG"}, SkipReason.IGNORED_CATEGORY, id="feed-word"),
+    pytest.param(IGNORING, {"category": "Gig "}, SkipReason.IGNORED_CATEGORY, id="trimmed"),
+    pytest.param(IGNORING, {"category": "music"}, None, id="not-ignored"),
+    pytest.param(SOURCE, {"status": "scheduled"}, None, id="scheduled"),
+    pytest.param(SOURCE, {"status": ["cancelled"]}, None, id="status-not-text"),
+    pytest.param(
+        SOURCE,
+        {"starts_at": NOW - timedelta(days=2), "ends_at": NOW - timedelta(seconds=1)},
+        SkipReason.ENDED,
+        id="ended",
+    ),
+    pytest.param(
+        SOURCE,
+        {"starts_at": NOW - timedelta(days=364), "ends_at": None, "venue_name": DROP},
+        SkipReason.ENDED,
+        id="started-364-days-ago",
+    ),
+    pytest.param(
+        SOURCE,
+        {"starts_at": NOW - timedelta(hours=2), "ends_at": NOW + timedelta(hours=1)},
+        None,
+        id="running",
+    ),
+]
+
+
+@pytest.mark.parametrize(("source", "changes", "reason"), SKIPPED)
+def test_a_cancelled_ended_or_ignored_record_is_skipped_not_failed(
+    source: SourceConfig, changes: dict[str, Any], reason: SkipReason | None
+) -> None:
+    outcome = to_event(record(**changes), source, now=NOW)
+    if reason is None:
+        assert isinstance(outcome, Event)
+    else:
+        assert outcome == Skip("e-1", reason)
+
+
+def test_an_implausible_past_date_stays_a_failure_not_an_ended_skip() -> None:
+    with pytest.raises(ImplausibleEventError):
+        to_event(record(starts_at=NOW - timedelta(days=366), ends_at=None), SOURCE, now=NOW)
+
+
+def test_skipped_records_pass_through_and_do_not_make_later_ones_duplicates() -> None:
+    records: list[RawRecord | EventError] = [
+        record(external_id="a", status="cancelled"),
+        record(external_id="a"),
+    ]
+    items = list(process_records(records, SOURCE, now=NOW))
+    assert items[0] == Skip("a", SkipReason.CANCELLED)
+    assert isinstance(items[1], Event)
 
 
 # Anything a feed or a scraper could hand over, garbage included.
@@ -416,7 +478,7 @@ ANY_VALUE = st.recursive(
     base=st.sampled_from([{}, VALID]),
     changes=st.dictionaries(st.sampled_from(EVENT_FIELDS), ANY_VALUE, max_size=4),
 )
-def test_any_record_becomes_an_event_or_an_event_error_and_nothing_else(
+def test_any_record_becomes_an_event_a_skip_or_an_event_error_and_nothing_else(
     base: dict[str, Any], changes: dict[str, Any]
 ) -> None:
     try:
@@ -425,6 +487,9 @@ def test_any_record_becomes_an_event_or_an_event_error_and_nothing_else(
         assert error.category in ErrorCategory
         assert 0 < len(error.message) < 200
         return
+    if isinstance(event, Skip):
+        assert event.reason in SkipReason and 0 < len(event.external_id) <= 200
+        return
     assert event.starts_at.utcoffset() == timedelta(0)
     assert 0 < len(event.title) <= 500 and 0 < len(event.external_id) <= 200
     assert event.category is None or event.category in KNOWN_CATEGORIES
@@ -432,39 +497,43 @@ def test_any_record_becomes_an_event_or_an_event_error_and_nothing_else(
     assert all(isinstance(name, str) and name for name in event.performers)
 
 
-def demo_outcome(source_id: str) -> tuple[int, int, Counter[tuple[str, str]]]:
+def demo_outcome(source_id: str) -> tuple[int, int, Counter[str], Counter[tuple[str, str]]]:
+    """(records, events, skips by reason, failures by category and message)."""
     source = load_sources(DEMO_SOURCES_FILE).get(source_id)
     items = list(process_records(read_records(source), source, now=NOW))
     failures = Counter(
         (item.category.value, item.message) for item in items if isinstance(item, EventError)
     )
-    return len(items), len(items) - failures.total(), failures
+    skips = Counter(item.reason.value for item in items if isinstance(item, Skip))
+    events = len(items) - failures.total() - skips.total()
+    return len(items), events, skips, failures
 
 
 BOX_OFFICE_FTP = "ftp://files.boxoffice.example/listings/7007.pdf"
 DEMO_OUTCOMES = {
-    "city_concerts": (30, 25, {
+    "city_concerts": (31, 25, {"cancelled": 1}, {
         ("validation_error", "title missing"): 3,
         ("category_error", "unknown category 'karaoke'"): 1,
         ("data_quality_error", "starts_at more than 365 days in the past"): 1,
     }),
-    "metro_meetups": (20, 17, {
+    "metro_meetups": (20, 17, {}, {
         ("validation_error", "Invalid date '2024-13-45' for starts_at"): 1,
         ("validation_error", "Invalid date '20270231T183000' for starts_at"): 1,
         ("data_quality_error", "ends_at before starts_at"): 1,
     }),
-    "riverside_theatre": (25, 21, {
+    "riverside_theatre": (25, 20, {"ignored_category": 1}, {
         ("geocoding_error", "latitude 152.3 out of range"): 1,
         ("geocoding_error", "longitude 212.8 out of range"): 1,
         ("data_integrity_error", "duplicate external_id 'rt-3011'"): 1,
         ("venue_error", "venue missing"): 1,
     }),
-    "harbour_festival": (12, 12, {}),
-    "box_office": (10, 8, {
+    "harbour_festival": (12, 12, {}, {}),
+    "night_markets": (0, 0, {}, {}),
+    "box_office": (10, 8, {}, {
         ("performer_error", "performers must be text or a list of texts, got dict"): 1,
         ("validation_error", f"url '{BOX_OFFICE_FTP}' must be an http(s) URL"): 1,
     }),
-    "legacy_listings": (4, 0, {
+    "legacy_listings": (4, 0, {}, {
         ("data_quality_error", "starts_at more than 365 days in the past"): 4,
     }),
 }  # fmt: skip
@@ -472,14 +541,16 @@ DEMO_OUTCOMES = {
 
 @pytest.mark.parametrize("source_id", DEMO_OUTCOMES)
 def test_each_readable_demo_source_has_its_planted_faults(source_id: str) -> None:
-    processed, succeeded, failures = DEMO_OUTCOMES[source_id]
-    assert demo_outcome(source_id) == (processed, succeeded, Counter(failures))
+    processed, succeeded, skips, failures = DEMO_OUTCOMES[source_id]
+    assert demo_outcome(source_id) == (processed, succeeded, Counter(skips), Counter(failures))
 
 
 def test_the_broken_demo_feeds_fail_whole_for_the_planted_reason() -> None:
     with pytest.raises(FeedError) as broken:
         demo_outcome("broken_json_feed")
     assert broken.value.category is ErrorCategory.PARSING
-    assert broken.value.message.startswith("invalid JSON: Unterminated string")
-    with pytest.raises(httpx.ConnectError):
+    assert broken.value.message.startswith("invalid JSON: parse error: premature EOF")
+    with pytest.raises(FeedError) as offline:
         demo_outcome("offline_calendar")
+    assert offline.value.category is ErrorCategory.NETWORK
+    assert offline.value.message.startswith("ConnectError: ")

@@ -135,6 +135,7 @@ def test_the_demo_file_has_every_kind_of_source_and_one_disabled() -> None:
         "box_office": "python",
         "broken_json_feed": "json",
         "offline_calendar": "ics",
+        "night_markets": "json",
         "legacy_listings": "json",
     }
     assert [source.id for source in demo.sources if not source.enabled] == ["legacy_listings"]

@@ -37,16 +37,21 @@ def scrape(
     failed: int = 0,
     *,
     fail: bool = False,
+    skipped: dict[str, int] | None = None,
 ) -> str:
-    """One finished run for `source`; returns its run id."""
+    """One finished run for `source`; returns its run id. `skipped`: events per skip reason."""
     tags = {}
     if status:
+        skipped = skipped or {}
         tags = {
             "failtrack/status": status,
-            "failtrack/events_processed": str(succeeded + failed),
+            "failtrack/events_processed": str(succeeded + failed + sum(skipped.values())),
             "failtrack/events_succeeded": str(succeeded),
             "failtrack/events_failed": str(failed),
+            "failtrack/events_skipped": str(sum(skipped.values())),
         }
+        if skipped:
+            tags["failtrack/skip_reasons"] = ",".join(f"{k}={n}" for k, n in skipped.items())
     config = {"source": source, "tags": tags, "fail": fail}
     result = fake_scrape_job.execute_in_process(
         instance=instance,

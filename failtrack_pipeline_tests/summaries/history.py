@@ -34,18 +34,23 @@ def scrape_run(
     status: RunStatus | None = None,
     hour: int = 5,
     seconds: float = 60.0,
+    skipped: dict[str, int] | None = None,
 ) -> ScrapeRun:
+    """A run of `source_id`; `skipped` counts events skipped per reason."""
     started = at(day, hour)
+    skipped = skipped or {}
     return ScrapeRun(
         run_id=f"run-{next(_ids)}",
         source_id=source_id,
         day=day,
         status=status or (RunStatus.PARTIAL if failed else RunStatus.SUCCESS),
-        events_processed=succeeded + failed,
+        events_processed=succeeded + failed + sum(skipped.values()),
         events_succeeded=succeeded,
         events_failed=failed,
         started_at=started,
         ended_at=started + timedelta(seconds=seconds),
+        events_skipped=sum(skipped.values()),
+        skip_reasons=skipped,
     )
 
 

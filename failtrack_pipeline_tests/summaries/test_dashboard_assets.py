@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from dagster import AssetCheckSeverity, Definitions, build_schedule_context
 
-from failtrack_pipeline.db.schema import scrape_runs, source_daily_stats
+from failtrack_pipeline.db.schema import scrape_runs, source_daily_skips, source_daily_stats
 from failtrack_pipeline.defs.dashboard import DASHBOARD_JOB, build_summary_definitions
 from failtrack_pipeline.defs.resources import FailtrackDatabase
 from failtrack_pipeline.defs.summaries import HealthThresholds
@@ -32,7 +32,7 @@ def table_rows(backend: Backend, table: sa.Table) -> list[tuple[object, ...]]:
 def test_the_daily_run_materializes_every_table_with_metadata_and_checks(
     backend: Backend,
 ) -> None:
-    scrape(backend.instance, "alpha", "success", 10, 0)
+    scrape(backend.instance, "alpha", "success", 10, 0, skipped={"ended": 3, "cancelled": 1})
     scrape(backend.instance, "beta", "partial", 8, 2)
     scrape(backend.instance, "gamma", fail=True)  # no failtrack/status tag: counted as failed
     now = datetime.now(UTC)
@@ -67,6 +67,7 @@ def test_the_daily_run_materializes_every_table_with_metadata_and_checks(
     assert {key: len(events) for key, events in materialized.items()} == {
         "scrape_runs": 2,
         "source_daily_stats": 2,
+        "source_daily_skips": 2,
         "source_success_rates": 1,
         "error_category_breakdown": 1,
         "top_failure_groups": 1,
@@ -79,7 +80,8 @@ def test_the_daily_run_materializes_every_table_with_metadata_and_checks(
 
     rates = materialized["source_success_rates"][0]
     assert rates["dagster/row_count"] == 4
-    assert rates["overall_success_rate_7d"] == 18 / 20
+    assert rates["overall_success_rate_7d"] == 18 / 20  # alpha's 4 skipped events left out
+    assert rates["anomalous_sources"] == 0  # no history to be anomalous against
     assert (rates["healthy_sources"], rates["degraded_sources"]) == (1, 1)
     assert (rates["failing_sources"], rates["no_data_sources"]) == (1, 1)
     assert "| gamma | failing |" in rates["preview"]
@@ -96,6 +98,7 @@ def test_the_daily_run_materializes_every_table_with_metadata_and_checks(
         "health_beta": (False, AssetCheckSeverity.WARN),
         "health_gamma": (False, AssetCheckSeverity.ERROR),
         "health_delta": (True, AssetCheckSeverity.WARN),
+        "anomalous_sources": (True, AssetCheckSeverity.WARN),
         "new_or_regressed_failure_groups": (False, AssetCheckSeverity.WARN),
     }
 
@@ -107,6 +110,10 @@ def test_the_daily_run_materializes_every_table_with_metadata_and_checks(
             ("beta", "partial"),
             ("gamma", "failed"),
         ]
+        skips = connection.execute(
+            sa.select(source_daily_skips.c.source_id, source_daily_skips.c.reason)
+        )
+        assert sorted(skips.tuples()) == [("alpha", "cancelled"), ("alpha", "ended")]
     dashboard.execute_in_process(
         instance=backend.instance, run_config=request.run_config, tags=request.tags
     )
@@ -127,5 +134,6 @@ def test_the_project_definitions_include_the_dashboard() -> None:
     checks = defs.resolve_asset_graph().asset_check_keys
     sources = defs.resolve_job_def("scrape_sources_job").partitions_def.get_partition_keys()
     assert {key.name for key in checks} == {f"health_{source}" for source in sources} | {
-        "new_or_regressed_failure_groups"
+        "anomalous_sources",
+        "new_or_regressed_failure_groups",
     }

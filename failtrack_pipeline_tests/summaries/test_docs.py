@@ -25,6 +25,7 @@ DOCS = (Path(__file__).parents[2] / "docs" / "analysts.md").read_text()
 SUMMARY_TABLES = [
     schema.scrape_runs,
     schema.source_daily_stats,
+    schema.source_daily_skips,
     schema.source_success_rates,
     schema.error_category_breakdown,
     schema.top_failure_groups,
@@ -47,14 +48,16 @@ def test_every_column_is_documented_with_its_type(table: sa.Table) -> None:
 
 
 def test_the_example_queries_run_on_both_databases(engine: sa.Engine) -> None:
-    add_day(engine, days_ago(1), scrape_run("city_concerts", days_ago(1), 7, 3))
+    add_day(
+        engine, days_ago(1), scrape_run("city_concerts", days_ago(1), 7, 3, skipped={"ended": 2})
+    )
     add_failures(engine, "city_concerts", "title missing", AS_OF, 2)
     build_success_rates(engine, ["city_concerts"], AS_OF, Thresholds())
     build_error_category_breakdown(engine)
     build_top_failure_groups(engine, AS_OF)
 
     queries = re.findall(r"```sql\n(.*?)```", DOCS, re.S)
-    assert len(queries) == 3
+    assert len(queries) == 4
     with engine.connect() as connection:
         results = [connection.exec_driver_sql(query).all() for query in queries]
-    assert [len(rows) for rows in results] == [1, 1, 1]
+    assert [len(rows) for rows in results] == [1, 1, 1, 1]

@@ -157,3 +157,31 @@ def test_every_listed_source_gets_one_row_and_unlisted_ones_none(engine: sa.Engi
     assert sorted(rates(engine)) == ["added", "kept"]
     build_success_rates(engine, ["kept"], AS_OF, Thresholds())  # a rebuild replaces the table
     assert sorted(rates(engine)) == ["kept"]
+
+
+def test_skipped_events_count_in_no_rate_and_silent_failures_show(engine: sa.Engine) -> None:
+    add_day(
+        engine,
+        days_ago(1),
+        scrape_run("alpha", days_ago(1), 18, 2, skipped={"ended": 30}),
+        scrape_run("alpha", days_ago(1), 0, 0, status=RunStatus.SILENT_FAILURE, hour=17),
+    )
+    add_day(engine, AS_OF, scrape_run("alpha", AS_OF, 9, 1, skipped={"cancelled": 5}))
+    # Only silent failures and a failed run: no event to judge, so runs stand in.
+    add_day(
+        engine,
+        days_ago(2),
+        scrape_run("beta", days_ago(2), 0, 0, status=RunStatus.SILENT_FAILURE),
+        scrape_run("beta", days_ago(2), 0, 0, status=RunStatus.FAILED, hour=6),
+        scrape_run("beta", days_ago(2), 0, 0, hour=7),
+    )
+
+    summary = build_success_rates(engine, ["alpha", "beta"], AS_OF, Thresholds())
+    alpha, beta = rates(engine)["alpha"], rates(engine)["beta"]
+    assert alpha["success_rate_1d"] == 9 / 10  # not 9 / 15
+    assert alpha["success_rate_7d"] == 27 / 30  # not 27 / 65
+    assert (alpha["events_skipped_7d"], alpha["silent_failures_7d"]) == (35, 1)
+    assert (alpha["runs_7d"], alpha["failed_runs_7d"], alpha["health"]) == (3, 0, "degraded")
+    assert (beta["silent_failures_7d"], beta["runs_7d"]) == (1, 3)
+    assert beta["health"] == "failing"  # 1 good run of 3
+    assert summary.overall_success_rate_7d == 27 / 30

@@ -308,6 +308,17 @@ MESSAGES = [
     ("credentials_rejected", "status_code=403 for /v1/events", C.AUTHENTICATION),
     ("credentials_rejected", "Unauthorized: invalid api key", C.AUTHENTICATION),
     ("credentials_rejected", "OAuth token has expired", C.AUTHENTICATION),
+    (
+        "run_worker_lost",
+        "This run has been marked as failed from outside the execution context.",
+        C.DEPENDENCY,
+    ),
+    (
+        "run_worker_lost",
+        "Run timed out due to taking longer than 180 seconds to start",
+        C.DEPENDENCY,
+    ),
+    ("run_worker_lost", "Run execution process for 8c1e was terminated by signal 9", C.DEPENDENCY),
     ("network_unreachable", "The read operation timed out", C.NETWORK),
     ("network_unreachable", "[Errno -3] Temporary failure in name resolution", C.NETWORK),
     ("network_unreachable", "502 Bad Gateway from feeds.example.org", C.NETWORK),

@@ -3,12 +3,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 from failtrack_pipeline.errors import ErrorCategory
+from failtrack_pipeline.processing.skips import SkipReason
 from failtrack_pipeline.tracking.failures import Failure
 from failtrack_pipeline.tracking.outcome import (
     MAX_TAG_VALUE_CHARS,
     RunOutcome,
     RunStatus,
     failed_run_tags,
+    format_skip_reasons,
+    parse_skip_reasons,
 )
 
 AT = datetime(2026, 11, 25, 6, 30, 5, 123456, tzinfo=UTC)
@@ -29,6 +32,7 @@ def test_a_run_without_failures_is_a_success_and_says_so_in_its_tags() -> None:
         "failtrack/events_processed": "3",
         "failtrack/events_succeeded": "3",
         "failtrack/events_failed": "0",
+        "failtrack/events_skipped": "0",
     }
 
 
@@ -57,3 +61,45 @@ def test_long_or_multiline_messages_are_bounded_single_line_tag_values() -> None
     assert len(message) == MAX_TAG_VALUE_CHARS
     assert "\n" not in message and message.endswith("…")
     assert tags["failtrack/status"] == "failed"
+
+
+def test_skips_are_processed_but_neither_succeeded_nor_failed_and_tagged_by_reason() -> None:
+    outcome = RunOutcome("src")
+    outcome.add_success()
+    for reason in (SkipReason.ENDED, SkipReason.CANCELLED, SkipReason.ENDED):
+        outcome.add_skip(reason)
+    tags = outcome.tags(processed_at=AT)
+    assert outcome.status is RunStatus.SUCCESS  # a skip is no failure
+    assert [tags[f"failtrack/events_{n}"] for n in ("processed", "succeeded", "failed")] == [
+        "4",
+        "1",
+        "0",
+    ]
+    assert tags["failtrack/events_skipped"] == "3"
+    assert tags["failtrack/skip_reasons"] == "ended=2,cancelled=1"
+    assert parse_skip_reasons(tags["failtrack/skip_reasons"]) == {
+        SkipReason.ENDED: 2,
+        SkipReason.CANCELLED: 1,
+    }
+
+
+def test_skip_reasons_that_were_never_written_are_ignored_when_read() -> None:
+    assert parse_skip_reasons("") == {}
+    assert parse_skip_reasons("ended=2,bogus=1,cancelled=x,ignored_category=4") == {
+        SkipReason.ENDED: 2,
+        SkipReason.IGNORED_CATEGORY: 4,
+    }
+    assert format_skip_reasons({}) == ""
+
+
+def test_a_silent_failure_is_the_runs_status_and_its_error() -> None:
+    outcome = RunOutcome("src")
+    outcome.add_failure(failure("venue missing", ErrorCategory.VENUE))
+    message = "yielded <int> records; median of last <int> runs is <int>"
+    outcome.silent_failure = failure(message, ErrorCategory.SILENT_FAILURE)
+    tags = outcome.tags(processed_at=AT)
+    assert (tags["failtrack/status"], tags["failtrack/events_failed"]) == ("silent_failure", "1")
+    assert (tags["failtrack/error_category"], tags["failtrack/error_message"]) == (
+        "silent_failure",
+        message,
+    )
