@@ -29,23 +29,33 @@ def free_port() -> int:
 @contextmanager
 def dagster_webserver(home: Path, env: dict[str, str], timeout: float = 90) -> Iterator[str]:
     """The webserver serving failtrack's workspace over `home`; yields its base URL once the
-    code location has loaded. Its output goes to `home/webserver.log`."""
+    code location has loaded. Its output goes to `home/dagster-webserver.log`."""
     port = free_port()
-    executable = str(Path(sys.executable).parent / "dagster-webserver")
-    command = [executable, "-h", "127.0.0.1", "-p", str(port), "-w", str(WORKSPACE)]
-    with open(home / "webserver.log", "wb") as log:
+    args = ["-h", "127.0.0.1", "-p", str(port), "-w", str(WORKSPACE)]
+    with dagster_process("dagster-webserver", args, home, env) as process:
+        url = f"http://127.0.0.1:{port}"
+        wait_for(lambda: _location_loaded(url), timeout, process, home)
+        yield url
+
+
+@contextmanager
+def dagster_process(
+    command: str, args: list[str], home: Path, env: dict[str, str]
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`command` (a Dagster executable of this environment) run from the repository over
+    `home`, its output in `home/<command>.log`; stopped with its process group on exit."""
+    executable = str(Path(sys.executable).parent / command)
+    with open(log_path(home, command), "wb") as log:
         process = subprocess.Popen(
-            command,
+            [executable, *args],
             cwd=REPO,
             env=os.environ | env | {"DAGSTER_HOME": str(home)},
             stdout=log,
             stderr=subprocess.STDOUT,
-            start_new_session=True,  # its code server too is stopped with its process group
+            start_new_session=True,  # its code servers and run workers stop with its group
         )
-    url = f"http://127.0.0.1:{port}"
     try:
-        wait_for(lambda: _location_loaded(url), timeout, process, home)
-        yield url
+        yield process
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:
@@ -53,6 +63,14 @@ def dagster_webserver(home: Path, env: dict[str, str], timeout: float = 90) -> I
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+def log_path(home: Path, command: str) -> Path:
+    return home / f"{command}.log"
+
+
+def log_tail(home: Path, command: str, chars: int = 3000) -> str:
+    return log_path(home, command).read_text(errors="replace")[-chars:]
 
 
 def graphql(url: str, query: str, **variables: Any) -> dict[str, Any]:
@@ -66,13 +84,17 @@ def graphql(url: str, query: str, **variables: Any) -> dict[str, Any]:
 
 
 def wait_for(
-    ready: Callable[[], bool], timeout: float, process: subprocess.Popen[bytes], home: Path
+    ready: Callable[[], bool],
+    timeout: float,
+    process: subprocess.Popen[bytes],
+    home: Path,
+    command: str = "dagster-webserver",
 ) -> None:
+    """Wait until `ready()`; fail with the tail of the command's log if it exits or times out."""
     deadline = time.monotonic() + timeout
     while not ready():
         if process.poll() is not None or time.monotonic() > deadline:
-            log = (home / "webserver.log").read_text(errors="replace")[-3000:]
-            raise RuntimeError(f"dagster-webserver did not come up:\n{log}")
+            raise RuntimeError(f"{command} did not come up:\n{log_tail(home, command)}")
         time.sleep(0.5)
 
 

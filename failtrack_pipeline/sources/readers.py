@@ -39,6 +39,7 @@ ICS_FIELDS: Final[dict[str, str]] = {
     "LOCATION": "venue_name",
     "CATEGORIES": "category",
     "URL": "url",
+    "STATUS": "status",  # CANCELLED makes the event a skip
 }
 
 _MISSING: Final = object()

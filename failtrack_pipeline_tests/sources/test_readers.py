@@ -267,6 +267,7 @@ GEO:52.37;4.89
 CATEGORIES:Tech,Meetup
 CATEGORIES:Social
 URL:https://meetups.example/m1
+STATUS:CONFIRMED
 """,
         "UID:m2\nSUMMARY:All day\nDTSTART;VALUE=DATE:20270401\nDTEND:20270401T120000",
     )
@@ -281,6 +282,7 @@ URL:https://meetups.example/m1
         "longitude": 4.89,
         "category": "Tech",
         "url": "https://meetups.example/m1",
+        "status": "CONFIRMED",
     }
     # A date is handed on as a date, a floating time as a naive datetime.
     assert second == {
