@@ -46,7 +46,7 @@ def postgres_server_url() -> Iterator[str]:
 
 
 @contextmanager
-def _fresh_postgres_database(server_url: str) -> Iterator[str]:
+def fresh_postgres_database(server_url: str) -> Iterator[str]:
     """A new, empty database on the server for one test; dropped afterwards."""
     admin_url = make_url(server_url).set(drivername="postgresql+psycopg")
     name = f"ft_{uuid.uuid4().hex[:12]}"
@@ -63,7 +63,7 @@ def _fresh_postgres_database(server_url: str) -> Iterator[str]:
 
 @pytest.fixture
 def postgres_url(postgres_server_url: str) -> Iterator[str]:
-    with _fresh_postgres_database(postgres_server_url) as url:
+    with fresh_postgres_database(postgres_server_url) as url:
         yield url
 
 
@@ -104,7 +104,7 @@ def backend(
     else:
         server_url = request.getfixturevalue("postgres_server_url")
         db_url = request.getfixturevalue("postgres_url")
-        context = _fresh_postgres_database(server_url)
+        context = fresh_postgres_database(server_url)
     with context as dagster_db_url:
         overrides: dict = {}
         if dagster_db_url:

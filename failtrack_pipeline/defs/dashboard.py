@@ -60,11 +60,9 @@ failtrack_dashboard_job = define_asset_job(
 )
 
 
-@schedule(job=failtrack_dashboard_job, cron_schedule="0 6 * * *", execution_timezone="UTC")
-def daily_dashboard_schedule(context: ScheduleEvaluationContext) -> RunRequest:
-    """Once a day, after the scrape: yesterday's and today's stats in one run (so late runs
-    of yesterday count), then the tables as of today, then the checks."""
-    today = context.scheduled_execution_time.astimezone(UTC).date()
+def dashboard_run_request(today: date) -> RunRequest:
+    """Yesterday's and today's stats in one run (so late runs of yesterday count), then the
+    tables as of today, then the checks."""
     return RunRequest(
         run_key=today.isoformat(),
         run_config=as_of_run_config(today),
@@ -73,6 +71,12 @@ def daily_dashboard_schedule(context: ScheduleEvaluationContext) -> RunRequest:
             ASSET_PARTITION_RANGE_END_TAG: today.isoformat(),
         },
     )
+
+
+@schedule(job=failtrack_dashboard_job, cron_schedule="0 6 * * *", execution_timezone="UTC")
+def daily_dashboard_schedule(context: ScheduleEvaluationContext) -> RunRequest:
+    """Once a day, after the scrape: the dashboard as of today."""
+    return dashboard_run_request(context.scheduled_execution_time.astimezone(UTC).date())
 
 
 def build_summary_definitions(source_ids: Sequence[str], scrape_job_name: str) -> Definitions:

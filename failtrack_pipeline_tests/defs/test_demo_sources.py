@@ -68,7 +68,7 @@ def test_the_demo_sources_fill_the_failure_table_and_a_rerun_doubles_the_counts(
                 "failtrack/status"
             ]
         assert statuses == EXPECTED_STATUS
-        assert failure_rows(backend) == {k: n * attempt for k, n in EXPECTED_GROUPS.items()}
+        assert failure_rows(backend.engine) == {k: n * attempt for k, n in EXPECTED_GROUPS.items()}
 
 
 def test_the_daily_schedule_asks_for_one_run_per_enabled_source() -> None:
@@ -95,7 +95,7 @@ def test_after_the_replayed_history_night_markets_empty_scrape_is_a_silent_failu
     assert tags["failtrack/status"] == "silent_failure"
     assert tags["failtrack/error_message"] == SILENT_GROUP[2]  # 0 records; median 6 of 4 runs
     assert tags["failtrack/events_processed"] == "0"
-    assert failure_rows(backend) == {SILENT_GROUP: 1}
+    assert failure_rows(backend.engine) == {SILENT_GROUP: 1}
     history = backend.instance.get_runs()[1:]
     assert len(history) == HISTORY_RUNS
     assert {run.tags["failtrack/events_processed"] for run in history} == {"6"}

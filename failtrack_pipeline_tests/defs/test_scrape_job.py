@@ -86,8 +86,8 @@ def run_source(backend: Backend, sources_path: Path, source_id: str) -> dict[str
     return {k: v for k, v in run.tags.items() if k.startswith("failtrack/")}
 
 
-def failure_rows(backend: Backend) -> dict[tuple[str, str, str], int]:
-    with backend.engine.connect() as connection:
+def failure_rows(engine: sa.Engine) -> dict[tuple[str, str, str], int]:
+    with engine.connect() as connection:
         table = discovery_event_failures
         query = sa.select(
             table.c.source_id,
@@ -114,7 +114,7 @@ def test_a_clean_source_runs_as_success_with_its_counts_in_tags(
     with backend.engine.connect() as connection:
         titles = connection.execute(sa.select(events.c.title).order_by(events.c.external_id))
         assert list(titles.scalars()) == ["Jazz night", "Poetry slam", "Folk duo"]
-    assert failure_rows(backend) == {}
+    assert failure_rows(backend.engine) == {}
 
 
 def test_failed_events_make_a_partial_run_and_grouped_failure_rows(
@@ -127,7 +127,7 @@ def test_failed_events_make_a_partial_run_and_grouped_failure_rows(
     # The two bad dates share one parameterized message: the run's most frequent failure.
     assert tags["failtrack/error_message"] == "Invalid date <value> for starts_at"
 
-    rows = failure_rows(backend)
+    rows = failure_rows(backend.engine)
     assert rows == {
         ("mixed", "validation_error", "Invalid date <value> for starts_at"): 2,
         ("mixed", "validation_error", "title missing"): 1,
@@ -147,9 +147,9 @@ def test_running_the_same_data_again_doubles_counts_without_adding_rows(
     backend: Backend, sources_path: Path
 ) -> None:
     run_source(backend, sources_path, "mixed")
-    first = failure_rows(backend)
+    first = failure_rows(backend.engine)
     run_source(backend, sources_path, "mixed")
-    assert failure_rows(backend) == {key: 2 * count for key, count in first.items()}
+    assert failure_rows(backend.engine) == {key: 2 * count for key, count in first.items()}
 
 
 def test_an_unreachable_source_fails_the_run_and_the_hook_records_why(
@@ -159,9 +159,9 @@ def test_an_unreachable_source_fails_the_run_and_the_hook_records_why(
     assert tags["failtrack/status"] == "failed"
     assert tags["failtrack/error_category"] == "network_error"
     assert "ConnectError" in tags["failtrack/error_message"]
-    (key,) = failure_rows(backend)
+    (key,) = failure_rows(backend.engine)
     assert key[:2] == ("down", "network_error")
-    assert failure_rows(backend)[key] == 1
+    assert failure_rows(backend.engine)[key] == 1
 
 
 def test_the_sensor_records_a_run_that_died_and_never_double_counts(
@@ -201,7 +201,7 @@ def test_the_sensor_records_a_run_that_died_and_never_double_counts(
     hooked = job.execute_in_process(partition_key="down", instance=instance, raise_on_error=False)
     sense(hooked.run_id)
 
-    rows = failure_rows(backend)
+    rows = failure_rows(backend.engine)
     assert sum(n for (source, _, _), n in rows.items() if source == "good") == 1
     assert sum(n for (source, _, _), n in rows.items() if source == "down") == 1
     died_tags = instance.get_run_by_id(died.run_id).tags
@@ -242,7 +242,7 @@ def test_skips_are_counted_apart_and_an_empty_run_after_a_normal_history_is_sile
     assert emptied["failtrack/status"] == "silent_failure"
     assert emptied["failtrack/error_category"] == "silent_failure"
     assert emptied["failtrack/error_message"] == SILENT
-    assert failure_rows(backend) == {("markets", "silent_failure", SILENT): 1}
+    assert failure_rows(backend.engine) == {("markets", "silent_failure", SILENT): 1}
 
     defs = build_definitions(load_sources(sources_path))
     dashboard = defs.resolve_job_def(DASHBOARD_JOB).execute_in_process(

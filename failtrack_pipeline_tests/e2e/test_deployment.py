@@ -1,0 +1,213 @@
+"""failtrack deployed as in production, end to end: PostgreSQL, the run queue, the daemon.
+
+A real `dagster-daemon` and `dagster-webserver` on loopback over the shipped PostgreSQL
+`dagster.yaml`; runs are launched through the webserver as from the UI, queued, and started
+by the daemon in their own worker processes. Slow: about two minutes.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from dagster import DagsterRun, DagsterRunStatus, RunsFilter
+from sqlalchemy.engine import make_url
+
+from failtrack_pipeline.db.engine import create_db_engine
+from failtrack_pipeline.db.schema import source_daily_stats, source_success_rates
+from failtrack_pipeline.defs.dashboard import DASHBOARD_JOB, dashboard_run_request
+from failtrack_pipeline.summaries.days import utc_today
+from failtrack_pipeline.tracking.spool import FailureSpool
+from failtrack_pipeline_tests.conftest import fresh_postgres_database
+from failtrack_pipeline_tests.defs.test_demo_sources import EXPECTED_GROUPS, EXPECTED_STATUS
+from failtrack_pipeline_tests.defs.test_scrape_job import failure_rows
+from failtrack_pipeline_tests.e2e.deployment import (
+    Deployment,
+    peak_concurrency,
+    running_deployment,
+    timeline,
+    write_sources_file,
+)
+from failtrack_pipeline_tests.e2e.stuck_scraper import PID_FILE_ENV
+
+pytestmark = pytest.mark.slow
+
+SCRAPE_JOB = "scrape_sources_job"
+DEMO_SOURCES = list(EXPECTED_STATUS)  # every enabled demo source
+MAX_CONCURRENT_RUNS = 8
+STUCK_SOURCE = {
+    "id": "stuck",
+    "name": "A scraper that hangs",
+    "kind": "python",
+    "callable": "failtrack_pipeline_tests.e2e.stuck_scraper:fetch_events",
+}
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("deployment")
+
+
+@pytest.fixture(scope="module")
+def failtrack_engine(postgres_server_url: str) -> Iterator[sa.Engine]:
+    with fresh_postgres_database(postgres_server_url) as url:
+        engine = create_db_engine(url)
+        yield engine
+        engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def deployment(
+    postgres_server_url: str, failtrack_engine: sa.Engine, workdir: Path
+) -> Iterator[Deployment]:
+    sources = write_sources_file(workdir / "sources.yaml", [STUCK_SOURCE])
+    with fresh_postgres_database(postgres_server_url) as dagster_url:
+        libpq_url = make_url(dagster_url).set(drivername="postgresql")
+        with running_deployment(
+            workdir / "home",
+            dagster_postgres_url=libpq_url.render_as_string(hide_password=False),
+            failtrack_url=failtrack_engine.url.render_as_string(hide_password=False),
+            sources_file=sources,
+            max_concurrent_runs=MAX_CONCURRENT_RUNS,
+            extra_env={PID_FILE_ENV: str(workdir / "stuck.pid")},
+        ) as running:
+            yield running
+
+
+def backfill_runs(deployment: Deployment, backfill_id: str, count: int) -> list[DagsterRun]:
+    return deployment.wait_for_runs(
+        RunsFilter(tags={"dagster/backfill": backfill_id}), count, timeout=600
+    )
+
+
+def test_two_backfills_of_every_source_run_through_the_queue_one_run_per_source_at_a_time(
+    deployment: Deployment, failtrack_engine: sa.Engine
+) -> None:
+    first = deployment.launch_backfill(SCRAPE_JOB, DEMO_SOURCES)
+    second = deployment.launch_backfill(SCRAPE_JOB, DEMO_SOURCES)
+    runs = backfill_runs(deployment, first, 8) + backfill_runs(deployment, second, 8)
+
+    # Every run is its source's, tagged at creation and with the outcome the feed implies.
+    for run in runs:
+        source = run.tags["dagster/partition"]
+        assert run.tags["failtrack/source"] == source
+        assert run.tags["failtrack/status"] == EXPECTED_STATUS[source], run.run_id
+        expected_run_status = (
+            DagsterRunStatus.FAILURE
+            if EXPECTED_STATUS[source] == "failed"
+            else DagsterRunStatus.SUCCESS
+        )
+        assert run.status == expected_run_status
+
+    # The queue: eight sources at once, never two runs of one source.
+    timelines = {run.run_id: timeline(deployment.instance, run.run_id) for run in runs}
+    assert peak_concurrency(list(timelines.values())) == MAX_CONCURRENT_RUNS
+    by_source: dict[str, list[DagsterRun]] = defaultdict(list)
+    for run in runs:
+        by_source[run.tags["failtrack/source"]].append(run)
+    for source, (one, other) in by_source.items():
+        pair = (timelines[one.run_id], timelines[other.run_id])
+        earlier, later = sorted(pair, key=lambda moments: moments.launched)
+        assert later.launched >= earlier.ended, f"two runs of {source} overlapped"
+
+    # The failure table: the hand-checked groups, twice; equal to what the runs' tags say.
+    assert failure_rows(failtrack_engine) == {key: 2 * n for key, n in EXPECTED_GROUPS.items()}
+    tagged_failures = sum(
+        int(run.tags["failtrack/events_failed"]) + (run.status == DagsterRunStatus.FAILURE)
+        for run in runs
+    )
+    assert sum(failure_rows(failtrack_engine).values()) == tagged_failures
+    assert FailureSpool(deployment.home / "failtrack_spool").pending() == []
+
+    # The dashboard, launched through the same queue, summarizes exactly those runs.
+    request = dashboard_run_request(utc_today())
+    dashboard = deployment.launch_run(DASHBOARD_JOB, request.run_config, request.tags)
+    (dashboard_run,) = deployment.wait_for_runs(RunsFilter(run_ids=[dashboard]), 1, timeout=300)
+    assert dashboard_run.status == DagsterRunStatus.SUCCESS, deployment.logs()
+    assert daily_stats(failtrack_engine) == expected_daily_stats(runs)
+    assert success_rates(failtrack_engine) == expected_success_rates(runs)
+
+
+def daily_stats(engine: sa.Engine) -> dict[str, tuple[int, int, int, int]]:
+    """Per source, over yesterday and today: runs, failed runs, events succeeded and failed."""
+    table = source_daily_stats
+    since = utc_today() - timedelta(days=1)
+    query = (
+        sa.select(
+            table.c.source_id,
+            sa.func.sum(table.c.runs),
+            sa.func.sum(table.c.failed_runs),
+            sa.func.sum(table.c.events_succeeded),
+            sa.func.sum(table.c.events_failed),
+        )
+        .where(table.c.day >= since)
+        .group_by(table.c.source_id)
+    )
+    with engine.connect() as connection:
+        return {
+            source: tuple(int(n) for n in counts) for source, *counts in connection.execute(query)
+        }
+
+
+def expected_daily_stats(runs: list[DagsterRun]) -> dict[str, tuple[int, int, int, int]]:
+    stats: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for run in runs:
+        row = stats[run.tags["failtrack/source"]]
+        row[0] += 1
+        row[1] += run.tags["failtrack/status"] == "failed"
+        row[2] += int(run.tags["failtrack/events_succeeded"])
+        row[3] += int(run.tags["failtrack/events_failed"])
+    return {source: tuple(row) for source, row in stats.items()}
+
+
+def success_rates(engine: sa.Engine) -> dict[str, float | None]:
+    table = source_success_rates
+    with engine.connect() as connection:
+        rows = connection.execute(sa.select(table.c.source_id, table.c.success_rate_7d))
+        return {source: rate for source, rate in rows if source in EXPECTED_STATUS}
+
+
+def expected_success_rates(runs: list[DagsterRun]) -> dict[str, float | None]:
+    """Succeeded / (succeeded + failed) over the runs, by hand; None where nothing was read."""
+    rates = {}
+    for source, (_runs, _failed, succeeded, failed) in expected_daily_stats(runs).items():
+        rates[source] = succeeded / (succeeded + failed) if succeeded + failed else None
+    return rates
+
+
+def test_a_killed_run_worker_fails_its_run_and_the_sensor_records_it_once(
+    deployment: Deployment, failtrack_engine: sa.Engine, workdir: Path
+) -> None:
+    backfill = deployment.launch_backfill(SCRAPE_JOB, ["stuck"])
+    pid_file = workdir / "stuck.pid"
+    pid = deployment.wait_until(
+        lambda: (
+            pid_file.exists() and pid_file.read_text().strip().isdigit() and pid_file.read_text()
+        ),
+        timeout=180,
+        what="the stuck run's worker",
+    )
+    os.kill(int(pid), signal.SIGKILL)
+
+    (run,) = backfill_runs(deployment, backfill, 1)
+    assert run.status == DagsterRunStatus.FAILURE
+    tags = deployment.wait_until(
+        lambda: (
+            (tags := deployment.instance.get_run_by_id(run.run_id).tags).get("failtrack/status")
+            and tags
+        ),
+        timeout=180,
+        what="the run-failure sensor's record",
+    )
+    assert tags["failtrack/status"] == "failed"
+    assert tags["failtrack/error_category"] == "dependency_error"
+    stuck_rows = {key: n for key, n in failure_rows(failtrack_engine).items() if key[0] == "stuck"}
+    ((source, category, message), count) = stuck_rows.popitem()
+    assert (source, category, count, stuck_rows) == ("stuck", "dependency_error", 1, {})
+    assert "outside the execution context" in message
