@@ -189,7 +189,7 @@ def main() -> None:
         source = load_sources(write_bench_sources(workdir)).get(BENCH_SOURCE_ID)
         bench_backend("sqlite", source, None, workdir)
         if not args.sqlite_only:
-            postgres_url = args.postgres or _throwaway_postgres(workdir)
+            postgres_url = args.postgres or throwaway_postgres(workdir)
             bench_backend("postgresql", source, postgres_url, workdir)
 
 
@@ -206,7 +206,7 @@ def write_bench_sources(workdir: Path) -> Path:
     return sources_file
 
 
-def _throwaway_postgres(workdir: Path) -> str:
+def throwaway_postgres(workdir: Path) -> str:
     import pgserver
 
     server = pgserver.get_server(workdir / "pg", cleanup_mode="stop")
