@@ -93,7 +93,7 @@ def through_the_queue(
             extra_env={"PYTHONPATH": str(BENCH), EVENTS_ENV: str(events_wanted())},
         ) as deployment,
     ):
-        backfill = deployment.launch_backfill(SCRAPE_JOB, source_ids)
+        backfill = deployment.launch_backfill(SCRAPE_JOB, source_ids, {})
         runs = deployment.wait_for_runs(
             RunsFilter(tags={"dagster/backfill": backfill}), len(source_ids), timeout=3600
         )

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from failtrack_pipeline.db.engine import create_db_engine, database_url_from_env, redacted
 from failtrack_pipeline.db.migrate import migrate
+from failtrack_pipeline.sources.demo import DEMO_AS_OF
 from failtrack_pipeline.tracking.outcome import Tag
 
 if TYPE_CHECKING:
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 
 # The story is in the tags and tables; the failing demo sources are expected.
 _QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+_DEMO_SCRAPE = _QUIET | {"ops": {"scrape_source": {"config": {"as_of": DEMO_AS_OF}}}}
 # Earlier scrapes the demo replays first, so that a source has a baseline to fall short of.
 DEMO_HISTORY_FILE = Path(__file__).parent / "sources" / "demo" / "history.yaml"
 HISTORY_RUNS = 4
@@ -77,7 +79,7 @@ def _demo(home: Path) -> int:
             partition_key=source.id,
             instance=instance,
             raise_on_error=False,
-            run_config=_QUIET,
+            run_config=_DEMO_SCRAPE,
         )
         run = instance.get_run_by_id(result.run_id)
         tags = run.tags if run else {}
@@ -125,7 +127,9 @@ def replay_history(instance: DagsterInstance, source_ids: list[str]) -> list[str
     job = build_definitions(history).get_job_def("scrape_sources_job")
     for _ in range(HISTORY_RUNS):
         for source_id in replayed:
-            job.execute_in_process(partition_key=source_id, instance=instance, run_config=_QUIET)
+            job.execute_in_process(
+                partition_key=source_id, instance=instance, run_config=_DEMO_SCRAPE
+            )
     return replayed
 
 

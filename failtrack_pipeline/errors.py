@@ -132,3 +132,9 @@ class ConfigError(ValueError):
             location += f": field '{field}'"
         super().__init__(f"{location}: {problem}")
         self.file, self.where, self.field, self.problem = file, where, field, problem
+
+
+class RunConfigError(Exception):
+    """A run's config is wrong: the run fails at its start with this one line, and nothing
+    is recorded against its source. Not a ValueError, so that pydantic, validating a
+    `Config`, raises it as it is instead of wrapping it in a ValidationError."""

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -24,8 +25,17 @@ from sqlalchemy.engine import make_url
 
 from failtrack_pipeline.db.engine import DATABASE_URL_ENV, create_db_engine
 from failtrack_pipeline.db.migrate import migrate
+from failtrack_pipeline.sources.demo import DEMO_AS_OF
 
 BACKENDS = ["sqlite", "postgresql"]
+# The moment test scrapes judge their events at (run config `as_of`): the demo's, so that
+# the demo feeds and the tests' own, dated 2027, give the same result on any day.
+SCRAPE_AS_OF = DEMO_AS_OF
+
+
+def scrape_config(op: str = "scrape_source", **config: Any) -> dict[str, Any]:
+    """Run config for `op` (the scrape or the retry op), its clock at SCRAPE_AS_OF."""
+    return {"ops": {op: {"config": {"as_of": SCRAPE_AS_OF, **config}}}}
 
 
 @pytest.fixture(scope="session")

@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-from dagster import DagsterEventType, DagsterInstance, build_run_status_sensor_context
+from dagster import DagsterInstance
 from dagster._core.test_utils import instance_for_test
 from dagster._serdes import serialize_value
 
@@ -32,11 +32,11 @@ from failtrack_pipeline.db.engine import DATABASE_URL_ENV
 from failtrack_pipeline.db.schema import events, metadata
 from failtrack_pipeline.definitions import build_definitions
 from failtrack_pipeline.defs.dashboard import DASHBOARD_JOB
-from failtrack_pipeline.defs.resources import FailtrackDatabase, FailtrackSources
 from failtrack_pipeline.sources import fetch
 from failtrack_pipeline.sources.registry import SourceConfig, load_sources
 from failtrack_pipeline.summaries.days import utc_today
-from failtrack_pipeline_tests.conftest import Backend
+from failtrack_pipeline_tests.conftest import Backend, scrape_config
+from failtrack_pipeline_tests.defs.test_scrape_job import sense_run_failure
 
 # The secret parts: none may be found, nor their first 8 characters (a cut-off secret).
 API_KEY = "AKlive9f8e7d6c5b4a3"
@@ -154,24 +154,6 @@ def assert_no_secret_in(text: str, secrets: list[str] = SECRETS) -> None:
         assert secret[:8] not in text, secret
 
 
-def sense_run_failure(backend: Backend, sources_path: Path, run_id: str, defs: Any) -> None:
-    """Evaluate the run-failure sensor on one failed run, as the daemon would."""
-    instance = backend.instance
-    sensor = defs.get_sensor_def("record_run_failure_sensor")
-    (failure,) = instance.get_records_for_run(run_id, of_type=DagsterEventType.RUN_FAILURE).records
-    context = build_run_status_sensor_context(
-        sensor_name=sensor.name,
-        dagster_event=failure.event_log_entry.dagster_event,
-        dagster_instance=instance,
-        dagster_run=instance.get_run_by_id(run_id),
-        resources={
-            "failtrack_db": FailtrackDatabase(),
-            "failtrack_sources": FailtrackSources(path=str(sources_path)),
-        },
-    ).for_run_failure()
-    sensor(context)
-
-
 def test_no_secret_reaches_tags_tables_or_the_event_log(
     backend: Backend, tmp_path: Path, feed_server: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -183,7 +165,10 @@ def test_no_secret_reaches_tags_tables_or_the_event_log(
     run_ids = []
     for source_id in ("unauthorized", "broken_server", "slow", "leaky_fields", "leaky_scraper"):
         result = job.execute_in_process(
-            partition_key=source_id, instance=instance, raise_on_error=False
+            partition_key=source_id,
+            instance=instance,
+            raise_on_error=False,
+            run_config=scrape_config(),
         )
         run_ids.append(result.run_id)
         assert result.success is (source_id == "leaky_fields")
@@ -236,7 +221,10 @@ def test_the_database_password_never_reaches_a_runs_logs_or_metadata(
     job = build_definitions(load_sources(path)).get_job_def("scrape_sources_job")
     with instance_for_test() as instance:
         result = job.execute_in_process(
-            partition_key="leaky_fields", instance=instance, raise_on_error=False
+            partition_key="leaky_fields",
+            instance=instance,
+            raise_on_error=False,
+            run_config=scrape_config(),
         )
         assert result.success is (url not in (UNREACHABLE, MALFORMED))
         run = instance.get_run_by_id(result.run_id)

@@ -5,11 +5,11 @@ plus `failtrack/external_id` (one event) or `failtrack/failure_group` (a group's
 Events that now succeed leave the samples of the groups they were examples of.
 """
 
-from dagster import Config, Failure, JobDefinition, OpExecutionContext, job, op
+from dagster import Failure, JobDefinition, OpExecutionContext, job, op
 from pydantic import Field
 
 from failtrack_pipeline.defs.resources import FailtrackDatabase, FailtrackSources
-from failtrack_pipeline.defs.scrape import record_scrape_failure, run_tagged
+from failtrack_pipeline.defs.scrape import EventClock, record_scrape_failure, run_tagged
 from failtrack_pipeline.scrape import SourceScrape
 from failtrack_pipeline.tracking.outcome import Tag
 from failtrack_pipeline.tracking.store import forget_fixed_samples, group_samples
@@ -17,7 +17,7 @@ from failtrack_pipeline.tracking.store import forget_fixed_samples, group_sample
 FAILURE_GROUP_TAG = "failtrack/failure_group"
 
 
-class RetryConfig(Config):
+class RetryConfig(EventClock):
     """Which events to retry: `external_ids` of `source_id`, or a failure group's samples."""
 
     source_id: str = Field(description="The source whose events to retry.")
@@ -72,6 +72,7 @@ def retry_events(
         failtrack_sources.load().get(config.source_id),
         engine,
         run_id=context.run_id,
+        now=config.moment(),
         rules=failtrack_sources.rules(),
         only=targets,
         recorder=failtrack_db.recorder(context.instance),

@@ -42,9 +42,10 @@ from dagster import (
     run_failure_sensor,
     schedule,
 )
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from failtrack_pipeline.defs.resources import FailtrackDatabase, FailtrackSources
+from failtrack_pipeline.errors import RunConfigError
 from failtrack_pipeline.scrape import SourceScrape
 from failtrack_pipeline.sources.registry import SourcesFile
 from failtrack_pipeline.tracking.categorize import MessageRule
@@ -62,7 +63,40 @@ FINISHED_RUN_STATUSES = [
 ]
 
 
-class ScrapeConfig(Config):
+class EventClock(Config):
+    """The moment a run judges its events at: whether one has ended (a skip) or lies
+    implausibly far in the past or future (a failure). Counts and tags keep real time."""
+
+    as_of: str | None = Field(
+        default=None,
+        description="Judge events as of this ISO-8601 moment with a UTC offset, e.g. "
+        "2026-11-25T06:00:00+00:00, instead of now: to re-judge an archived feed as on the "
+        "day it was fetched, or to make a demo or a test give the same result on any day.",
+    )
+
+    @field_validator("as_of")
+    @classmethod
+    def _aware_moment(cls, as_of: str | None) -> str | None:
+        if as_of is not None:
+            moment_of(as_of)
+        return as_of
+
+    def moment(self) -> datetime | None:
+        """`as_of` as an aware datetime; None for now."""
+        return None if self.as_of is None else moment_of(self.as_of)
+
+
+def moment_of(as_of: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(as_of)
+    except ValueError:
+        raise RunConfigError(f"as_of: {as_of!r} is not an ISO-8601 date and time") from None
+    if moment.utcoffset() is None:
+        raise RunConfigError(f"as_of: {as_of!r} has no UTC offset; add one, e.g. +00:00")
+    return moment
+
+
+class ScrapeConfig(EventClock):
     """When a run counts as a silent failure; a source's own `silent_failure_threshold` in
     the sources file takes precedence over `silent_failure_threshold` here."""
 
@@ -103,6 +137,7 @@ def scrape_source(
         source,
         failtrack_db.get_engine(),
         run_id=context.run_id,
+        now=config.moment(),
         rules=failtrack_sources.rules(),
         baseline=YieldBaseline(history, rule),
         recorder=failtrack_db.recorder(context.instance),
@@ -193,7 +228,7 @@ def record_run_failure(
     counts it once, whoever else reports the run meanwhile.
     """
     source_id = run.tags.get(Tag.SOURCE.value) or run.tags.get("dagster/partition")
-    if not source_id:
+    if not source_id or _is_run_config_error(error):
         return False
     now = datetime.now(UTC)
     failure = describe_failure(source_id, error, seen_at=now, rules=rules)
@@ -204,6 +239,13 @@ def record_run_failure(
         return False
     instance.add_run_tags(run.run_id, failed_run_tags(failure, processed_at=now))
     return True
+
+
+def _is_run_config_error(error: Any) -> bool:
+    """A mistake in the run's own config (the hook sees the exception, the sensor its
+    serialized form): the run failed before reading the source, which did nothing wrong."""
+    name = getattr(error, "cls_name", None) or type(error).__name__
+    return name == RunConfigError.__name__
 
 
 def build_scrape_job(sources: SourcesFile) -> JobDefinition:

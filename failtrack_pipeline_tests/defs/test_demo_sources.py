@@ -9,7 +9,7 @@ from dagster import build_schedule_context
 from failtrack_pipeline.cli import HISTORY_RUNS, replay_history
 from failtrack_pipeline.definitions import build_definitions
 from failtrack_pipeline.sources.registry import default_sources_path, load_sources
-from failtrack_pipeline_tests.conftest import Backend
+from failtrack_pipeline_tests.conftest import Backend, scrape_config
 from failtrack_pipeline_tests.defs.test_scrape_job import failure_rows
 
 # Hand-checked against the feed files under failtrack_pipeline/sources/demo/feeds.
@@ -62,7 +62,10 @@ def test_the_demo_sources_fill_the_failure_table_and_a_rerun_doubles_the_counts(
         statuses = {}
         for source in sources.enabled():
             result = job.execute_in_process(
-                partition_key=source.id, instance=backend.instance, raise_on_error=False
+                partition_key=source.id,
+                instance=backend.instance,
+                raise_on_error=False,
+                run_config=scrape_config(),
             )
             statuses[source.id] = backend.instance.get_run_by_id(result.run_id).tags[
                 "failtrack/status"
@@ -90,7 +93,9 @@ def test_after_the_replayed_history_night_markets_empty_scrape_is_a_silent_failu
     sources = load_sources(default_sources_path())
     assert replay_history(backend.instance, sources.ids()) == ["night_markets"]
     job = build_definitions(sources).get_job_def("scrape_sources_job")
-    result = job.execute_in_process(partition_key="night_markets", instance=backend.instance)
+    result = job.execute_in_process(
+        partition_key="night_markets", instance=backend.instance, run_config=scrape_config()
+    )
     tags = backend.instance.get_run_by_id(result.run_id).tags
     assert tags["failtrack/status"] == "silent_failure"
     assert tags["failtrack/error_message"] == SILENT_GROUP[2]  # 0 records; median 6 of 4 runs

@@ -30,7 +30,7 @@ from failtrack_pipeline.definitions import build_definitions
 from failtrack_pipeline.defs.resources import FailtrackDatabase, FailtrackSources
 from failtrack_pipeline.defs.scrape import record_scrape_failure, scrape_source
 from failtrack_pipeline.sources.registry import load_sources
-from failtrack_pipeline_tests.conftest import Backend
+from failtrack_pipeline_tests.conftest import Backend, scrape_config
 from failtrack_pipeline_tests.defs import flaky_scraper
 
 SOURCES_YAML = """
@@ -81,6 +81,7 @@ def test_a_step_retried_by_a_retry_policy_counts_each_attempt_once(
     result = retried_scrape_job.execute_in_process(
         partition_key="flaky",
         instance=backend.instance,
+        run_config=scrape_config(),
         resources={
             "failtrack_db": FailtrackDatabase(),
             "failtrack_sources": FailtrackSources(path=str(sources_path)),
@@ -108,7 +109,7 @@ def test_a_run_re_executed_from_the_ui_is_a_new_attempt_and_its_hook_counts_once
         __name__, scrape_job_for.__name__, reconstructable_args=(str(sources_path),)
     )
     tags = {"dagster/partition": "flaky"}
-    with execute_job(reconstructable, instance, tags=tags) as parent:
+    with execute_job(reconstructable, instance, tags=tags, run_config=scrape_config()) as parent:
         assert not parent.success  # the first call breaks off: hook records the run
     with execute_job(
         reconstructable,

@@ -28,6 +28,7 @@ from failtrack_pipeline.db.schema import discovery_event_failures
 from failtrack_pipeline.definitions import build_definitions
 from failtrack_pipeline.defs.resources import FailtrackDatabase, FailtrackSources
 from failtrack_pipeline.sources.registry import load_sources
+from failtrack_pipeline_tests.conftest import scrape_config
 from failtrack_pipeline_tests.defs import outage_scraper
 
 SOURCES_YAML = """
@@ -84,7 +85,7 @@ def test_a_database_outage_mid_scrape_loses_no_count_and_counts_none_twice(
     sources_path.write_text(SOURCES_YAML)
     defs = build_definitions(load_sources(sources_path))
     result = defs.get_job_def("scrape_sources_job").execute_in_process(
-        partition_key="outage", instance=instance, raise_on_error=False
+        partition_key="outage", instance=instance, raise_on_error=False, run_config=scrape_config()
     )
     assert not result.success
 

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from failtrack_pipeline.db.schema import discovery_event_failures, events
 from failtrack_pipeline.defs.resources import FailtrackDatabase, FailtrackSources
 from failtrack_pipeline.defs.retry import build_retry_job
-from failtrack_pipeline_tests.conftest import Backend
+from failtrack_pipeline_tests.conftest import Backend, scrape_config
 from failtrack_pipeline_tests.defs.test_scrape_job import run_source
 
 SOURCES_YAML = """
@@ -46,7 +46,7 @@ def retry(backend: Backend, sources_path: Path, **config: object):
             "failtrack_db": FailtrackDatabase(),
             "failtrack_sources": FailtrackSources(path=str(sources_path)),
         },
-        run_config={"ops": {"retry_events": {"config": config}}},
+        run_config=scrape_config("retry_events", **config),
         raise_on_error=False,
     )
     run = backend.instance.get_run_by_id(result.run_id)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -20,7 +21,7 @@ from failtrack_pipeline.defs.resources import FailtrackDatabase, FailtrackSource
 from failtrack_pipeline.defs.scrape import ScrapeConfig
 from failtrack_pipeline.sources.registry import load_sources
 from failtrack_pipeline.summaries.days import utc_today
-from failtrack_pipeline_tests.conftest import Backend
+from failtrack_pipeline_tests.conftest import Backend, scrape_config
 
 GOOD_CSV = """id,name,start,place
 g1,Jazz night,2027-03-01T20:00:00,Blue Room
@@ -75,11 +76,16 @@ def sources_path(tmp_path: Path) -> Path:
     return path
 
 
-def run_source(backend: Backend, sources_path: Path, source_id: str) -> dict[str, str]:
+def run_source(
+    backend: Backend, sources_path: Path, source_id: str, **config: Any
+) -> dict[str, str]:
     defs = build_definitions(load_sources(sources_path))
     job = defs.get_job_def("scrape_sources_job")
     result = job.execute_in_process(
-        partition_key=source_id, instance=backend.instance, raise_on_error=False
+        partition_key=source_id,
+        instance=backend.instance,
+        raise_on_error=False,
+        run_config=scrape_config(**config),
     )
     run = backend.instance.get_run_by_id(result.run_id)
     assert run is not None
@@ -115,6 +121,32 @@ def test_a_clean_source_runs_as_success_with_its_counts_in_tags(
         titles = connection.execute(sa.select(events.c.title).order_by(events.c.external_id))
         assert list(titles.scalars()) == ["Jazz night", "Poetry slam", "Folk duo"]
     assert failure_rows(backend.engine) == {}
+
+
+def test_as_of_judges_the_events_at_that_moment_and_must_carry_a_utc_offset(
+    backend: Backend, sources_path: Path
+) -> None:
+    # The morning after the first show: it has ended (a skip), the others are to come.
+    tags = run_source(backend, sources_path, "good", as_of="2027-03-02T06:00:00+01:00")
+    counts = [tags[f"failtrack/events_{n}"] for n in ("processed", "succeeded", "skipped")]
+    assert (counts, tags["failtrack/skip_reasons"]) == (["3", "2", "1"], "ended=1")
+
+    job_defs = build_definitions(load_sources(sources_path))
+    result = job_defs.get_job_def("scrape_sources_job").execute_in_process(
+        partition_key="good",
+        instance=backend.instance,
+        raise_on_error=False,
+        run_config=scrape_config(as_of="2027-03-02T06:00:00"),
+    )
+    assert not result.success
+    (failure,) = result.get_step_failure_events()
+    assert failure.step_failure_data.error.message.startswith(
+        "failtrack_pipeline.errors.RunConfigError: as_of: '2027-03-02T06:00:00' has no UTC offset"
+    )
+    # The source did nothing wrong: neither the hook nor the sensor records it.
+    sense_run_failure(backend, sources_path, result.run_id, job_defs)
+    assert failure_rows(backend.engine) == {}
+    assert "failtrack/status" not in backend.instance.get_run_by_id(result.run_id).tags
 
 
 def test_failed_events_make_a_partial_run_and_grouped_failure_rows(
@@ -164,31 +196,33 @@ def test_an_unreachable_source_fails_the_run_and_the_hook_records_why(
     assert failure_rows(backend.engine)[key] == 1
 
 
+def sense_run_failure(backend: Backend, sources_path: Path, run_id: str, defs: Any) -> None:
+    """Evaluate the run-failure sensor on one failed run, as the daemon would."""
+    instance = backend.instance
+    sensor = defs.get_sensor_def("record_run_failure_sensor")
+    (failure,) = instance.get_records_for_run(run_id, of_type=DagsterEventType.RUN_FAILURE).records
+    context = build_run_status_sensor_context(
+        sensor_name=sensor.name,
+        dagster_event=failure.event_log_entry.dagster_event,
+        dagster_instance=instance,
+        dagster_run=instance.get_run_by_id(run_id),
+        resources={
+            "failtrack_db": FailtrackDatabase(),
+            "failtrack_sources": FailtrackSources(path=str(sources_path)),
+        },
+    ).for_run_failure()
+    sensor(context)
+
+
 def test_the_sensor_records_a_run_that_died_and_never_double_counts(
     backend: Backend, sources_path: Path
 ) -> None:
     instance = backend.instance
     defs = build_definitions(load_sources(sources_path))
     job = defs.get_job_def("scrape_sources_job")
-    sensor = defs.get_sensor_def("record_run_failure_sensor")
-    resources = {
-        "failtrack_db": FailtrackDatabase(),
-        "failtrack_sources": FailtrackSources(path=str(sources_path)),
-    }
 
     def sense(run_id: str) -> None:
-        run = instance.get_run_by_id(run_id)
-        (failure_record,) = instance.get_records_for_run(
-            run_id, of_type=DagsterEventType.RUN_FAILURE
-        ).records
-        context = build_run_status_sensor_context(
-            sensor_name=sensor.name,
-            dagster_event=failure_record.event_log_entry.dagster_event,
-            dagster_instance=instance,
-            dagster_run=run,
-            resources=resources,
-        ).for_run_failure()
-        sensor(context)
+        sense_run_failure(backend, sources_path, run_id, defs)
 
     # A run whose worker died: no op ever ran, so no hook saw it.
     died = instance.create_run_for_job(
@@ -198,7 +232,9 @@ def test_the_sensor_records_a_run_that_died_and_never_double_counts(
     sense(died.run_id)
     sense(died.run_id)
     # A run whose failure the hook already recorded.
-    hooked = job.execute_in_process(partition_key="down", instance=instance, raise_on_error=False)
+    hooked = job.execute_in_process(
+        partition_key="down", instance=instance, raise_on_error=False, run_config=scrape_config()
+    )
     sense(hooked.run_id)
 
     rows = failure_rows(backend.engine)
@@ -270,7 +306,7 @@ def test_the_silent_failure_output_metadata_names_the_baseline_and_skips(
     (sources_path.parent / "markets.json").write_text(json.dumps({"items": MARKETS}))
     defs = build_definitions(load_sources(sources_path))
     result = defs.get_job_def("scrape_sources_job").execute_in_process(
-        partition_key="markets", instance=backend.instance
+        partition_key="markets", instance=backend.instance, run_config=scrape_config()
     )
     (output,) = [
         event.event_specific_data.metadata

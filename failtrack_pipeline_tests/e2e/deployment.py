@@ -47,7 +47,9 @@ class Deployment:
     url: str
     instance: DagsterInstance
 
-    def launch_backfill(self, job_name: str, partitions: Sequence[str]) -> str:
+    def launch_backfill(
+        self, job_name: str, partitions: Sequence[str], run_config: Mapping[str, Any]
+    ) -> str:
         """Backfill `partitions` of `job_name` as the UI does; returns the backfill id."""
         params = {
             "selector": {
@@ -55,6 +57,7 @@ class Deployment:
                 "repositorySelector": REPOSITORY,
             },
             "partitionNames": list(partitions),
+            "runConfigData": dict(run_config),
         }
         answer = graphql(self.url, LAUNCH_BACKFILL, params=params)["launchPartitionBackfill"]
         if answer["__typename"] != "LaunchBackfillSuccess":

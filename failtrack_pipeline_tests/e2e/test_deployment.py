@@ -24,7 +24,7 @@ from failtrack_pipeline.db.schema import source_daily_stats, source_success_rate
 from failtrack_pipeline.defs.dashboard import DASHBOARD_JOB, dashboard_run_request
 from failtrack_pipeline.summaries.days import utc_today
 from failtrack_pipeline.tracking.spool import FailureSpool
-from failtrack_pipeline_tests.conftest import fresh_postgres_database
+from failtrack_pipeline_tests.conftest import fresh_postgres_database, scrape_config
 from failtrack_pipeline_tests.defs.test_demo_sources import EXPECTED_GROUPS, EXPECTED_STATUS
 from failtrack_pipeline_tests.defs.test_scrape_job import failure_rows
 from failtrack_pipeline_tests.e2e.deployment import (
@@ -89,8 +89,8 @@ def backfill_runs(deployment: Deployment, backfill_id: str, count: int) -> list[
 def test_two_backfills_of_every_source_run_through_the_queue_one_run_per_source_at_a_time(
     deployment: Deployment, failtrack_engine: sa.Engine
 ) -> None:
-    first = deployment.launch_backfill(SCRAPE_JOB, DEMO_SOURCES)
-    second = deployment.launch_backfill(SCRAPE_JOB, DEMO_SOURCES)
+    first = deployment.launch_backfill(SCRAPE_JOB, DEMO_SOURCES, scrape_config())
+    second = deployment.launch_backfill(SCRAPE_JOB, DEMO_SOURCES, scrape_config())
     runs = backfill_runs(deployment, first, 8) + backfill_runs(deployment, second, 8)
 
     # Every run is its source's, tagged at creation and with the outcome the feed implies.
@@ -184,7 +184,7 @@ def expected_success_rates(runs: list[DagsterRun]) -> dict[str, float | None]:
 def test_a_killed_run_worker_fails_its_run_and_the_sensor_records_it_once(
     deployment: Deployment, failtrack_engine: sa.Engine, workdir: Path
 ) -> None:
-    backfill = deployment.launch_backfill(SCRAPE_JOB, ["stuck"])
+    backfill = deployment.launch_backfill(SCRAPE_JOB, ["stuck"], scrape_config())
     pid_file = workdir / "stuck.pid"
     pid = deployment.wait_until(
         lambda: (

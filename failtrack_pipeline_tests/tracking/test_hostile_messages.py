@@ -22,7 +22,7 @@ from failtrack_pipeline.tracking.failures import EXAMPLE_MAX_CHARS, describe_fai
 from failtrack_pipeline.tracking.normalize import MAX_LENGTH
 from failtrack_pipeline.tracking.outcome import MAX_TAG_VALUE_CHARS
 from failtrack_pipeline.tracking.store import record_failures
-from failtrack_pipeline_tests.conftest import Backend
+from failtrack_pipeline_tests.conftest import Backend, scrape_config
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 SQL = "'); DROP TABLE discovery_event_failures; -- \" OR 1=1; SELECT pg_sleep(10);"
@@ -95,7 +95,10 @@ def test_a_run_failing_with_a_hostile_message_gets_bounded_storable_tags(
     )
     job = build_definitions(load_sources(path)).get_job_def("scrape_sources_job")
     result = job.execute_in_process(
-        partition_key="hostile", instance=backend.instance, raise_on_error=False
+        partition_key="hostile",
+        instance=backend.instance,
+        raise_on_error=False,
+        run_config=scrape_config(),
     )
     assert not result.success
     run = backend.instance.get_run_by_id(result.run_id)
