@@ -139,7 +139,7 @@ def _refresh_dashboard(instance: DagsterInstance, defs: Definitions, engine: sa.
     from failtrack_pipeline.summaries.days import utc_today
     from failtrack_pipeline.summaries.present import SUCCESS_RATES_PREVIEW, formatted
 
-    result = defs.get_job_def(DASHBOARD_JOB).execute_in_process(
+    result = defs.resolve_job_def(DASHBOARD_JOB).execute_in_process(
         instance=instance,
         partition_key=utc_today().isoformat(),
         raise_on_error=False,

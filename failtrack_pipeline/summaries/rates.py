@@ -117,10 +117,12 @@ def _rates(source_ids: Sequence[str], as_of: date, thresholds: Thresholds) -> sa
     runs_7d = sa.func.coalesce(windows.c.runs_7d, 0)
     failed_runs_7d = sa.func.coalesce(windows.c.failed_runs_7d, 0)
     silent_7d = sa.func.coalesce(windows.c.silent_failures_7d, 0)
-    # Runs that read no event to judge have no event rate: judge them by run outcome, where
-    # a silent failure is no better than a failed run.
-    good_runs = runs_7d - failed_runs_7d - silent_7d
-    health_rate = sa.func.coalesce(rates["7d"], ratio(good_runs, runs_7d))
+    # Health is the worse of two rates: events that succeeded, and runs that neither failed
+    # nor silently failed. A source whose runs break off after a few good events, or whose
+    # feed went quiet, is not healthy; without events to judge, the runs alone decide.
+    run_rate = ratio(runs_7d - failed_runs_7d - silent_7d, runs_7d)
+    event_rate = sa.func.coalesce(rates["7d"], run_rate)
+    health_rate = sa.case((event_rate < run_rate, event_rate), else_=run_rate)
     health = sa.case(
         (runs_7d == 0, Health.NO_DATA.value),
         (health_rate >= thresholds.healthy, Health.HEALTHY.value),

@@ -62,11 +62,19 @@ def test_health_levels_at_the_threshold_boundaries(engine: sa.Engine) -> None:
         days_ago(2),
         scrape_run("feed_down", days_ago(2), 0, 0, status=RunStatus.FAILED),
         scrape_run("empty_feed", days_ago(2), 0, 0),
+        # Every event good, but the only run broke off: 100 % of events, 0 % of runs.
+        scrape_run("breaks_off", days_ago(2), 2, 0, status=RunStatus.FAILED),
     )
+    # Perfect events, one failed run in seven: 6/7 = 85.7 % of runs.
+    for back in range(7):
+        status = RunStatus.FAILED if back == 3 else RunStatus.SUCCESS
+        add_day(
+            engine, days_ago(back), scrape_run("one_bad_run", days_ago(back), 10, 0, status=status)
+        )
     add_day(engine, days_ago(8), scrape_run("quiet_this_week", days_ago(8), 1, 0))
 
-    sources = [*week, "feed_down", "empty_feed", "quiet_this_week", "never_ran"]
-    summary = build_success_rates(engine, sources, AS_OF, Thresholds())
+    sources = [*week, "feed_down", "empty_feed", "breaks_off", "one_bad_run", "quiet_this_week"]
+    summary = build_success_rates(engine, [*sources, "never_ran"], AS_OF, Thresholds())
     assert {source: row["health"] for source, row in rates(engine).items()} == {
         "exactly_healthy": "healthy",
         "just_below_healthy": "degraded",
@@ -74,18 +82,22 @@ def test_health_levels_at_the_threshold_boundaries(engine: sa.Engine) -> None:
         "just_below_degraded": "failing",
         "feed_down": "failing",
         "empty_feed": "healthy",
+        "breaks_off": "failing",
+        "one_bad_run": "degraded",
         "quiet_this_week": "no_data",
         "never_ran": "no_data",
     }
-    assert summary.rows == 8
+    assert summary.rows == 10
     assert summary.sources_by_health == {
         Health.HEALTHY: 2,
-        Health.DEGRADED: 2,
-        Health.FAILING: 2,
+        Health.DEGRADED: 3,
+        Health.FAILING: 3,
         Health.NO_DATA: 2,
     }
-    assert summary.failing_sources == 2
-    assert summary.overall_success_rate_7d == (95 + 1899 + 80 + 1599) / (100 + 2000 + 100 + 2000)
+    assert summary.failing_sources == 3
+    assert summary.overall_success_rate_7d == (95 + 1899 + 80 + 1599 + 2 + 70) / (
+        100 + 2000 + 100 + 2000 + 2 + 70
+    )
 
 
 def test_thresholds_are_configurable_and_must_be_ordered(engine: sa.Engine) -> None:
@@ -181,7 +193,8 @@ def test_skipped_events_count_in_no_rate_and_silent_failures_show(engine: sa.Eng
     assert alpha["success_rate_1d"] == 9 / 10  # not 9 / 15
     assert alpha["success_rate_7d"] == 27 / 30  # not 27 / 65
     assert (alpha["events_skipped_7d"], alpha["silent_failures_7d"]) == (35, 1)
-    assert (alpha["runs_7d"], alpha["failed_runs_7d"], alpha["health"]) == (3, 0, "degraded")
+    # Events at 90 %, but one run in 3 was silent: the worse, 2/3 of runs, decides.
+    assert (alpha["runs_7d"], alpha["failed_runs_7d"], alpha["health"]) == (3, 0, "failing")
     assert (beta["silent_failures_7d"], beta["runs_7d"]) == (1, 3)
     assert beta["health"] == "failing"  # 1 good run of 3
     assert summary.overall_success_rate_7d == 27 / 30
