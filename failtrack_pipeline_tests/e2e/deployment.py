@@ -147,10 +147,8 @@ def timeline(instance: DagsterInstance, run_id: str) -> Timeline:
 
 def peak_concurrency(timelines: Sequence[Timeline]) -> int:
     """The most runs in flight (launched, not yet ended) at one moment."""
-    edges = sorted(
-        [(t.launched, 1) for t in timelines] + [(t.ended, -1) for t in timelines],
-        key=lambda edge: (edge[0], edge[1]),  # an end before a launch at the same moment
-    )
+    # (moment, +1 launch / -1 end): at the same moment an end sorts before a launch.
+    edges = sorted([(t.launched, 1) for t in timelines] + [(t.ended, -1) for t in timelines])
     peak = current = 0
     for _moment, step in edges:
         current += step
@@ -159,8 +157,8 @@ def peak_concurrency(timelines: Sequence[Timeline]) -> int:
 
 
 def write_instance_config(home: Path, max_concurrent_runs: int) -> None:
-    """The shipped PostgreSQL `dagster.yaml` in `home`, with only the test's pace changed:
-    the queue checks every second, and runs at most `max_concurrent_runs` at once."""
+    """The shipped PostgreSQL `dagster.yaml` in `home`, only quicker to react (the queue
+    checks every second, run monitoring every 5 s) and with `max_concurrent_runs`."""
     config = yaml.safe_load(SHIPPED_DAGSTER_YAML.read_text())
     queue = config["run_coordinator"]["config"]
     queue["max_concurrent_runs"] = max_concurrent_runs
