@@ -243,9 +243,18 @@ def record_run_failure(
 
 def _is_run_config_error(error: Any) -> bool:
     """A mistake in the run's own config (the hook sees the exception, the sensor its
-    serialized form): the run failed before reading the source, which did nothing wrong."""
+    serialized form): the run failed before reading the source, which did nothing wrong.
+
+    Dagster checks only a `Config`'s types at launch; its values (ranges, `as_of`) are
+    checked as the op starts, by pydantic, which names the class it refused.
+    """
     name = getattr(error, "cls_name", None) or type(error).__name__
-    return name == RunConfigError.__name__
+    if name == RunConfigError.__name__:
+        return True
+    message = getattr(error, "message", None) or str(error)
+    op_configs = EventClock.__subclasses__()  # ScrapeConfig, RetryConfig
+    refused = (f"validation error for {config.__name__}" for config in op_configs)
+    return name == "ValidationError" and any(words in message for words in refused)
 
 
 def build_scrape_job(sources: SourcesFile) -> JobDefinition:

@@ -123,7 +123,7 @@ def test_a_clean_source_runs_as_success_with_its_counts_in_tags(
     assert failure_rows(backend.engine) == {}
 
 
-def test_as_of_judges_the_events_at_that_moment_and_must_carry_a_utc_offset(
+def test_as_of_judges_the_events_at_that_moment_and_a_bad_config_is_no_failure_of_the_source(
     backend: Backend, sources_path: Path
 ) -> None:
     # The morning after the first show: it has ended (a skip), the others are to come.
@@ -147,6 +147,17 @@ def test_as_of_judges_the_events_at_that_moment_and_must_carry_a_utc_offset(
     sense_run_failure(backend, sources_path, result.run_id, job_defs)
     assert failure_rows(backend.engine) == {}
     assert "failtrack/status" not in backend.instance.get_run_by_id(result.run_id).tags
+
+    # Nor any other value pydantic refuses in the op's config.
+    refused = job_defs.get_job_def("scrape_sources_job").execute_in_process(
+        partition_key="good",
+        instance=backend.instance,
+        raise_on_error=False,
+        run_config=scrape_config(silent_failure_threshold=1.5),
+    )
+    assert not refused.success
+    sense_run_failure(backend, sources_path, refused.run_id, job_defs)
+    assert failure_rows(backend.engine) == {}
 
 
 def test_failed_events_make_a_partial_run_and_grouped_failure_rows(
