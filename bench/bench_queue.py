@@ -87,7 +87,7 @@ def through_the_queue(
         fresh_postgres_database(postgres_url) as failtrack_url,
         running_deployment(
             workdir / f"home-{len(source_ids)}",
-            dagster_postgres_url=dagster_url.replace("postgresql+psycopg://", "postgresql://", 1),
+            dagster_postgres_url=dagster_url,
             failtrack_url=failtrack_url,
             sources_file=sources_file,
             extra_env={"PYTHONPATH": str(BENCH), EVENTS_ENV: str(events_wanted())},
@@ -105,31 +105,26 @@ def through_the_queue(
 def report(count: int, timelines: list[Timeline], untracked: float, tracked: float) -> float:
     """Print one deployment's numbers; returns its wall time."""
     wall = max(t.ended for t in timelines) - min(t.queued for t in timelines)
-
-    def median(part: str) -> float:
-        spans = {
-            "queue": [t.launched - t.queued for t in timelines],
-            "start": [t.started - t.launched for t in timelines],
-            "op": [t.op_ended - t.op_started for t in timelines],
-            "finish": [t.ended - t.op_ended for t in timelines],
-            "run": [t.ended - t.launched for t in timelines],
-        }[part]
-        return statistics.median(spans)
-
-    run = median("run")
+    queue = statistics.median(t.launched - t.queued for t in timelines)
+    run = statistics.median(t.ended - t.launched for t in timelines)
+    parts = {
+        "worker start, code load": [t.started - t.launched for t in timelines],
+        "op: scrape + record": [t.op_ended - t.op_started for t in timelines],
+        "run teardown": [t.ended - t.op_ended for t in timelines],
+    }
     print(
         f"\n{count} sources: {wall:.1f} s, {count / wall * 60:.1f} runs/min, "
         f"{wall / count:.2f} s per source, peak {peak_concurrency(timelines)} runs at once"
     )
     print(f"  per run (median of {count}), launched to ended {run:.2f} s:")
-    print(f"    waiting in the queue      {median('queue'):7.2f} s (not part of the run)")
-    print(f"    worker start, code load   {median('start'):7.2f} s ({median('start') / run:.0%})")
-    print(f"    op: scrape + record       {median('op'):7.2f} s ({median('op') / run:.0%})")
+    print(f"    {'waiting in the queue':26}{queue:7.2f} s (not part of the run)")
+    for part, spans in parts.items():
+        median = statistics.median(spans)
+        print(f"    {part:26}{median:7.2f} s ({median / run:.0%})")
     print(
-        f"      of which recording      ~{tracked - untracked:6.2f} s in process "
+        f"  recording, part of the op: ~{tracked - untracked:.2f} s in process "
         f"(scrape {untracked:.3f} s, with tracking {tracked:.3f} s)"
     )
-    print(f"    run teardown              {median('finish'):7.2f} s ({median('finish') / run:.0%})")
     print(
         f"  vs in process, one after the other: {wall / count / tracked:.1f}x the time per source"
     )

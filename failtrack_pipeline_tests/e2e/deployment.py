@@ -22,6 +22,7 @@ import yaml
 from dagster import DagsterEventType, DagsterInstance, DagsterRun, RunsFilter
 from dagster._core.instance.ref import InstanceRef
 from dagster._core.storage.dagster_run import FINISHED_STATUSES
+from sqlalchemy.engine import make_url
 
 from failtrack_pipeline.db.engine import DATABASE_URL_ENV
 from failtrack_pipeline.sources.registry import DEMO_SOURCES_FILE, SOURCES_FILE_ENV
@@ -192,11 +193,13 @@ def running_deployment(
 ) -> Iterator[Deployment]:
     """Daemon and webserver over a fresh `home`; stopped, with their run workers, on exit.
 
-    The credentials reach the processes through the environment only, as in production.
+    `dagster_postgres_url` may name any driver: dagster-postgres gets its libpq form. The
+    credentials reach the processes through the environment only, as in production.
     """
     write_instance_config(home, max_concurrent_runs)
+    libpq_url = make_url(dagster_postgres_url).set(drivername="postgresql")
     env = {
-        DAGSTER_POSTGRES_URL_ENV: dagster_postgres_url,
+        DAGSTER_POSTGRES_URL_ENV: libpq_url.render_as_string(hide_password=False),
         DATABASE_URL_ENV: failtrack_url,
         SOURCES_FILE_ENV: str(sources_file),
         **(extra_env or {}),

@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from dagster import DagsterRun, DagsterRunStatus, RunsFilter
-from sqlalchemy.engine import make_url
 
 from failtrack_pipeline.db.engine import create_db_engine
 from failtrack_pipeline.db.schema import source_daily_stats, source_success_rates
@@ -67,17 +66,18 @@ def deployment(
     postgres_server_url: str, failtrack_engine: sa.Engine, workdir: Path
 ) -> Iterator[Deployment]:
     sources = write_sources_file(workdir / "sources.yaml", [STUCK_SOURCE])
-    with fresh_postgres_database(postgres_server_url) as dagster_url:
-        libpq_url = make_url(dagster_url).set(drivername="postgresql")
-        with running_deployment(
+    with (
+        fresh_postgres_database(postgres_server_url) as dagster_url,
+        running_deployment(
             workdir / "home",
-            dagster_postgres_url=libpq_url.render_as_string(hide_password=False),
+            dagster_postgres_url=dagster_url,
             failtrack_url=failtrack_engine.url.render_as_string(hide_password=False),
             sources_file=sources,
             max_concurrent_runs=MAX_CONCURRENT_RUNS,
             extra_env={PID_FILE_ENV: str(workdir / "stuck.pid")},
-        ) as running:
-            yield running
+        ) as running,
+    ):
+        yield running
 
 
 def backfill_runs(deployment: Deployment, backfill_id: str, count: int) -> list[DagsterRun]:
