@@ -40,8 +40,8 @@ from bench_tracking import (  # noqa: E402
     throwaway_postgres,
 )
 
-from failtrack_pipeline.scrape import SourceScrape  # noqa: E402
-from failtrack_pipeline.sources.registry import SourceConfig, load_sources  # noqa: E402
+from failtrack_pipeline.source_scrape import SourceScrape  # noqa: E402
+from failtrack_pipeline.config.sources_file import SourceConfig, load_sources  # noqa: E402
 from failtrack_pipeline_tests.conftest import fresh_postgres_database  # noqa: E402
 from failtrack_pipeline_tests.e2e.deployment import (  # noqa: E402
     Timeline,

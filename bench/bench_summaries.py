@@ -42,7 +42,7 @@ from failtrack_pipeline.db.schema import (
     discovery_event_failures,
     scrape_runs,
 )
-from failtrack_pipeline.errors import ErrorCategory
+from failtrack_pipeline.base.errors import ErrorCategory
 from failtrack_pipeline.summaries.breakdown import build_error_category_breakdown
 from failtrack_pipeline.summaries.daily import rebuild_daily_stats, refresh_day
 from failtrack_pipeline.summaries.groups import build_top_failure_groups

@@ -28,9 +28,9 @@ import sqlalchemy as sa
 
 from failtrack_pipeline.db.engine import create_db_engine
 from failtrack_pipeline.db.migrate import migrate
-from failtrack_pipeline.errors import EventError
-from failtrack_pipeline.scrape import SourceScrape
-from failtrack_pipeline.sources.registry import SourceConfig, load_sources
+from failtrack_pipeline.base.errors import EventError
+from failtrack_pipeline.source_scrape import SourceScrape
+from failtrack_pipeline.config.sources_file import SourceConfig, load_sources
 from failtrack_pipeline.tracking.failures import Failure, describe_failure
 from failtrack_pipeline.tracking.store import record_failures
 

@@ -65,7 +65,7 @@ def _demo(home: Path) -> int:
     from dagster import DagsterInstance
 
     from failtrack_pipeline.definitions import defs
-    from failtrack_pipeline.sources.registry import default_sources_path, load_sources
+    from failtrack_pipeline.config.sources_file import default_sources_path, load_sources
 
     instance = DagsterInstance.get()
     job = defs.get_job_def("scrape_sources_job")
@@ -120,7 +120,7 @@ def replay_history(instance: DagsterInstance, source_ids: list[str]) -> list[str
     from their archived feeds; returns their ids. They are ordinary runs of the scrape job:
     the baseline each source's next scrape is judged against for a silent failure."""
     from failtrack_pipeline.definitions import build_definitions
-    from failtrack_pipeline.sources.registry import load_sources
+    from failtrack_pipeline.config.sources_file import load_sources
 
     history = load_sources(DEMO_HISTORY_FILE)
     replayed = [source.id for source in history.enabled() if source.id in source_ids]

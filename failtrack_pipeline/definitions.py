@@ -8,19 +8,19 @@ from dagster import Definitions
 
 from failtrack_pipeline.defs.dashboard import build_summary_definitions
 from failtrack_pipeline.defs.resources import FailtrackDatabase, FailtrackSources
-from failtrack_pipeline.defs.retention import (
+from failtrack_pipeline.defs.prune_job import (
     build_prune_job,
     build_prune_schedule,
     retention_from_env,
 )
-from failtrack_pipeline.defs.retry import build_retry_job
-from failtrack_pipeline.defs.scrape import (
+from failtrack_pipeline.defs.retry_job import build_retry_job
+from failtrack_pipeline.defs.scrape_job import (
     build_run_failure_sensor,
     build_scrape_job,
     build_scrape_schedule,
 )
-from failtrack_pipeline.defs.spool import replay_failure_spool_sensor
-from failtrack_pipeline.sources.registry import SourcesFile, default_sources_path, load_sources
+from failtrack_pipeline.defs.spool_sensor import replay_failure_spool_sensor
+from failtrack_pipeline.config.sources_file import SourcesFile, default_sources_path, load_sources
 
 
 def build_definitions(sources: SourcesFile) -> Definitions:

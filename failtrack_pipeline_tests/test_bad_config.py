@@ -18,8 +18,8 @@ import pytest
 from failtrack_pipeline.cli import main
 from failtrack_pipeline.db.engine import DATABASE_URL_ENV
 from failtrack_pipeline.defs.resources import RULES_FILE_ENV, FailtrackSources
-from failtrack_pipeline.defs.retention import RETENTION_DAYS_ENV, retention_from_env
-from failtrack_pipeline.errors import ConfigError
+from failtrack_pipeline.defs.prune_job import RETENTION_DAYS_ENV, retention_from_env
+from failtrack_pipeline.base.errors import ConfigError
 
 GOOD_SOURCE = "{id: good, name: Good, kind: ics, url: good.ics}"
 PASSWORD = "Pa55wordInUrl"
@@ -190,7 +190,7 @@ def test_the_code_location_fails_to_load_with_the_one_line(tmp_path: Path) -> No
         path.write_text(text)
         stderr = load_failure({"FAILTRACK_SOURCES_FILE": str(path)})
         last_line = stderr.strip().splitlines()[-1]
-        assert last_line.startswith(f"failtrack_pipeline.errors.ConfigError: {path}: {where}")
+        assert last_line.startswith(f"failtrack_pipeline.base.errors.ConfigError: {path}: {where}")
         assert f"field '{field}'" in last_line
         assert "pydantic" not in stderr and "The above exception" not in stderr
 

@@ -14,7 +14,7 @@ from dagster._core.run_coordinator.queued_run_coordinator import QueuedRunCoordi
 from dagster._core.workspace.config_schema import process_workspace_config
 
 from failtrack_pipeline.tracking.outcome import Tag
-from failtrack_pipeline.tracking.scrub import SCRUB_RULES, scrub_secrets
+from failtrack_pipeline.base.scrub import SCRUB_RULES, scrub_secrets
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"

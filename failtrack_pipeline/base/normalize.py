@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from failtrack_pipeline.tracking.scrub import scrub_secrets
+from failtrack_pipeline.base.scrub import scrub_secrets
 
 MAX_LENGTH: Final = 500
 ELLIPSIS: Final = "…"

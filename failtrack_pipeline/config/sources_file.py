@@ -26,11 +26,11 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
-from failtrack_pipeline.errors import ConfigError, yaml_problem
-from failtrack_pipeline.processing.events import EVENT_FIELDS, KNOWN_CATEGORIES, REQUIRED_FIELDS
+from failtrack_pipeline.base.errors import ConfigError, yaml_problem
+from failtrack_pipeline.base.events import EVENT_FIELDS, KNOWN_CATEGORIES, REQUIRED_FIELDS
 
 SOURCES_FILE_ENV: Final = "FAILTRACK_SOURCES_FILE"
-DEMO_SOURCES_FILE: Final = Path(__file__).parent / "demo" / "sources.yaml"
+DEMO_SOURCES_FILE: Final = Path(__file__).parents[1] / "sources" / "demo" / "sources.yaml"
 
 _SLUG: Final = r"^[a-z0-9_]+$"
 _CALLABLE: Final = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*:[A-Za-z_]\w*")

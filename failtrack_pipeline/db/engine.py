@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 
-from failtrack_pipeline.errors import ConfigError
+from failtrack_pipeline.base.errors import ConfigError
 
 DATABASE_URL_ENV = "FAILTRACK_DATABASE_URL"
 SQLITE_BUSY_TIMEOUT_MS = 30_000

@@ -18,7 +18,7 @@ from dagster import (
 )
 
 from failtrack_pipeline.defs.resources import FailtrackDatabase
-from failtrack_pipeline.defs.scrape import FINISHED_RUN_STATUSES
+from failtrack_pipeline.defs.scrape_job import FINISHED_RUN_STATUSES
 from failtrack_pipeline.tracking.retention import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_RETENTION_DAYS,

@@ -9,8 +9,8 @@ from dagster import Failure, JobDefinition, OpExecutionContext, job, op
 from pydantic import Field
 
 from failtrack_pipeline.defs.resources import FailtrackDatabase, FailtrackSources
-from failtrack_pipeline.defs.scrape import EventClock, record_scrape_failure, run_tagged
-from failtrack_pipeline.scrape import SourceScrape
+from failtrack_pipeline.defs.scrape_job import EventClock, record_scrape_failure, run_tagged
+from failtrack_pipeline.source_scrape import SourceScrape
 from failtrack_pipeline.tracking.outcome import Tag
 from failtrack_pipeline.tracking.store import forget_fixed_samples, group_samples
 

@@ -45,9 +45,9 @@ from dagster import (
 from pydantic import Field, field_validator, model_validator
 
 from failtrack_pipeline.defs.resources import FailtrackDatabase, FailtrackSources
-from failtrack_pipeline.errors import RunConfigError
-from failtrack_pipeline.scrape import SourceScrape
-from failtrack_pipeline.sources.registry import SourcesFile
+from failtrack_pipeline.base.errors import RunConfigError
+from failtrack_pipeline.source_scrape import SourceScrape
+from failtrack_pipeline.config.sources_file import SourcesFile
 from failtrack_pipeline.tracking.categorize import MessageRule
 from failtrack_pipeline.tracking.failures import describe_failure
 from failtrack_pipeline.tracking.outcome import RunOutcome, RunStatus, Tag, failed_run_tags

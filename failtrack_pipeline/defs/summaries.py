@@ -38,7 +38,7 @@ from pydantic import Field, model_validator
 
 from failtrack_pipeline.db import schema
 from failtrack_pipeline.defs.resources import FailtrackDatabase
-from failtrack_pipeline.defs.scrape import FINISHED_RUN_STATUSES
+from failtrack_pipeline.defs.scrape_job import FINISHED_RUN_STATUSES
 from failtrack_pipeline.summaries.breakdown import build_error_category_breakdown
 from failtrack_pipeline.summaries.daily import ScrapeRun, refresh_day
 from failtrack_pipeline.summaries.days import parse_day, start_of_day

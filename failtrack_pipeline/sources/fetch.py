@@ -18,9 +18,9 @@ from urllib.request import url2pathname
 
 import httpx
 
-from failtrack_pipeline.errors import ErrorCategory, FeedError
+from failtrack_pipeline.base.errors import ErrorCategory, FeedError
 from failtrack_pipeline.tracking.categorize import categorize
-from failtrack_pipeline.tracking.scrub import scrub_secrets
+from failtrack_pipeline.base.scrub import scrub_secrets
 
 TIMEOUT: Final = httpx.Timeout(30.0, connect=10.0)
 MAX_MESSAGE_CHARS: Final = 2000

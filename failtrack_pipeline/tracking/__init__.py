@@ -6,6 +6,6 @@ The public API for users' own scrapers:
 """
 
 from failtrack_pipeline.tracking.categorize import categorize
-from failtrack_pipeline.tracking.normalize import normalize_message
+from failtrack_pipeline.base.normalize import normalize_message
 
 __all__ = ["categorize", "normalize_message"]

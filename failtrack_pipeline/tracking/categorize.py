@@ -25,8 +25,8 @@ from typing import Any, Final, Protocol
 
 import yaml
 
-from failtrack_pipeline.errors import ConfigError, ErrorCategory, FailtrackError, yaml_problem
-from failtrack_pipeline.tracking.scrub import scrub_secrets
+from failtrack_pipeline.base.errors import ConfigError, ErrorCategory, FailtrackError, yaml_problem
+from failtrack_pipeline.base.scrub import scrub_secrets
 
 
 class SerializedError(Protocol):

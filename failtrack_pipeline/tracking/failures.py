@@ -10,10 +10,10 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from failtrack_pipeline.errors import ErrorCategory, FailtrackError
+from failtrack_pipeline.base.errors import ErrorCategory, FailtrackError
 from failtrack_pipeline.tracking.categorize import MessageRule, categorize
-from failtrack_pipeline.tracking.normalize import normalize_message
-from failtrack_pipeline.tracking.scrub import scrub_secrets
+from failtrack_pipeline.base.normalize import normalize_message
+from failtrack_pipeline.base.scrub import scrub_secrets
 
 EXAMPLE_MAX_CHARS = 2000
 # NUL (PostgreSQL refuses it) and lone surrogates (undecodable bytes, not UTF-8): replaced.

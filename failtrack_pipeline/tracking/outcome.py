@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from failtrack_pipeline.errors import ErrorCategory
+from failtrack_pipeline.base.errors import ErrorCategory
 from failtrack_pipeline.processing.skips import SkipReason
 from failtrack_pipeline.tracking.failures import Failure
 

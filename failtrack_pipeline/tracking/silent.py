@@ -13,7 +13,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from failtrack_pipeline.errors import ErrorCategory, FailtrackError
+from failtrack_pipeline.base.errors import ErrorCategory, FailtrackError
 
 
 @dataclass(frozen=True)

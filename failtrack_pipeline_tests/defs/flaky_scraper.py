@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from failtrack_pipeline.sources.registry import SourceConfig
+from failtrack_pipeline.config.sources_file import SourceConfig
 
 calls = 0
 

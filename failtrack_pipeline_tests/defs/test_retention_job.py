@@ -6,14 +6,14 @@ import pytest
 from dagster import RunsFilter, job, op
 
 from failtrack_pipeline.defs.resources import FailtrackDatabase
-from failtrack_pipeline.defs.retention import (
+from failtrack_pipeline.defs.prune_job import (
     PruneConfig,
     Retention,
     build_prune_job,
     prune_runs,
     retention_from_env,
 )
-from failtrack_pipeline.errors import ErrorCategory
+from failtrack_pipeline.base.errors import ErrorCategory
 from failtrack_pipeline.tracking.failures import Failure
 from failtrack_pipeline.tracking.store import record_failures
 from failtrack_pipeline_tests.conftest import Backend

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from failtrack_pipeline.db.schema import discovery_event_failures, events
 from failtrack_pipeline.defs.resources import FailtrackDatabase, FailtrackSources
-from failtrack_pipeline.defs.retry import build_retry_job
+from failtrack_pipeline.defs.retry_job import build_retry_job
 from failtrack_pipeline_tests.conftest import Backend, scrape_config
 from failtrack_pipeline_tests.defs.test_scrape_job import run_source
 

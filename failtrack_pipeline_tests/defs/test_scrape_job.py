@@ -18,8 +18,8 @@ from failtrack_pipeline.db.schema import discovery_event_failures, events, sourc
 from failtrack_pipeline.definitions import build_definitions
 from failtrack_pipeline.defs.dashboard import DASHBOARD_JOB
 from failtrack_pipeline.defs.resources import FailtrackDatabase, FailtrackSources
-from failtrack_pipeline.defs.scrape import ScrapeConfig
-from failtrack_pipeline.sources.registry import load_sources
+from failtrack_pipeline.defs.scrape_job import ScrapeConfig
+from failtrack_pipeline.config.sources_file import load_sources
 from failtrack_pipeline.summaries.days import utc_today
 from failtrack_pipeline_tests.conftest import Backend, scrape_config
 
@@ -141,7 +141,7 @@ def test_as_of_judges_the_events_at_that_moment_and_a_bad_config_is_no_failure_o
     assert not result.success
     (failure,) = result.get_step_failure_events()
     assert failure.step_failure_data.error.message.startswith(
-        "failtrack_pipeline.errors.RunConfigError: as_of: '2027-03-02T06:00:00' has no UTC offset"
+        "failtrack_pipeline.base.errors.RunConfigError: as_of: '2027-03-02T06:00:00' has no UTC offset"
     )
     # The source did nothing wrong: neither the hook nor the sensor records it.
     sense_run_failure(backend, sources_path, result.run_id, job_defs)

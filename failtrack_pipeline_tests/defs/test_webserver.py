@@ -17,7 +17,7 @@ from dagster import DagsterInstance
 from failtrack_pipeline.db.engine import DATABASE_URL_ENV
 from failtrack_pipeline.defs.dashboard import DASHBOARD_JOB
 from failtrack_pipeline.defs.resources import migrated_engine
-from failtrack_pipeline.errors import ErrorCategory
+from failtrack_pipeline.base.errors import ErrorCategory
 from failtrack_pipeline.summaries.days import utc_today
 from failtrack_pipeline.tracking.failures import Failure
 from failtrack_pipeline.tracking.store import record_failures

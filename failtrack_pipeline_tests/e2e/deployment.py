@@ -25,7 +25,7 @@ from dagster._core.storage.dagster_run import FINISHED_STATUSES
 from sqlalchemy.engine import make_url
 
 from failtrack_pipeline.db.engine import DATABASE_URL_ENV
-from failtrack_pipeline.sources.registry import DEMO_SOURCES_FILE, SOURCES_FILE_ENV
+from failtrack_pipeline.config.sources_file import DEMO_SOURCES_FILE, SOURCES_FILE_ENV
 from failtrack_pipeline_tests.webserver import (
     REPO,
     WORKSPACE,

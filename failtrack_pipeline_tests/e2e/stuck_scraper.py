@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from failtrack_pipeline.sources.registry import SourceConfig
+from failtrack_pipeline.config.sources_file import SourceConfig
 
 PID_FILE_ENV = "FAILTRACK_E2E_PID_FILE"
 

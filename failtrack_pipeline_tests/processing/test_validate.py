@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from failtrack_pipeline.db.schema import events as events_table
-from failtrack_pipeline.errors import ErrorCategory, EventError, FeedError
+from failtrack_pipeline.base.errors import ErrorCategory, EventError, FeedError
 from failtrack_pipeline.processing.errors import (
     DuplicateEventError,
     ImplausibleEventError,
@@ -24,7 +24,7 @@ from failtrack_pipeline.processing.errors import (
     UnknownCategoryError,
     VenueError,
 )
-from failtrack_pipeline.processing.events import (
+from failtrack_pipeline.base.events import (
     EVENT_FIELDS,
     KNOWN_CATEGORIES,
     READ_ONLY_FIELDS,
@@ -33,7 +33,7 @@ from failtrack_pipeline.processing.events import (
 from failtrack_pipeline.processing.skips import Skip, SkipReason
 from failtrack_pipeline.processing.validate import process_records, to_event
 from failtrack_pipeline.sources.readers import RawRecord, read_records
-from failtrack_pipeline.sources.registry import (
+from failtrack_pipeline.config.sources_file import (
     DEMO_SOURCES_FILE,
     SourceConfig,
     SourceKind,

@@ -69,11 +69,11 @@ READ_SCRIPT = textwrap.dedent(
     """
     import json, resource, sys
     from datetime import UTC, datetime
-    from failtrack_pipeline.processing.events import Event
+    from failtrack_pipeline.base.events import Event
     from failtrack_pipeline.processing.validate import process_records
-    from failtrack_pipeline.scrape import SourceScrape
+    from failtrack_pipeline.source_scrape import SourceScrape
     from failtrack_pipeline.sources.readers import read_records
-    from failtrack_pipeline.sources.registry import SourceConfig
+    from failtrack_pipeline.config.sources_file import SourceConfig
     from failtrack_pipeline.db.engine import create_db_engine
     from failtrack_pipeline.db.migrate import migrate
 

@@ -8,8 +8,8 @@ from urllib.request import url2pathname
 import pytest
 import yaml
 
-from failtrack_pipeline.errors import ConfigError
-from failtrack_pipeline.sources.registry import (
+from failtrack_pipeline.base.errors import ConfigError
+from failtrack_pipeline.config.sources_file import (
     DEMO_SOURCES_FILE,
     SOURCES_FILE_ENV,
     SourceKind,

@@ -15,7 +15,7 @@ from failtrack_pipeline.db.schema import scrape_runs, source_daily_skips, source
 from failtrack_pipeline.defs.dashboard import DASHBOARD_JOB, build_summary_definitions
 from failtrack_pipeline.defs.resources import FailtrackDatabase
 from failtrack_pipeline.defs.summaries import HealthThresholds
-from failtrack_pipeline.errors import ErrorCategory
+from failtrack_pipeline.base.errors import ErrorCategory
 from failtrack_pipeline.tracking.failures import Failure
 from failtrack_pipeline.tracking.store import record_failures
 from failtrack_pipeline_tests.conftest import Backend

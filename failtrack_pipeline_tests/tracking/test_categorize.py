@@ -16,7 +16,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from failtrack_pipeline.errors import (
+from failtrack_pipeline.base.errors import (
     ConfigError,
     ErrorCategory,
     EventError,

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from failtrack_pipeline.tracking.normalize import MAX_LENGTH, normalize_message
+from failtrack_pipeline.base.normalize import MAX_LENGTH, normalize_message
 
 
 @pytest.mark.parametrize(

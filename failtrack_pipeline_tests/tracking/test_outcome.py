@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
-from failtrack_pipeline.errors import ErrorCategory
+from failtrack_pipeline.base.errors import ErrorCategory
 from failtrack_pipeline.processing.skips import SkipReason
 from failtrack_pipeline.tracking.failures import Failure
 from failtrack_pipeline.tracking.outcome import (

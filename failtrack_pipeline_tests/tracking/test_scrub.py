@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from failtrack_pipeline.tracking.scrub import scrub_secrets
+from failtrack_pipeline.base.scrub import scrub_secrets
 
 SECRET = "Zx81kQ7pLm2v"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from failtrack_pipeline.errors import ErrorCategory
+from failtrack_pipeline.base.errors import ErrorCategory
 from failtrack_pipeline.tracking.silent import SilentFailureRule, YieldBaseline
 
 RULE = SilentFailureRule()  # under 20 % of the median of the last 14 runs, after 3 runs

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from failtrack_pipeline.sources.registry import SourceConfig
+from failtrack_pipeline.config.sources_file import SourceConfig
 
 # (id, title, starts_at, venue, category, performers, url)
 # fmt: off
