@@ -22,7 +22,7 @@ from failtrack_pipeline.processing.skips import Skip
 from failtrack_pipeline.processing.validate import process_records
 from failtrack_pipeline.sources.readers import read_records
 from failtrack_pipeline.config.sources_file import SourceConfig
-from failtrack_pipeline.tracking.categorize import MessageRule
+from failtrack_pipeline.base.categorize import MessageRule
 from failtrack_pipeline.tracking.failures import Failure, describe_failure
 from failtrack_pipeline.tracking.outcome import RunOutcome
 from failtrack_pipeline.tracking.silent import YieldBaseline

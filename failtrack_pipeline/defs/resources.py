@@ -13,7 +13,7 @@ from pydantic import PrivateAttr
 from failtrack_pipeline.db.engine import create_db_engine, database_url_from_env
 from failtrack_pipeline.db.migrate import migrate
 from failtrack_pipeline.config.sources_file import SourcesFile, load_sources
-from failtrack_pipeline.tracking.categorize import (
+from failtrack_pipeline.base.categorize import (
     MessageRule,
     effective_rules,
     load_rules,

@@ -48,7 +48,7 @@ from failtrack_pipeline.defs.resources import FailtrackDatabase, FailtrackSource
 from failtrack_pipeline.base.errors import RunConfigError
 from failtrack_pipeline.source_scrape import SourceScrape
 from failtrack_pipeline.config.sources_file import SourcesFile
-from failtrack_pipeline.tracking.categorize import MessageRule
+from failtrack_pipeline.base.categorize import MessageRule
 from failtrack_pipeline.tracking.failures import describe_failure
 from failtrack_pipeline.tracking.outcome import RunOutcome, RunStatus, Tag, failed_run_tags
 from failtrack_pipeline.tracking.silent import SilentFailureRule, YieldBaseline

@@ -5,7 +5,7 @@ The public API for users' own scrapers:
 - `normalize_message(message)`: the scrubbed, parameterized message failures group by.
 """
 
-from failtrack_pipeline.tracking.categorize import categorize
+from failtrack_pipeline.base.categorize import categorize
 from failtrack_pipeline.base.normalize import normalize_message
 
 __all__ = ["categorize", "normalize_message"]

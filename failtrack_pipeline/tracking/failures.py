@@ -11,7 +11,7 @@ from functools import lru_cache
 from typing import Any
 
 from failtrack_pipeline.base.errors import ErrorCategory, FailtrackError
-from failtrack_pipeline.tracking.categorize import MessageRule, categorize
+from failtrack_pipeline.base.categorize import MessageRule, categorize
 from failtrack_pipeline.base.normalize import normalize_message
 from failtrack_pipeline.base.scrub import scrub_secrets
 

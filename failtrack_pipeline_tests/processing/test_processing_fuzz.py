@@ -19,7 +19,7 @@ from failtrack_pipeline.processing.errors import DuplicateEventError
 from failtrack_pipeline.base.events import Event
 from failtrack_pipeline.processing.validate import process_records
 from failtrack_pipeline.config.sources_file import SourceConfig, SourceKind
-from failtrack_pipeline.tracking.categorize import categorize
+from failtrack_pipeline.base.categorize import categorize
 from failtrack_pipeline.tracking.failures import EXAMPLE_MAX_CHARS, describe_failure
 from failtrack_pipeline.base.normalize import MAX_LENGTH
 

@@ -39,7 +39,7 @@ from failtrack_pipeline.config.sources_file import (
     SourceKind,
     load_sources,
 )
-from failtrack_pipeline.tracking.categorize import categorize
+from failtrack_pipeline.base.categorize import categorize
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 SOURCE = SourceConfig(

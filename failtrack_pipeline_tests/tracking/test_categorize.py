@@ -23,7 +23,7 @@ from failtrack_pipeline.base.errors import (
     FailtrackError,
     FeedError,
 )
-from failtrack_pipeline.tracking.categorize import (
+from failtrack_pipeline.base.categorize import (
     DEFAULT_RULES,
     MessageRule,
     categorize,

@@ -182,7 +182,7 @@ def _parse_rules_document(text: str, file: str) -> list[MessageRule]:
 
 # A list, so that `user_rules + DEFAULT_RULES` works; never mutate it.
 DEFAULT_RULES: Final[list[MessageRule]] = _parse_rules_document(
-    files("failtrack_pipeline.tracking").joinpath("default_rules.yaml").read_text("utf-8"),
+    files("failtrack_pipeline.base").joinpath("default_rules.yaml").read_text("utf-8"),
     "default_rules.yaml",
 )
 
