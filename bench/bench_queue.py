@@ -37,17 +37,19 @@ from bench_tracking import (  # noqa: E402
     UntrackedScrape,
     events_wanted,
     fresh_engine,
-    throwaway_postgres,
 )
 
-from failtrack_pipeline.source_scrape import SourceScrape  # noqa: E402
 from failtrack_pipeline.config.sources_file import SourceConfig, load_sources  # noqa: E402
-from failtrack_pipeline_tests.conftest import fresh_postgres_database  # noqa: E402
-from failtrack_pipeline_tests.e2e.deployment import (  # noqa: E402
+from failtrack_pipeline.source_scrape import SourceScrape  # noqa: E402
+from failtrack_pipeline.testing.deployment import (  # noqa: E402
     Timeline,
     peak_concurrency,
     running_deployment,
     timeline,
+)
+from failtrack_pipeline.testing.postgres import (  # noqa: E402
+    fresh_postgres_database,
+    postgres_server,
 )
 
 SCRAPE_JOB = "scrape_sources_job"
@@ -139,9 +141,8 @@ def main() -> None:
     args = parser.parse_args()
     os.environ[EVENTS_ENV] = str(args.events)
 
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, postgres_server(args.postgres) as postgres_url:
         workdir = Path(tmp)
-        postgres_url = args.postgres or throwaway_postgres(workdir)
         print(f"{args.events} records per source, every tenth bad; PostgreSQL for both stores")
         walls = {}
         for count in args.sources:

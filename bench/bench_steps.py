@@ -44,15 +44,15 @@ from dagster import (
     reconstructable,
 )
 
-from failtrack_pipeline.db.engine import DATABASE_URL_ENV
-from failtrack_pipeline.db.schema import discovery_event_failures, events
-from failtrack_pipeline.defs.resources import FailtrackDatabase, FailtrackSources
 from failtrack_pipeline.base.errors import EventError
 from failtrack_pipeline.base.events import Event
+from failtrack_pipeline.config.environment import DATABASE_URL_ENV, SOURCES_FILE_ENV
+from failtrack_pipeline.config.sources_file import load_sources
+from failtrack_pipeline.db.schema import discovery_event_failures, events
+from failtrack_pipeline.defs.resources import FailtrackDatabase, FailtrackSources
 from failtrack_pipeline.processing.validate import process_records
 from failtrack_pipeline.source_scrape import SourceScrape, upsert_events
 from failtrack_pipeline.sources.readers import read_records
-from failtrack_pipeline.config.sources_file import SOURCES_FILE_ENV, load_sources
 from failtrack_pipeline.tracking.failures import describe_failure
 from failtrack_pipeline.tracking.store import record_failures
 

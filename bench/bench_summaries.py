@@ -24,8 +24,7 @@ import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
@@ -35,6 +34,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from failtrack_pipeline.base.categories import ErrorCategory
+from failtrack_pipeline.config.policies import HealthThresholds
 from failtrack_pipeline.db.engine import create_db_engine
 from failtrack_pipeline.db.migrate import migrate
 from failtrack_pipeline.db.schema import (
@@ -42,11 +43,11 @@ from failtrack_pipeline.db.schema import (
     discovery_event_failures,
     scrape_runs,
 )
-from failtrack_pipeline.base.errors import ErrorCategory
 from failtrack_pipeline.summaries.breakdown import build_error_category_breakdown
 from failtrack_pipeline.summaries.daily import rebuild_daily_stats, refresh_day
 from failtrack_pipeline.summaries.groups import build_top_failure_groups
-from failtrack_pipeline.summaries.rates import Thresholds, build_success_rates
+from failtrack_pipeline.summaries.rates import build_success_rates
+from failtrack_pipeline.testing.postgres import postgres_server
 
 AS_OF = date(2026, 11, 25)
 HISTORIES = (30, 60, 90)
@@ -151,7 +152,7 @@ def backfill(engine: sa.Engine, days: int) -> None:
 def daily_refresh(engine: sa.Engine, sources: list[str]) -> None:
     for day in (AS_OF - timedelta(days=1), AS_OF):
         refresh_day(engine, day, [])  # the day's runs are already harvested
-    build_success_rates(engine, sources, AS_OF, Thresholds())
+    build_success_rates(engine, sources, AS_OF, HealthThresholds())
     build_error_category_breakdown(engine)
     build_top_failure_groups(engine, AS_OF)
 
@@ -193,24 +194,6 @@ def report(backend: str, sources: int, timings: list[Timing]) -> None:
     print(f"(ratios: against {base.days} days; history grows {timings[-1].days / base.days:.0f}x)")
 
 
-@contextmanager
-def postgres_server(url: str | None) -> Iterator[str | None]:
-    if url:
-        yield url
-        return
-    try:
-        import pgserver
-    except ImportError:
-        yield None
-        return
-    with tempfile.TemporaryDirectory(prefix="bench-pg-") as folder:
-        server = pgserver.get_server(folder, cleanup_mode="stop")
-        try:
-            yield server.get_uri()
-        finally:
-            server.cleanup()
-
-
 def postgres_engines(server_url: str) -> Callable[[], sa.Engine]:
     """A fresh database on the server for each history length."""
     admin_url = make_url(server_url).set(drivername="postgresql+psycopg")
@@ -239,10 +222,7 @@ def main() -> int:
 
         report("SQLite", args.sources, measure(sqlite_engine, sources))
     with postgres_server(args.postgres) as server_url:
-        if server_url is None:
-            print("\nPostgreSQL: skipped (no --postgres URL and pgserver not installed)")
-        else:
-            report("PostgreSQL", args.sources, measure(postgres_engines(server_url), sources))
+        report("PostgreSQL", args.sources, measure(postgres_engines(server_url), sources))
     return 0
 
 

@@ -26,11 +26,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from failtrack_pipeline.base.errors import EventError
+from failtrack_pipeline.config.sources_file import SourceConfig, load_sources
 from failtrack_pipeline.db.engine import create_db_engine
 from failtrack_pipeline.db.migrate import migrate
-from failtrack_pipeline.base.errors import EventError
 from failtrack_pipeline.source_scrape import SourceScrape
-from failtrack_pipeline.config.sources_file import SourceConfig, load_sources
+from failtrack_pipeline.testing.postgres import postgres_server
 from failtrack_pipeline.tracking.failures import Failure, describe_failure
 from failtrack_pipeline.tracking.store import record_failures
 
@@ -93,11 +94,12 @@ def fresh_engine(kind: str, postgres_url: str | None, workdir: Path) -> sa.Engin
         engine = create_db_engine(f"sqlite:///{workdir / f'{uuid.uuid4().hex}.db'}")
     else:
         assert postgres_url
-        admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+        server = sa.make_url(postgres_url).set(drivername="postgresql+psycopg")
+        admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
         name = f"bench_{uuid.uuid4().hex[:10]}"
         with admin.connect() as connection:
             connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        engine = create_db_engine(sa.make_url(postgres_url).set(database=name))
+        engine = create_db_engine(server.set(database=name))
     migrate(engine)
     return engine
 
@@ -189,8 +191,8 @@ def main() -> None:
         source = load_sources(write_bench_sources(workdir)).get(BENCH_SOURCE_ID)
         bench_backend("sqlite", source, None, workdir)
         if not args.sqlite_only:
-            postgres_url = args.postgres or throwaway_postgres(workdir)
-            bench_backend("postgresql", source, postgres_url, workdir)
+            with postgres_server(args.postgres) as server_url:
+                bench_backend("postgresql", source, server_url, workdir)
 
 
 def write_bench_sources(workdir: Path) -> Path:
@@ -204,17 +206,6 @@ def write_bench_sources(workdir: Path) -> Path:
         f"    callable: {Path(__file__).stem}:synthetic_events\n"
     )
     return sources_file
-
-
-def throwaway_postgres(workdir: Path) -> str:
-    import pgserver
-
-    server = pgserver.get_server(workdir / "pg", cleanup_mode="stop")
-    return (
-        sa.make_url(server.get_uri())
-        .set(drivername="postgresql+psycopg")
-        .render_as_string(hide_password=False)
-    )
 
 
 if __name__ == "__main__":

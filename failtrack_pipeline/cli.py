@@ -13,8 +13,8 @@ import sqlalchemy as sa
 
 from failtrack_pipeline.db.engine import create_db_engine, database_url_from_env, redacted
 from failtrack_pipeline.db.migrate import migrate
+from failtrack_pipeline.defs.run_tags import Tag
 from failtrack_pipeline.sources.demo import DEMO_AS_OF
-from failtrack_pipeline.tracking.outcome import Tag
 
 if TYPE_CHECKING:
     from dagster import DagsterInstance, Definitions
@@ -64,8 +64,8 @@ def _dagster_home() -> Path:
 def _demo(home: Path) -> int:
     from dagster import DagsterInstance
 
-    from failtrack_pipeline.definitions import defs
     from failtrack_pipeline.config.sources_file import default_sources_path, load_sources
+    from failtrack_pipeline.definitions import defs
 
     instance = DagsterInstance.get()
     job = defs.get_job_def("scrape_sources_job")
@@ -119,8 +119,8 @@ def replay_history(instance: DagsterInstance, source_ids: list[str]) -> list[str
     """Scrape the history file's sources that `source_ids` has, HISTORY_RUNS times each,
     from their archived feeds; returns their ids. They are ordinary runs of the scrape job:
     the baseline each source's next scrape is judged against for a silent failure."""
-    from failtrack_pipeline.definitions import build_definitions
     from failtrack_pipeline.config.sources_file import load_sources
+    from failtrack_pipeline.definitions import build_definitions
 
     history = load_sources(DEMO_HISTORY_FILE)
     replayed = [source.id for source in history.enabled() if source.id in source_ids]

@@ -3,28 +3,50 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from pathlib import Path
 
-from dagster import Definitions
+from dagster import Definitions, EnvVar
 
-from failtrack_pipeline.defs.dashboard import build_summary_definitions
-from failtrack_pipeline.defs.resources import FailtrackDatabase, FailtrackSources
-from failtrack_pipeline.defs.prune_job import (
-    build_prune_job,
-    build_prune_schedule,
+from failtrack_pipeline.config.environment import (
+    DATABASE_URL_ENV,
+    RETENTION_DAYS_ENV,
+    RULES_FILE_ENV,
+    SOURCES_FILE_ENV,
+    SPOOL_DIR_ENV,
+    configured,
     retention_from_env,
 )
-from failtrack_pipeline.defs.retry_job import build_retry_job
-from failtrack_pipeline.defs.scrape_job import (
-    build_run_failure_sensor,
-    build_scrape_job,
-    build_scrape_schedule,
-)
-from failtrack_pipeline.defs.spool_sensor import replay_failure_spool_sensor
 from failtrack_pipeline.config.sources_file import SourcesFile, default_sources_path, load_sources
+from failtrack_pipeline.db.engine import normalize_url
+from failtrack_pipeline.defs.dashboard import build_summary_definitions
+from failtrack_pipeline.defs.prune_job import build_prune_job, build_prune_schedule
+from failtrack_pipeline.defs.resources import (
+    FailtrackDatabase,
+    FailtrackSources,
+    Retention,
+    from_env,
+)
+from failtrack_pipeline.defs.retry_job import build_retry_job
+from failtrack_pipeline.defs.run_failure_sensor import build_run_failure_sensor
+from failtrack_pipeline.defs.scrape_job import build_scrape_job, build_scrape_schedule
+from failtrack_pipeline.defs.spool_sensor import replay_failure_spool_sensor
 
 
-def build_definitions(sources: SourcesFile) -> Definitions:
-    failtrack_sources = FailtrackSources(path=str(sources.path))
+def build_definitions(
+    sources: SourcesFile, environ: Mapping[str, str] | None = None
+) -> Definitions:
+    """Everything failtrack runs; values from `environ` (default: the process's) are checked
+    here, at load, and passed on as `EnvVar`s so the UI shows where they come from."""
+    environ = os.environ if environ is None else environ
+    retention = retention_from_env(environ)
+    database_url = configured(environ, DATABASE_URL_ENV)
+    if database_url:
+        normalize_url(database_url)
+    failtrack_sources = FailtrackSources(
+        path=_sources_path(sources, environ),
+        rules_file=from_env(environ, RULES_FILE_ENV),
+    )
     failtrack_sources.rules()  # a bad rule fails the load, not the first run
     scrape_sources_job = build_scrape_job(sources)
     retry_events_job = build_retry_job()
@@ -40,14 +62,29 @@ def build_definitions(sources: SourcesFile) -> Definitions:
             replay_failure_spool_sensor,
         ],
         resources={
-            "failtrack_db": FailtrackDatabase(),
+            "failtrack_db": FailtrackDatabase(
+                url=from_env(environ, DATABASE_URL_ENV),
+                spool_dir=from_env(environ, SPOOL_DIR_ENV),
+            ),
             "failtrack_sources": failtrack_sources,
-            "retention": retention_from_env(dict(os.environ)),
+            "retention": Retention(
+                days=EnvVar.int(RETENTION_DAYS_ENV)
+                if configured(environ, RETENTION_DAYS_ENV)
+                else retention.days
+            ),
         },
     )
     return Definitions.merge(
         scraping, build_summary_definitions(sources.ids(), scrape_sources_job.name)
     )
+
+
+def _sources_path(sources: SourcesFile, environ: Mapping[str, str]) -> str:
+    """`EnvVar(FAILTRACK_SOURCES_FILE)` when that is the file loaded, else its path."""
+    named = configured(environ, SOURCES_FILE_ENV)
+    if named and Path(named).resolve() == sources.path.resolve():
+        return EnvVar(SOURCES_FILE_ENV)
+    return str(sources.path)
 
 
 defs = build_definitions(load_sources(default_sources_path()))

@@ -14,15 +14,15 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from failtrack_pipeline.db.engine import dialect_insert
-from failtrack_pipeline.db.schema import events as events_table
+from failtrack_pipeline.base.categorize import MessageRule
 from failtrack_pipeline.base.errors import EventError
 from failtrack_pipeline.base.events import Event
+from failtrack_pipeline.config.sources_file import SourceConfig
+from failtrack_pipeline.db.engine import dialect_insert
+from failtrack_pipeline.db.schema import events as events_table
 from failtrack_pipeline.processing.skips import Skip
 from failtrack_pipeline.processing.validate import process_records
 from failtrack_pipeline.sources.readers import read_records
-from failtrack_pipeline.config.sources_file import SourceConfig
-from failtrack_pipeline.base.categorize import MessageRule
 from failtrack_pipeline.tracking.failures import Failure, describe_failure
 from failtrack_pipeline.tracking.outcome import RunOutcome
 from failtrack_pipeline.tracking.silent import YieldBaseline

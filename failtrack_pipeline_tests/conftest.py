@@ -7,12 +7,8 @@ the PostgreSQL tests error out; they are never skipped).
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,9 +19,11 @@ from dagster import DagsterInstance
 from dagster._core.test_utils import instance_for_test
 from sqlalchemy.engine import make_url
 
-from failtrack_pipeline.db.engine import DATABASE_URL_ENV, create_db_engine
+from failtrack_pipeline.config.environment import DATABASE_URL_ENV
+from failtrack_pipeline.db.engine import create_db_engine
 from failtrack_pipeline.db.migrate import migrate
 from failtrack_pipeline.sources.demo import DEMO_AS_OF
+from failtrack_pipeline.testing.postgres import fresh_postgres_database, postgres_server
 
 BACKENDS = ["sqlite", "postgresql"]
 # The moment test scrapes judge their events at (run config `as_of`): the demo's, so that
@@ -41,34 +39,8 @@ def scrape_config(op: str = "scrape_source", **config: Any) -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def postgres_server_url() -> Iterator[str]:
     """A PostgreSQL server URL (libpq form) whose default database we may create others in."""
-    configured = os.environ.get("FAILTRACK_TEST_POSTGRES_URL")
-    if configured:
-        yield configured
-        return
-    import pgserver
-
-    # Not under pytest's basetemp: another pytest session may prune that while we run.
-    data_dir = Path(tempfile.mkdtemp(prefix="failtrack-pg-"))
-    server = pgserver.get_server(data_dir, cleanup_mode="stop")
-    yield server.get_uri()
-    server.cleanup()
-    shutil.rmtree(data_dir, ignore_errors=True)
-
-
-@contextmanager
-def fresh_postgres_database(server_url: str) -> Iterator[str]:
-    """A new, empty database on the server for one test; dropped afterwards."""
-    admin_url = make_url(server_url).set(drivername="postgresql+psycopg")
-    name = f"ft_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield admin_url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+    with postgres_server() as url:
+        yield url
 
 
 @pytest.fixture

@@ -15,11 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from failtrack_pipeline.cli import main
-from failtrack_pipeline.db.engine import DATABASE_URL_ENV
-from failtrack_pipeline.defs.resources import RULES_FILE_ENV, FailtrackSources
-from failtrack_pipeline.defs.prune_job import RETENTION_DAYS_ENV, retention_from_env
 from failtrack_pipeline.base.errors import ConfigError
+from failtrack_pipeline.cli import main
+from failtrack_pipeline.config.environment import (
+    DATABASE_URL_ENV,
+    RETENTION_DAYS_ENV,
+    RULES_FILE_ENV,
+    retention_from_env,
+)
+from failtrack_pipeline.defs.resources import FailtrackSources
 
 GOOD_SOURCE = "{id: good, name: Good, kind: ics, url: good.ics}"
 PASSWORD = "Pa55wordInUrl"

@@ -4,7 +4,8 @@ import pytest
 import sqlalchemy as sa
 
 from failtrack_pipeline.cli import main
-from failtrack_pipeline.db.engine import DATABASE_URL_ENV, create_db_engine
+from failtrack_pipeline.config.environment import DATABASE_URL_ENV
+from failtrack_pipeline.db.engine import create_db_engine
 from failtrack_pipeline.db.migrate import current_revision, head_revision
 
 

@@ -13,8 +13,8 @@ from dagster._core.instance.config import dagster_instance_config, dagster_insta
 from dagster._core.run_coordinator.queued_run_coordinator import QueuedRunCoordinator
 from dagster._core.workspace.config_schema import process_workspace_config
 
-from failtrack_pipeline.tracking.outcome import Tag
 from failtrack_pipeline.base.scrub import SCRUB_RULES, scrub_secrets
+from failtrack_pipeline.defs.run_tags import Tag
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"

@@ -28,12 +28,12 @@ from dagster import DagsterInstance
 from dagster._core.test_utils import instance_for_test
 from dagster._serdes import serialize_value
 
-from failtrack_pipeline.db.engine import DATABASE_URL_ENV
+from failtrack_pipeline.config.environment import DATABASE_URL_ENV
+from failtrack_pipeline.config.sources_file import SourceConfig, load_sources
 from failtrack_pipeline.db.schema import events, metadata
 from failtrack_pipeline.definitions import build_definitions
 from failtrack_pipeline.defs.dashboard import DASHBOARD_JOB
 from failtrack_pipeline.sources import fetch
-from failtrack_pipeline.config.sources_file import SourceConfig, load_sources
 from failtrack_pipeline.summaries.days import utc_today
 from failtrack_pipeline_tests.conftest import Backend, scrape_config
 from failtrack_pipeline_tests.defs.test_scrape_job import sense_run_failure

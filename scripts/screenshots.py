@@ -33,8 +33,8 @@ from urllib.parse import quote
 import httpx
 from websockets.sync.client import ClientConnection, connect
 
-from failtrack_pipeline.db.engine import DATABASE_URL_ENV
-from failtrack_pipeline_tests.webserver import DAGSTER_YAML, REPO, dagster_webserver, graphql
+from failtrack_pipeline.config.environment import DATABASE_URL_ENV
+from failtrack_pipeline.testing.webserver import DAGSTER_YAML, REPO, dagster_webserver, graphql
 
 DOCS = REPO / "docs"
 CHROMIUM_FLAGS = [

@@ -25,7 +25,8 @@ from typing import Any, Final, Protocol
 
 import yaml
 
-from failtrack_pipeline.base.errors import ConfigError, ErrorCategory, FailtrackError, yaml_problem
+from failtrack_pipeline.base.categories import ErrorCategory
+from failtrack_pipeline.base.errors import ConfigError, FailtrackError, yaml_problem
 from failtrack_pipeline.base.scrub import scrub_secrets
 
 

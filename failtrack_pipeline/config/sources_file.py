@@ -28,8 +28,8 @@ from pydantic_core import ErrorDetails
 
 from failtrack_pipeline.base.errors import ConfigError, yaml_problem
 from failtrack_pipeline.base.events import EVENT_FIELDS, KNOWN_CATEGORIES, REQUIRED_FIELDS
+from failtrack_pipeline.config.environment import SOURCES_FILE_ENV
 
-SOURCES_FILE_ENV: Final = "FAILTRACK_SOURCES_FILE"
 DEMO_SOURCES_FILE: Final = Path(__file__).parents[1] / "sources" / "demo" / "sources.yaml"
 
 _SLUG: Final = r"^[a-z0-9_]+$"

@@ -13,8 +13,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 
 from failtrack_pipeline.base.errors import ConfigError
+from failtrack_pipeline.config.environment import DATABASE_URL_ENV
 
-DATABASE_URL_ENV = "FAILTRACK_DATABASE_URL"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 

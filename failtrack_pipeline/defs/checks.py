@@ -26,7 +26,7 @@ from dagster import (
 
 from failtrack_pipeline.db.schema import source_success_rates
 from failtrack_pipeline.defs.resources import FailtrackDatabase
-from failtrack_pipeline.defs.summaries import SUCCESS_RATES, TOP_GROUPS, HealthThresholds
+from failtrack_pipeline.defs.summaries import SUCCESS_RATES, TOP_GROUPS, HealthThresholdsResource
 from failtrack_pipeline.summaries.present import TOP_GROUPS_PREVIEW, Preview, markdown_table
 from failtrack_pipeline.summaries.rates import Health
 
@@ -67,7 +67,7 @@ def build_health_checks(source_ids: Sequence[str]) -> AssetChecksDefinition:
         ],
     )
     def source_health_checks(
-        failtrack_db: FailtrackDatabase, health_thresholds: HealthThresholds
+        failtrack_db: FailtrackDatabase, health_thresholds: HealthThresholdsResource
     ) -> Iterator[AssetCheckResult]:
         rows = {
             row["source_id"]: row for row in _HEALTH.read(failtrack_db.get_engine(), limit=None)

@@ -15,23 +15,18 @@ from dagster import (
     schedule,
 )
 
-# Dagster's own tags for a single run over a partition range (a single-run backfill).
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
-
 from failtrack_pipeline.defs.checks import (
     anomalous_sources,
     build_health_checks,
     new_or_regressed_failure_groups,
 )
+from failtrack_pipeline.defs.run_tags import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG
 from failtrack_pipeline.defs.summaries import (
     DASHBOARD_GROUP,
     SUCCESS_RATES,
     TOP_GROUPS,
     AsOfConfig,
-    HealthThresholds,
+    HealthThresholdsResource,
     build_daily_stats_assets,
     build_success_rates_asset,
     discovery_event_failures_asset,
@@ -67,8 +62,8 @@ def dashboard_run_request(today: date) -> RunRequest:
         run_key=today.isoformat(),
         run_config=as_of_run_config(today),
         tags={
-            ASSET_PARTITION_RANGE_START_TAG: (today - timedelta(days=1)).isoformat(),
-            ASSET_PARTITION_RANGE_END_TAG: today.isoformat(),
+            PARTITION_RANGE_START_TAG: (today - timedelta(days=1)).isoformat(),
+            PARTITION_RANGE_END_TAG: today.isoformat(),
         },
     )
 
@@ -97,5 +92,5 @@ def build_summary_definitions(source_ids: Sequence[str], scrape_job_name: str) -
         ],
         jobs=[failtrack_dashboard_job],
         schedules=[daily_dashboard_schedule],
-        resources={"health_thresholds": HealthThresholds()},
+        resources={"health_thresholds": HealthThresholdsResource()},
     )

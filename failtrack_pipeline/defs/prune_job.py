@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 
 from dagster import (
     Config,
-    ConfigurableResource,
     DagsterInstance,
     JobDefinition,
     OpExecutionContext,
@@ -17,40 +16,9 @@ from dagster import (
     op,
 )
 
-from failtrack_pipeline.defs.resources import FailtrackDatabase
-from failtrack_pipeline.defs.scrape_job import FINISHED_RUN_STATUSES
-from failtrack_pipeline.tracking.retention import (
-    DEFAULT_BATCH_SIZE,
-    DEFAULT_RETENTION_DAYS,
-    RetentionPolicy,
-    prune_failures,
-)
-
-RETENTION_DAYS_ENV = "FAILTRACK_RETENTION_DAYS"
-
-
-class Retention(ConfigurableResource):
-    """How long failure groups and scrape runs are kept; checked when definitions load."""
-
-    days: int = DEFAULT_RETENTION_DAYS
-    batch_size: int = DEFAULT_BATCH_SIZE
-
-    def policy(self) -> RetentionPolicy:
-        return RetentionPolicy(days=self.days, batch_size=self.batch_size)
-
-
-def retention_from_env(environ: dict[str, str]) -> Retention:
-    """`FAILTRACK_RETENTION_DAYS` (default 90), rejected at load unless a positive integer."""
-    raw = environ.get(RETENTION_DAYS_ENV, "").strip() or str(DEFAULT_RETENTION_DAYS)
-    try:
-        days = int(raw)
-    except ValueError:
-        raise ValueError(f"{RETENTION_DAYS_ENV}={raw!r}: not a whole number of days") from None
-    try:
-        RetentionPolicy(days=days)
-    except ValueError as error:
-        raise ValueError(f"{RETENTION_DAYS_ENV}={raw!r}: {error}") from None
-    return Retention(days=days)
+from failtrack_pipeline.defs.resources import FailtrackDatabase, Retention
+from failtrack_pipeline.defs.run_history import FINISHED_RUN_STATUSES
+from failtrack_pipeline.tracking.retention import prune_failures
 
 
 class PruneConfig(Config):

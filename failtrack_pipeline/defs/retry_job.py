@@ -8,10 +8,12 @@ Events that now succeed leave the samples of the groups they were examples of.
 from dagster import Failure, JobDefinition, OpExecutionContext, job, op
 from pydantic import Field
 
+from failtrack_pipeline.defs.failure_hook import record_scrape_failure
+from failtrack_pipeline.defs.op_config import EventClock
 from failtrack_pipeline.defs.resources import FailtrackDatabase, FailtrackSources
-from failtrack_pipeline.defs.scrape_job import EventClock, record_scrape_failure, run_tagged
+from failtrack_pipeline.defs.run_tags import Tag
+from failtrack_pipeline.defs.scrape_job import run_tagged
 from failtrack_pipeline.source_scrape import SourceScrape
-from failtrack_pipeline.tracking.outcome import Tag
 from failtrack_pipeline.tracking.store import forget_fixed_samples, group_samples
 
 FAILURE_GROUP_TAG = "failtrack/failure_group"

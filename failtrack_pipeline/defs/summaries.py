@@ -33,12 +33,13 @@ from dagster import (
     asset,
     multi_asset,
 )
-from dagster._core.storage.tags import PARTITION_NAME_TAG
 from pydantic import Field, model_validator
 
+from failtrack_pipeline.config.policies import HealthThresholds
 from failtrack_pipeline.db import schema
 from failtrack_pipeline.defs.resources import FailtrackDatabase
-from failtrack_pipeline.defs.scrape_job import FINISHED_RUN_STATUSES
+from failtrack_pipeline.defs.run_history import FINISHED_RUN_STATUSES
+from failtrack_pipeline.defs.run_tags import PARTITION_TAG, Tag
 from failtrack_pipeline.summaries.breakdown import build_error_category_breakdown
 from failtrack_pipeline.summaries.daily import ScrapeRun, refresh_day
 from failtrack_pipeline.summaries.days import parse_day, start_of_day
@@ -54,9 +55,9 @@ from failtrack_pipeline.summaries.present import (
     column_type_name,
     markdown_table,
 )
-from failtrack_pipeline.summaries.rates import Thresholds, build_success_rates
+from failtrack_pipeline.summaries.rates import build_success_rates
 from failtrack_pipeline.summaries.sql import count_rows
-from failtrack_pipeline.tracking.outcome import RunStatus, Tag, parse_skip_reasons
+from failtrack_pipeline.tracking.outcome import RunStatus, parse_skip_reasons
 
 DASHBOARD_GROUP = "failtrack_dashboard"
 FIRST_DAY = "2026-01-01"
@@ -69,21 +70,26 @@ SUCCESS_RATES = AssetKey("source_success_rates")
 BREAKDOWN = AssetKey("error_category_breakdown")
 TOP_GROUPS = AssetKey("top_failure_groups")
 FAILURES = AssetKey("discovery_event_failures")
+_HEALTH = HealthThresholds.model_fields
 
 
-class HealthThresholds(ConfigurableResource):
+class HealthThresholdsResource(ConfigurableResource):
     """Success rates (0..1) at which a source counts as healthy or degraded (below: failing)."""
 
-    healthy_threshold: float = 0.95
-    degraded_threshold: float = 0.80
+    healthy_threshold: float = Field(
+        default=_HEALTH["healthy"].default, description=_HEALTH["healthy"].description
+    )
+    degraded_threshold: float = Field(
+        default=_HEALTH["degraded"].default, description=_HEALTH["degraded"].description
+    )
 
     @model_validator(mode="after")
-    def _ordered(self) -> "HealthThresholds":
+    def _ordered(self) -> "HealthThresholdsResource":
         self.thresholds()
         return self
 
-    def thresholds(self) -> Thresholds:
-        return Thresholds(healthy=self.healthy_threshold, degraded=self.degraded_threshold)
+    def thresholds(self) -> HealthThresholds:
+        return HealthThresholds(healthy=self.healthy_threshold, degraded=self.degraded_threshold)
 
 
 class AsOfConfig(Config):
@@ -151,7 +157,7 @@ def scrape_run_from_record(record: RunRecord) -> ScrapeRun | None:
     """
     run = record.dagster_run
     tags = run.tags
-    source_id = tags.get(Tag.SOURCE.value) or tags.get(PARTITION_NAME_TAG)
+    source_id = tags.get(Tag.SOURCE.value) or tags.get(PARTITION_TAG)
     if not source_id:
         return None
     created = record.create_timestamp.astimezone(UTC)
@@ -259,7 +265,9 @@ def build_success_rates_asset(source_ids: Sequence[str]) -> AssetsDefinition:
         deps=[DAILY_STATS, SCRAPE_RUNS],
     )
     def source_success_rates(
-        config: AsOfConfig, failtrack_db: FailtrackDatabase, health_thresholds: HealthThresholds
+        config: AsOfConfig,
+        failtrack_db: FailtrackDatabase,
+        health_thresholds: HealthThresholdsResource,
     ) -> MaterializeResult:
         """Per source: success rate over 1, 7 and 30 days, change against the previous 7,
         run durations, last run, a health level (healthy, degraded, failing, no_data), skips,

@@ -5,7 +5,8 @@ Each class fixes its category, so a failure is categorized the moment it is rais
 
 from __future__ import annotations
 
-from failtrack_pipeline.base.errors import ErrorCategory, EventError
+from failtrack_pipeline.base.categories import ErrorCategory
+from failtrack_pipeline.base.errors import EventError
 
 
 class MissingFieldError(EventError):

@@ -23,6 +23,8 @@ from urllib.parse import urlsplit
 from dateutil import parser as dateutil_parser
 
 from failtrack_pipeline.base.errors import EventError
+from failtrack_pipeline.base.events import KNOWN_CATEGORIES, Event
+from failtrack_pipeline.config.sources_file import SourceConfig
 from failtrack_pipeline.processing.errors import (
     DuplicateEventError,
     ImplausibleEventError,
@@ -35,10 +37,8 @@ from failtrack_pipeline.processing.errors import (
     UnknownCategoryError,
     VenueError,
 )
-from failtrack_pipeline.base.events import KNOWN_CATEGORIES, Event
 from failtrack_pipeline.processing.skips import CANCELLED_STATUSES, Skip, SkipReason
 from failtrack_pipeline.sources.readers import RawRecord
-from failtrack_pipeline.config.sources_file import SourceConfig
 
 # What the events table can hold.
 MAX_LENGTHS: Final[dict[str, int]] = {"external_id": 200, "title": 500, "venue_name": 500}

@@ -18,8 +18,9 @@ from urllib.request import url2pathname
 
 import httpx
 
-from failtrack_pipeline.base.errors import ErrorCategory, FeedError
+from failtrack_pipeline.base.categories import ErrorCategory
 from failtrack_pipeline.base.categorize import categorize
+from failtrack_pipeline.base.errors import FeedError
 from failtrack_pipeline.base.scrub import scrub_secrets
 
 TIMEOUT: Final = httpx.Timeout(30.0, connect=10.0)

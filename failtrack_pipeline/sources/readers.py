@@ -19,10 +19,11 @@ from typing import Any, BinaryIO, Final, TypeAlias
 import ijson
 from icalendar import Calendar, Component
 
-from failtrack_pipeline.base.errors import ErrorCategory, EventError, FailtrackError, FeedError
-from failtrack_pipeline.sources.fetch import open_feed, scrubbed_feed_error
-from failtrack_pipeline.config.sources_file import SourceConfig, SourceKind
+from failtrack_pipeline.base.categories import ErrorCategory
+from failtrack_pipeline.base.errors import EventError, FailtrackError, FeedError
 from failtrack_pipeline.base.scrub import scrub_secrets
+from failtrack_pipeline.config.sources_file import SourceConfig, SourceKind
+from failtrack_pipeline.sources.fetch import open_feed, scrubbed_feed_error
 
 RawRecord: TypeAlias = dict[str, Any]
 Records: TypeAlias = Iterator[RawRecord | EventError]

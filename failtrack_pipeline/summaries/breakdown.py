@@ -11,8 +11,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from failtrack_pipeline.base.categories import ErrorCategory
 from failtrack_pipeline.db.schema import discovery_event_failures, error_category_breakdown
-from failtrack_pipeline.base.errors import ErrorCategory
 from failtrack_pipeline.summaries.sql import ratio, replace_all
 
 ALL_SOURCES = "*"

@@ -16,6 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from failtrack_pipeline.config.policies import HealthThresholds
 from failtrack_pipeline.db.schema import scrape_runs, source_daily_stats, source_success_rates
 from failtrack_pipeline.summaries.anomalies import source_anomalies
 from failtrack_pipeline.summaries.days import window_start
@@ -39,21 +40,6 @@ class Health(StrEnum):
 
 
 @dataclass(frozen=True)
-class Thresholds:
-    """A source is healthy at or above `healthy`, degraded at or above `degraded`, else failing."""
-
-    healthy: float = 0.95
-    degraded: float = 0.80
-
-    def __post_init__(self) -> None:
-        if not 0 < self.degraded <= self.healthy <= 1:
-            raise ValueError(
-                "health thresholds need 0 < degraded <= healthy <= 1, "
-                f"got degraded={self.degraded!r}, healthy={self.healthy!r}"
-            )
-
-
-@dataclass(frozen=True)
 class SuccessRates:
     """What a build of `source_success_rates` amounts to: the numbers worth plotting."""
 
@@ -62,13 +48,9 @@ class SuccessRates:
     sources_by_health: dict[Health, int]
     anomalous_sources: int
 
-    @property
-    def failing_sources(self) -> int:
-        return self.sources_by_health[Health.FAILING]
-
 
 def build_success_rates(
-    engine: sa.Engine, source_ids: Sequence[str], as_of: date, thresholds: Thresholds
+    engine: sa.Engine, source_ids: Sequence[str], as_of: date, thresholds: HealthThresholds
 ) -> SuccessRates:
     """Rebuild the table for `source_ids` (one row each, `no_data` if it never ran)."""
     with engine.begin() as connection:
@@ -105,7 +87,7 @@ def _store_anomalies(connection: sa.Connection, source_ids: Sequence[str], as_of
     )
 
 
-def _rates(source_ids: Sequence[str], as_of: date, thresholds: Thresholds) -> sa.Select[Any]:
+def _rates(source_ids: Sequence[str], as_of: date, thresholds: HealthThresholds) -> sa.Select[Any]:
     windows = _window_sums(source_ids, as_of)
     durations = _durations(source_ids, as_of)
     last_run = _last_run(source_ids, as_of)

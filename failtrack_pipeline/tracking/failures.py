@@ -10,8 +10,9 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from failtrack_pipeline.base.errors import ErrorCategory, FailtrackError
+from failtrack_pipeline.base.categories import ErrorCategory
 from failtrack_pipeline.base.categorize import MessageRule, categorize
+from failtrack_pipeline.base.errors import FailtrackError
 from failtrack_pipeline.base.normalize import normalize_message
 from failtrack_pipeline.base.scrub import scrub_secrets
 

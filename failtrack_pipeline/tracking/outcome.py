@@ -1,34 +1,15 @@
-"""What one scrape run amounted to, and the `failtrack/*` run tags that show it."""
+"""What one scrape run amounted to: its counts, its status and its main failure."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from enum import StrEnum
 
-from failtrack_pipeline.base.errors import ErrorCategory
+from failtrack_pipeline.base.categories import ErrorCategory
 from failtrack_pipeline.processing.skips import SkipReason
 from failtrack_pipeline.tracking.failures import Failure
-
-TAG_PREFIX = "failtrack/"
-# PostgreSQL's index on Dagster's run tags rejects very long values: stay far below it.
-MAX_TAG_VALUE_CHARS = 300
-
-
-class Tag(StrEnum):
-    SOURCE = "failtrack/source"
-    STATUS = "failtrack/status"
-    PROCESSED_AT = "failtrack/processed_at"
-    EVENTS_PROCESSED = "failtrack/events_processed"
-    EVENTS_SUCCEEDED = "failtrack/events_succeeded"
-    EVENTS_FAILED = "failtrack/events_failed"
-    EVENTS_SKIPPED = "failtrack/events_skipped"
-    SKIP_REASONS = "failtrack/skip_reasons"
-    ERROR_CATEGORY = "failtrack/error_category"
-    ERROR_MESSAGE = "failtrack/error_message"
-    EXTERNAL_ID = "failtrack/external_id"
 
 
 class RunStatus(StrEnum):
@@ -84,40 +65,6 @@ class RunOutcome:
         most = self.failure_groups.most_common(1)
         return most[0][0] if most else None
 
-    def tags(self, *, processed_at: datetime, status: RunStatus | None = None) -> dict[str, str]:
-        status = status or self.status
-        tags = {
-            Tag.SOURCE: self.source_id,
-            Tag.STATUS: status.value,
-            Tag.PROCESSED_AT: iso_utc(processed_at),
-            Tag.EVENTS_PROCESSED: str(self.processed),
-            Tag.EVENTS_SUCCEEDED: str(self.succeeded),
-            Tag.EVENTS_FAILED: str(self.failed),
-            Tag.EVENTS_SKIPPED: str(self.skipped),
-        }
-        if self.skipped:
-            tags[Tag.SKIP_REASONS] = format_skip_reasons(self.skip_reasons)
-        top = self.top_failure()
-        if top is not None:
-            tags |= error_tags(*top)
-        return {str(key): value for key, value in tags.items()}
-
-
-def error_tags(category: ErrorCategory, message: str) -> dict[str, str]:
-    return {
-        Tag.ERROR_CATEGORY.value: category.value,
-        Tag.ERROR_MESSAGE.value: bounded_tag_value(message),
-    }
-
-
-def failed_run_tags(failure: Failure, *, processed_at: datetime) -> dict[str, str]:
-    """Tags for a run whose source could not be scraped."""
-    return {
-        Tag.SOURCE.value: failure.source_id,
-        Tag.STATUS.value: RunStatus.FAILED.value,
-        Tag.PROCESSED_AT.value: iso_utc(processed_at),
-    } | error_tags(failure.category, failure.message)
-
 
 def format_skip_reasons(counts: Mapping[SkipReason, int]) -> str:
     """`cancelled=1,ended=2`: the per-reason counts as one tag value, in reason order."""
@@ -137,13 +84,3 @@ def parse_skip_reasons(value: str) -> dict[SkipReason, int]:
             continue
     return counts
 
-
-def bounded_tag_value(value: str) -> str:
-    value = " ".join(value.split())
-    if len(value) <= MAX_TAG_VALUE_CHARS:
-        return value
-    return value[: MAX_TAG_VALUE_CHARS - 1] + "…"
-
-
-def iso_utc(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

@@ -8,34 +8,13 @@ while pruning runs is re-checked by the database and survives.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import sqlalchemy as sa
 
 from failtrack_pipeline.db.schema import discovery_event_failure_days as days_table
 from failtrack_pipeline.db.schema import discovery_event_failures as failures_table
 from failtrack_pipeline.db.schema import failure_recordings
-
-DEFAULT_RETENTION_DAYS = 90
-DEFAULT_BATCH_SIZE = 1_000
-
-
-@dataclass(frozen=True)
-class RetentionPolicy:
-    days: int = DEFAULT_RETENTION_DAYS
-    batch_size: int = DEFAULT_BATCH_SIZE
-
-    def __post_init__(self) -> None:
-        if isinstance(self.days, bool) or not isinstance(self.days, int) or self.days <= 0:
-            raise ValueError(
-                f"retention days must be a whole number of days above 0, got {self.days!r}"
-            )
-        if isinstance(self.batch_size, bool) or self.batch_size <= 0:
-            raise ValueError(f"retention batch size must be above 0, got {self.batch_size!r}")
-
-    def cutoff(self, now: datetime) -> datetime:
-        """Anything last seen before this moment is expired."""
-        return now - timedelta(days=self.days)
 
 
 @dataclass(frozen=True)
@@ -53,7 +32,7 @@ def prune_failures(
     engine: sa.Engine,
     *,
     cutoff: datetime,
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    batch_size: int,
     dry_run: bool = False,
 ) -> PruneResult:
     """Delete groups last seen before `cutoff`, their daily counts and old ledger entries."""

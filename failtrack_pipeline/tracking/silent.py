@@ -13,29 +13,9 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from failtrack_pipeline.base.errors import ErrorCategory, FailtrackError
-
-
-@dataclass(frozen=True)
-class SilentFailureRule:
-    """A yield under `threshold` x the median of the last `baseline_runs` runs is silent.
-
-    A source needs `min_history` earlier runs before it can be flagged, so a new source
-    never is; a threshold of 0 turns the rule off.
-    """
-
-    threshold: float = 0.2
-    baseline_runs: int = 14
-    min_history: int = 3
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.threshold <= 1:
-            raise ValueError(f"silent-failure threshold must be in [0, 1], got {self.threshold!r}")
-        if not 1 <= self.min_history <= self.baseline_runs:
-            raise ValueError(
-                "silent-failure history needs 1 <= min_history <= baseline_runs, got "
-                f"min_history={self.min_history!r}, baseline_runs={self.baseline_runs!r}"
-            )
+from failtrack_pipeline.base.categories import ErrorCategory
+from failtrack_pipeline.base.errors import FailtrackError
+from failtrack_pipeline.config.policies import SilentFailurePolicy
 
 
 @dataclass(frozen=True)
@@ -43,7 +23,7 @@ class YieldBaseline:
     """The records read by the source's earlier runs (newest first), and the rule."""
 
     history: Sequence[int]
-    rule: SilentFailureRule
+    rule: SilentFailurePolicy
 
     def judge(self, records: int) -> FailtrackError | None:
         """The silent failure that a run reading `records` records is, or None.

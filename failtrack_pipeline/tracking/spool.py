@@ -24,7 +24,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from failtrack_pipeline.base.errors import ErrorCategory
+from failtrack_pipeline.base.categories import ErrorCategory
 from failtrack_pipeline.tracking.failures import Failure
 from failtrack_pipeline.tracking.store import record_failures
 

@@ -20,11 +20,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from failtrack_pipeline.base.categories import ErrorCategory
 from failtrack_pipeline.db.engine import dialect_insert
 from failtrack_pipeline.db.schema import discovery_event_failure_days as days_table
 from failtrack_pipeline.db.schema import discovery_event_failures as failures_table
 from failtrack_pipeline.db.schema import failure_recordings
-from failtrack_pipeline.base.errors import ErrorCategory
 from failtrack_pipeline.tracking.failures import Failure
 
 SAMPLE_SIZE = 10

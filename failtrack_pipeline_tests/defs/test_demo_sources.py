@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from dagster import build_schedule_context
 
 from failtrack_pipeline.cli import HISTORY_RUNS, replay_history
-from failtrack_pipeline.definitions import build_definitions
 from failtrack_pipeline.config.sources_file import default_sources_path, load_sources
+from failtrack_pipeline.definitions import build_definitions
 from failtrack_pipeline_tests.conftest import Backend, scrape_config
 from failtrack_pipeline_tests.defs.test_scrape_job import failure_rows
 

@@ -25,11 +25,11 @@ from dagster import (
 )
 from dagster._core.definitions.reconstruct import build_reconstructable_job
 
+from failtrack_pipeline.config.sources_file import load_sources
 from failtrack_pipeline.db.schema import discovery_event_failures, failure_recordings
 from failtrack_pipeline.definitions import build_definitions
 from failtrack_pipeline.defs.resources import FailtrackDatabase, FailtrackSources
 from failtrack_pipeline.defs.scrape_job import record_scrape_failure, scrape_source
-from failtrack_pipeline.config.sources_file import load_sources
 from failtrack_pipeline_tests.conftest import Backend, scrape_config
 from failtrack_pipeline_tests.defs import flaky_scraper
 

@@ -23,11 +23,12 @@ from dagster import (
 )
 from dagster._core.test_utils import instance_for_test
 
-from failtrack_pipeline.db.engine import DATABASE_URL_ENV, create_db_engine
+from failtrack_pipeline.config.environment import DATABASE_URL_ENV
+from failtrack_pipeline.config.sources_file import load_sources
+from failtrack_pipeline.db.engine import create_db_engine
 from failtrack_pipeline.db.schema import discovery_event_failures
 from failtrack_pipeline.definitions import build_definitions
 from failtrack_pipeline.defs.resources import FailtrackDatabase, FailtrackSources
-from failtrack_pipeline.config.sources_file import load_sources
 from failtrack_pipeline_tests.conftest import scrape_config
 from failtrack_pipeline_tests.defs import outage_scraper
 

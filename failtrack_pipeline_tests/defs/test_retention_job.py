@@ -5,15 +5,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from dagster import RunsFilter, job, op
 
-from failtrack_pipeline.defs.resources import FailtrackDatabase
-from failtrack_pipeline.defs.prune_job import (
-    PruneConfig,
-    Retention,
-    build_prune_job,
-    prune_runs,
-    retention_from_env,
-)
-from failtrack_pipeline.base.errors import ErrorCategory
+from failtrack_pipeline.base.categories import ErrorCategory
+from failtrack_pipeline.config.environment import retention_from_env
+from failtrack_pipeline.defs.prune_job import PruneConfig, build_prune_job, prune_runs
+from failtrack_pipeline.defs.resources import FailtrackDatabase, Retention
 from failtrack_pipeline.tracking.failures import Failure
 from failtrack_pipeline.tracking.store import record_failures
 from failtrack_pipeline_tests.conftest import Backend

@@ -14,12 +14,13 @@ import pytest
 import sqlalchemy as sa
 from dagster import DagsterEventType, build_run_status_sensor_context
 
+from failtrack_pipeline.base.errors import RunConfigError
+from failtrack_pipeline.config.sources_file import load_sources
 from failtrack_pipeline.db.schema import discovery_event_failures, events, source_daily_stats
 from failtrack_pipeline.definitions import build_definitions
 from failtrack_pipeline.defs.dashboard import DASHBOARD_JOB
+from failtrack_pipeline.defs.op_config import ScrapeConfig
 from failtrack_pipeline.defs.resources import FailtrackDatabase, FailtrackSources
-from failtrack_pipeline.defs.scrape_job import ScrapeConfig
-from failtrack_pipeline.config.sources_file import load_sources
 from failtrack_pipeline.summaries.days import utc_today
 from failtrack_pipeline_tests.conftest import Backend, scrape_config
 
@@ -141,7 +142,8 @@ def test_as_of_judges_the_events_at_that_moment_and_a_bad_config_is_no_failure_o
     assert not result.success
     (failure,) = result.get_step_failure_events()
     assert failure.step_failure_data.error.message.startswith(
-        "failtrack_pipeline.base.errors.RunConfigError: as_of: '2027-03-02T06:00:00' has no UTC offset"
+        "failtrack_pipeline.base.errors.RunConfigError: "
+        "as_of: '2027-03-02T06:00:00' has no UTC offset"
     )
     # The source did nothing wrong: neither the hook nor the sensor records it.
     sense_run_failure(backend, sources_path, result.run_id, job_defs)
@@ -332,7 +334,9 @@ def test_the_silent_failure_output_metadata_names_the_baseline_and_skips(
 
 def test_a_sources_own_threshold_wins_over_the_jobs_and_bad_settings_are_refused() -> None:
     config = ScrapeConfig()
-    assert (config.rule(None).threshold, config.rule(0.5).threshold) == (0.2, 0.5)
-    assert config.rule(0.0).threshold == 0.0  # 0 is a setting (off), not "unset"
-    with pytest.raises(ValueError, match="min_history <= baseline_runs"):
+    assert (config.policy(None).threshold, config.policy(0.5).threshold) == (0.2, 0.5)
+    assert config.policy(0.0).threshold == 0.0  # 0 is a setting (off), not "unset"
+    with pytest.raises(RunConfigError, match="min_history <= baseline_runs"):
         ScrapeConfig(baseline_runs=2, min_history=3)
+    with pytest.raises(RunConfigError, match="threshold"):
+        ScrapeConfig(silent_failure_threshold=1.5)

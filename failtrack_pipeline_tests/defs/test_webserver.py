@@ -14,15 +14,15 @@ from typing import Any
 import pytest
 from dagster import DagsterInstance
 
-from failtrack_pipeline.db.engine import DATABASE_URL_ENV
+from failtrack_pipeline.base.categories import ErrorCategory
+from failtrack_pipeline.config.environment import DATABASE_URL_ENV
 from failtrack_pipeline.defs.dashboard import DASHBOARD_JOB
 from failtrack_pipeline.defs.resources import migrated_engine
-from failtrack_pipeline.base.errors import ErrorCategory
 from failtrack_pipeline.summaries.days import utc_today
+from failtrack_pipeline.testing.webserver import DAGSTER_YAML, dagster_webserver, graphql
 from failtrack_pipeline.tracking.failures import Failure
 from failtrack_pipeline.tracking.store import record_failures
 from failtrack_pipeline_tests.summaries.fake_scrape import scrape
-from failtrack_pipeline_tests.webserver import DAGSTER_YAML, dagster_webserver, graphql
 
 DASHBOARD_TABLES = [
     "scrape_runs",

@@ -22,17 +22,18 @@ from failtrack_pipeline.db.engine import create_db_engine
 from failtrack_pipeline.db.schema import source_daily_stats, source_success_rates
 from failtrack_pipeline.defs.dashboard import DASHBOARD_JOB, dashboard_run_request
 from failtrack_pipeline.summaries.days import utc_today
-from failtrack_pipeline.tracking.spool import FailureSpool
-from failtrack_pipeline_tests.conftest import fresh_postgres_database, scrape_config
-from failtrack_pipeline_tests.defs.test_demo_sources import EXPECTED_GROUPS, EXPECTED_STATUS
-from failtrack_pipeline_tests.defs.test_scrape_job import failure_rows
-from failtrack_pipeline_tests.e2e.deployment import (
+from failtrack_pipeline.testing.deployment import (
     Deployment,
     peak_concurrency,
     running_deployment,
     timeline,
     write_sources_file,
 )
+from failtrack_pipeline.testing.postgres import fresh_postgres_database
+from failtrack_pipeline.tracking.spool import FailureSpool
+from failtrack_pipeline_tests.conftest import scrape_config
+from failtrack_pipeline_tests.defs.test_demo_sources import EXPECTED_GROUPS, EXPECTED_STATUS
+from failtrack_pipeline_tests.defs.test_scrape_job import failure_rows
 from failtrack_pipeline_tests.e2e.stuck_scraper import PID_FILE_ENV
 
 pytestmark = pytest.mark.slow

@@ -14,14 +14,15 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from failtrack_pipeline.base.errors import ErrorCategory, EventError
-from failtrack_pipeline.processing.errors import DuplicateEventError
-from failtrack_pipeline.base.events import Event
-from failtrack_pipeline.processing.validate import process_records
-from failtrack_pipeline.config.sources_file import SourceConfig, SourceKind
+from failtrack_pipeline.base.categories import ErrorCategory
 from failtrack_pipeline.base.categorize import categorize
-from failtrack_pipeline.tracking.failures import EXAMPLE_MAX_CHARS, describe_failure
+from failtrack_pipeline.base.errors import EventError
+from failtrack_pipeline.base.events import Event
 from failtrack_pipeline.base.normalize import MAX_LENGTH
+from failtrack_pipeline.config.sources_file import SourceConfig, SourceKind
+from failtrack_pipeline.processing.errors import DuplicateEventError
+from failtrack_pipeline.processing.validate import process_records
+from failtrack_pipeline.tracking.failures import EXAMPLE_MAX_CHARS, describe_failure
 
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
 ZONES = ["UTC", "Europe/Amsterdam", "Pacific/Kiritimati", "America/St_Johns", "Asia/Kathmandu"]

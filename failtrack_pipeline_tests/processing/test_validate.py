@@ -10,8 +10,22 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from failtrack_pipeline.base.categories import ErrorCategory
+from failtrack_pipeline.base.categorize import categorize
+from failtrack_pipeline.base.errors import EventError, FeedError
+from failtrack_pipeline.base.events import (
+    EVENT_FIELDS,
+    KNOWN_CATEGORIES,
+    READ_ONLY_FIELDS,
+    Event,
+)
+from failtrack_pipeline.config.sources_file import (
+    DEMO_SOURCES_FILE,
+    SourceConfig,
+    SourceKind,
+    load_sources,
+)
 from failtrack_pipeline.db.schema import events as events_table
-from failtrack_pipeline.base.errors import ErrorCategory, EventError, FeedError
 from failtrack_pipeline.processing.errors import (
     DuplicateEventError,
     ImplausibleEventError,
@@ -24,22 +38,9 @@ from failtrack_pipeline.processing.errors import (
     UnknownCategoryError,
     VenueError,
 )
-from failtrack_pipeline.base.events import (
-    EVENT_FIELDS,
-    KNOWN_CATEGORIES,
-    READ_ONLY_FIELDS,
-    Event,
-)
 from failtrack_pipeline.processing.skips import Skip, SkipReason
 from failtrack_pipeline.processing.validate import process_records, to_event
 from failtrack_pipeline.sources.readers import RawRecord, read_records
-from failtrack_pipeline.config.sources_file import (
-    DEMO_SOURCES_FILE,
-    SourceConfig,
-    SourceKind,
-    load_sources,
-)
-from failtrack_pipeline.base.categorize import categorize
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 SOURCE = SourceConfig(

@@ -21,16 +21,17 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from failtrack_pipeline.base.categories import ErrorCategory
+from failtrack_pipeline.base.categorize import categorize
+from failtrack_pipeline.base.errors import EventError, FeedError
+from failtrack_pipeline.base.events import Event
+from failtrack_pipeline.config.sources_file import SourceConfig, SourceKind
 from failtrack_pipeline.db.schema import discovery_event_failure_days, discovery_event_failures
 from failtrack_pipeline.db.schema import events as events_table
-from failtrack_pipeline.base.errors import ErrorCategory, EventError, FeedError
-from failtrack_pipeline.base.events import Event
 from failtrack_pipeline.processing.skips import Skip
 from failtrack_pipeline.processing.validate import process_records
 from failtrack_pipeline.source_scrape import SourceScrape
 from failtrack_pipeline.sources.readers import read_records
-from failtrack_pipeline.config.sources_file import SourceConfig, SourceKind
-from failtrack_pipeline.base.categorize import categorize
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 FUZZ = settings(

@@ -14,12 +14,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from failtrack_pipeline.base.errors import ErrorCategory, EventError, FeedError
+from failtrack_pipeline.base.categories import ErrorCategory
+from failtrack_pipeline.base.categorize import categorize
+from failtrack_pipeline.base.errors import EventError, FeedError
+from failtrack_pipeline.config.sources_file import SourceConfig, SourceKind
 from failtrack_pipeline.processing.validate import process_records
 from failtrack_pipeline.sources.fetch import TIMEOUT
 from failtrack_pipeline.sources.readers import read_csv, read_records
-from failtrack_pipeline.config.sources_file import SourceConfig, SourceKind
-from failtrack_pipeline.base.categorize import categorize
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 CORE_FIELDS = {"external_id": "id", "title": "name", "starts_at": "start"}

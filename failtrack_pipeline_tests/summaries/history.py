@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import sqlalchemy as sa
 
-from failtrack_pipeline.base.errors import ErrorCategory
+from failtrack_pipeline.base.categories import ErrorCategory
 from failtrack_pipeline.summaries.daily import ScrapeRun, refresh_day
 from failtrack_pipeline.tracking.failures import Failure
 from failtrack_pipeline.tracking.outcome import RunStatus

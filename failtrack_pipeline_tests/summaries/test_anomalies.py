@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from failtrack_pipeline.config.policies import HealthThresholds
 from failtrack_pipeline.db.schema import source_success_rates
 from failtrack_pipeline.summaries.anomalies import MIN_HISTORY_DAYS, robust_zscore
-from failtrack_pipeline.summaries.rates import Thresholds, build_success_rates
+from failtrack_pipeline.summaries.rates import build_success_rates
 from failtrack_pipeline_tests.summaries.history import AS_OF, add_day, days_ago, scrape_run
 
 
@@ -25,7 +26,7 @@ def history(engine: sa.Engine, source_id: str, days: list[tuple[int, int, int, f
 
 
 def anomalies(engine: sa.Engine, sources: list[str]) -> dict[str, dict[str, Any]]:
-    summary = build_success_rates(engine, sources, AS_OF, Thresholds())
+    summary = build_success_rates(engine, sources, AS_OF, HealthThresholds())
     columns = source_success_rates.c
     query = sa.select(
         columns.source_id, columns.success_rate_zscore, columns.duration_zscore, columns.anomaly

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from failtrack_pipeline.base.categories import ErrorCategory
 from failtrack_pipeline.db.schema import error_category_breakdown
-from failtrack_pipeline.base.errors import ErrorCategory
 from failtrack_pipeline.summaries.breakdown import build_error_category_breakdown
 from failtrack_pipeline_tests.summaries.history import add_failures, at, days_ago
 

@@ -11,11 +11,11 @@ import pytest
 import sqlalchemy as sa
 from dagster import AssetCheckSeverity, Definitions, build_schedule_context
 
+from failtrack_pipeline.base.categories import ErrorCategory
 from failtrack_pipeline.db.schema import scrape_runs, source_daily_skips, source_daily_stats
 from failtrack_pipeline.defs.dashboard import DASHBOARD_JOB, build_summary_definitions
 from failtrack_pipeline.defs.resources import FailtrackDatabase
-from failtrack_pipeline.defs.summaries import HealthThresholds
-from failtrack_pipeline.base.errors import ErrorCategory
+from failtrack_pipeline.defs.summaries import HealthThresholdsResource
 from failtrack_pipeline.tracking.failures import Failure
 from failtrack_pipeline.tracking.store import record_failures
 from failtrack_pipeline_tests.conftest import Backend
@@ -122,7 +122,7 @@ def test_the_daily_run_materializes_every_table_with_metadata_and_checks(
 
 def test_thresholds_out_of_order_are_refused_when_configured() -> None:
     with pytest.raises(ValueError, match="0 < degraded <= healthy <= 1"):
-        HealthThresholds(healthy_threshold=0.8, degraded_threshold=0.9)
+        HealthThresholdsResource(healthy_threshold=0.8, degraded_threshold=0.9)
 
 
 def test_the_project_definitions_include_the_dashboard() -> None:

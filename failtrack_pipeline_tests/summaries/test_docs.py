@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from failtrack_pipeline.config.policies import HealthThresholds
 from failtrack_pipeline.db import schema
 from failtrack_pipeline.summaries.breakdown import build_error_category_breakdown
 from failtrack_pipeline.summaries.groups import build_top_failure_groups
 from failtrack_pipeline.summaries.present import column_type_name
-from failtrack_pipeline.summaries.rates import Thresholds, build_success_rates
+from failtrack_pipeline.summaries.rates import build_success_rates
 from failtrack_pipeline_tests.summaries.history import (
     AS_OF,
     add_day,
@@ -52,7 +53,7 @@ def test_the_example_queries_run_on_both_databases(engine: sa.Engine) -> None:
         engine, days_ago(1), scrape_run("city_concerts", days_ago(1), 7, 3, skipped={"ended": 2})
     )
     add_failures(engine, "city_concerts", "title missing", AS_OF, 2)
-    build_success_rates(engine, ["city_concerts"], AS_OF, Thresholds())
+    build_success_rates(engine, ["city_concerts"], AS_OF, HealthThresholds())
     build_error_category_breakdown(engine)
     build_top_failure_groups(engine, AS_OF)
 

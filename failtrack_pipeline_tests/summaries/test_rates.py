@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from failtrack_pipeline.config.policies import HealthThresholds
 from failtrack_pipeline.db.schema import source_success_rates
-from failtrack_pipeline.summaries.rates import Health, Thresholds, build_success_rates
+from failtrack_pipeline.summaries.rates import Health, build_success_rates
 from failtrack_pipeline.tracking.outcome import RunStatus
 from failtrack_pipeline_tests.summaries.history import (
     AS_OF,
@@ -34,7 +35,7 @@ def test_each_window_counts_exactly_its_own_days(engine: sa.Engine) -> None:
     for back, succeeded, failed in history:
         add_day(engine, days_ago(back), scrape_run("alpha", days_ago(back), succeeded, failed))
 
-    build_success_rates(engine, ["alpha"], AS_OF, Thresholds())
+    build_success_rates(engine, ["alpha"], AS_OF, HealthThresholds())
     row = rates(engine)["alpha"]
     assert row["success_rate_1d"] == 9 / 10
     assert row["success_rate_7d"] == 123 / 130
@@ -74,7 +75,7 @@ def test_health_levels_at_the_threshold_boundaries(engine: sa.Engine) -> None:
     add_day(engine, days_ago(8), scrape_run("quiet_this_week", days_ago(8), 1, 0))
 
     sources = [*week, "feed_down", "empty_feed", "breaks_off", "one_bad_run", "quiet_this_week"]
-    summary = build_success_rates(engine, [*sources, "never_ran"], AS_OF, Thresholds())
+    summary = build_success_rates(engine, [*sources, "never_ran"], AS_OF, HealthThresholds())
     assert {source: row["health"] for source, row in rates(engine).items()} == {
         "exactly_healthy": "healthy",
         "just_below_healthy": "degraded",
@@ -94,7 +95,7 @@ def test_health_levels_at_the_threshold_boundaries(engine: sa.Engine) -> None:
         Health.FAILING: 3,
         Health.NO_DATA: 2,
     }
-    assert summary.failing_sources == 3
+    assert summary.sources_by_health[Health.FAILING] == 3
     assert summary.overall_success_rate_7d == (95 + 1899 + 80 + 1599 + 2 + 70) / (
         100 + 2000 + 100 + 2000 + 2 + 70
     )
@@ -102,13 +103,13 @@ def test_health_levels_at_the_threshold_boundaries(engine: sa.Engine) -> None:
 
 def test_thresholds_are_configurable_and_must_be_ordered(engine: sa.Engine) -> None:
     add_day(engine, AS_OF, scrape_run("alpha", AS_OF, 85, 15))
-    build_success_rates(engine, ["alpha"], AS_OF, Thresholds(healthy=0.85, degraded=0.5))
+    build_success_rates(engine, ["alpha"], AS_OF, HealthThresholds(healthy=0.85, degraded=0.5))
     assert rates(engine)["alpha"]["health"] == "healthy"
-    build_success_rates(engine, ["alpha"], AS_OF, Thresholds(healthy=0.99, degraded=0.9))
+    build_success_rates(engine, ["alpha"], AS_OF, HealthThresholds(healthy=0.99, degraded=0.9))
     assert rates(engine)["alpha"]["health"] == "failing"
     for healthy, degraded in [(0.8, 0.9), (0.9, 0.0), (1.1, 0.5)]:
         with pytest.raises(ValueError, match="0 < degraded <= healthy <= 1"):
-            Thresholds(healthy=healthy, degraded=degraded)
+            HealthThresholds(healthy=healthy, degraded=degraded)
 
 
 def test_durations_are_the_mean_and_nearest_rank_p95_of_30_days(engine: sa.Engine) -> None:
@@ -119,7 +120,7 @@ def test_durations_are_the_mean_and_nearest_rank_p95_of_30_days(engine: sa.Engin
     add_day(engine, days_ago(30), scrape_run("alpha", days_ago(30), 1, 0, seconds=999))
     add_day(engine, days_ago(5), scrape_run("beta", days_ago(5), 1, 0, seconds=7.5))
 
-    build_success_rates(engine, ["alpha", "beta"], AS_OF, Thresholds())
+    build_success_rates(engine, ["alpha", "beta"], AS_OF, HealthThresholds())
     alpha, beta = rates(engine)["alpha"], rates(engine)["beta"]
     assert alpha["mean_duration_seconds"] == pytest.approx(11.0)
     assert alpha["p95_duration_seconds"] == 20.0  # ceil(0.95 * 21) = 20th shortest
@@ -135,7 +136,7 @@ def test_the_last_run_is_the_latest_up_to_as_of(engine: sa.Engine) -> None:
     )
     add_day(engine, days_ago(-1), scrape_run("alpha", days_ago(-1), 5, 0))  # after as_of
 
-    build_success_rates(engine, ["alpha"], AS_OF, Thresholds())
+    build_success_rates(engine, ["alpha"], AS_OF, HealthThresholds())
     row = rates(engine)["alpha"]
     assert (row["last_run_status"], row["last_run_at"]) == ("failed", at(days_ago(1), 18))
 
@@ -143,7 +144,7 @@ def test_the_last_run_is_the_latest_up_to_as_of(engine: sa.Engine) -> None:
 def test_a_day_without_runs_leaves_the_1_day_rate_empty_not_zero(engine: sa.Engine) -> None:
     add_day(engine, days_ago(2), scrape_run("alpha", days_ago(2), 3, 1))
     add_day(engine, days_ago(1))  # nothing ran yesterday
-    build_success_rates(engine, ["alpha"], AS_OF, Thresholds())  # nor today
+    build_success_rates(engine, ["alpha"], AS_OF, HealthThresholds())  # nor today
     row = rates(engine)["alpha"]
     assert row["success_rate_1d"] is None
     assert (row["success_rate_7d"], row["runs_7d"], row["health"]) == (0.75, 1, "failing")
@@ -152,7 +153,7 @@ def test_a_day_without_runs_leaves_the_1_day_rate_empty_not_zero(engine: sa.Engi
 def test_a_source_added_yesterday_is_judged_on_its_two_days_only(engine: sa.Engine) -> None:
     add_day(engine, days_ago(1), scrape_run("newcomer", days_ago(1), 18, 2))
     add_day(engine, AS_OF, scrape_run("newcomer", AS_OF, 20, 0))
-    build_success_rates(engine, ["newcomer"], AS_OF, Thresholds())
+    build_success_rates(engine, ["newcomer"], AS_OF, HealthThresholds())
     row = rates(engine)["newcomer"]
     assert (row["success_rate_1d"], row["success_rate_7d"], row["success_rate_30d"]) == (
         1.0,
@@ -165,9 +166,9 @@ def test_a_source_added_yesterday_is_judged_on_its_two_days_only(engine: sa.Engi
 
 def test_every_listed_source_gets_one_row_and_unlisted_ones_none(engine: sa.Engine) -> None:
     add_day(engine, AS_OF, scrape_run("kept", AS_OF, 1, 0), scrape_run("removed", AS_OF, 1, 0))
-    build_success_rates(engine, ["kept", "added"], AS_OF, Thresholds())
+    build_success_rates(engine, ["kept", "added"], AS_OF, HealthThresholds())
     assert sorted(rates(engine)) == ["added", "kept"]
-    build_success_rates(engine, ["kept"], AS_OF, Thresholds())  # a rebuild replaces the table
+    build_success_rates(engine, ["kept"], AS_OF, HealthThresholds())  # a rebuild replaces the table
     assert sorted(rates(engine)) == ["kept"]
 
 
@@ -188,7 +189,7 @@ def test_skipped_events_count_in_no_rate_and_silent_failures_show(engine: sa.Eng
         scrape_run("beta", days_ago(2), 0, 0, hour=7),
     )
 
-    summary = build_success_rates(engine, ["alpha", "beta"], AS_OF, Thresholds())
+    summary = build_success_rates(engine, ["alpha", "beta"], AS_OF, HealthThresholds())
     alpha, beta = rates(engine)["alpha"], rates(engine)["beta"]
     assert alpha["success_rate_1d"] == 9 / 10  # not 9 / 15
     assert alpha["success_rate_7d"] == 27 / 30  # not 27 / 65

@@ -16,13 +16,6 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from failtrack_pipeline.base.errors import (
-    ConfigError,
-    ErrorCategory,
-    EventError,
-    FailtrackError,
-    FeedError,
-)
 from failtrack_pipeline.base.categorize import (
     DEFAULT_RULES,
     MessageRule,
@@ -30,6 +23,13 @@ from failtrack_pipeline.base.categorize import (
     effective_rules,
     load_rules,
     load_rules_file,
+)
+from failtrack_pipeline.base.errors import (
+    ConfigError,
+    ErrorCategory,
+    EventError,
+    FailtrackError,
+    FeedError,
 )
 
 C = ErrorCategory

@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from failtrack_pipeline.base.normalize import MAX_LENGTH
+from failtrack_pipeline.config.sources_file import SourceConfig, load_sources
 from failtrack_pipeline.db.schema import discovery_event_failures
 from failtrack_pipeline.definitions import build_definitions
-from failtrack_pipeline.config.sources_file import SourceConfig, load_sources
+from failtrack_pipeline.defs.run_tags import MAX_TAG_VALUE_CHARS
 from failtrack_pipeline.tracking.failures import EXAMPLE_MAX_CHARS, describe_failure
-from failtrack_pipeline.base.normalize import MAX_LENGTH
-from failtrack_pipeline.tracking.outcome import MAX_TAG_VALUE_CHARS
 from failtrack_pipeline.tracking.store import record_failures
 from failtrack_pipeline_tests.conftest import Backend, scrape_config
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from failtrack_pipeline.base.errors import ErrorCategory
-from failtrack_pipeline.tracking.silent import SilentFailureRule, YieldBaseline
+from failtrack_pipeline.base.categories import ErrorCategory
+from failtrack_pipeline.config.policies import SilentFailurePolicy
+from failtrack_pipeline.tracking.silent import YieldBaseline
 
-RULE = SilentFailureRule()  # under 20 % of the median of the last 14 runs, after 3 runs
+RULE = SilentFailurePolicy()  # under 20 % of the median of the last 14 runs, after 3 runs
 
 
-def judged(records: int, history: list[int], rule: SilentFailureRule = RULE) -> str | None:
+def judged(records: int, history: list[int], rule: SilentFailurePolicy = RULE) -> str | None:
     error = YieldBaseline(history, rule).judge(records)
     if error is None:
         return None
@@ -46,7 +47,7 @@ def test_a_source_that_usually_reads_nothing_is_never_flagged() -> None:
 
 
 def test_a_threshold_of_zero_turns_the_rule_off() -> None:
-    assert judged(0, [120] * 5, SilentFailureRule(threshold=0)) is None
+    assert judged(0, [120] * 5, SilentFailurePolicy(threshold=0)) is None
 
 
 @pytest.mark.parametrize(
@@ -55,5 +56,7 @@ def test_a_threshold_of_zero_turns_the_rule_off() -> None:
 def test_an_inconsistent_rule_is_refused(
     threshold: float, baseline_runs: int, min_history: int
 ) -> None:
-    with pytest.raises(ValueError, match="silent-failure"):
-        SilentFailureRule(threshold, baseline_runs, min_history)
+    with pytest.raises(ValueError, match="threshold|min_history"):
+        SilentFailurePolicy(
+            threshold=threshold, baseline_runs=baseline_runs, min_history=min_history
+        )

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from failtrack_pipeline.base.categories import ErrorCategory
 from failtrack_pipeline.db.engine import create_db_engine
 from failtrack_pipeline.db.schema import discovery_event_failures
-from failtrack_pipeline.base.errors import ErrorCategory
 from failtrack_pipeline.tracking.failures import Failure, describe_failure
 from failtrack_pipeline.tracking.spool import FailureRecorder, FailureSpool, Recording
 

@@ -5,10 +5,10 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
+from failtrack_pipeline.base.categories import ErrorCategory
 from failtrack_pipeline.db.engine import create_db_engine
 from failtrack_pipeline.db.schema import discovery_event_failure_days as days_table
 from failtrack_pipeline.db.schema import discovery_event_failures as failures_table
-from failtrack_pipeline.base.errors import ErrorCategory
 from failtrack_pipeline.tracking.failures import Failure
 from failtrack_pipeline.tracking.store import SAMPLE_SIZE, merge_samples, record_failures
 

@@ -2,14 +2,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
-from failtrack_pipeline.base.errors import ErrorCategory
+from failtrack_pipeline.base.categories import ErrorCategory
+from failtrack_pipeline.defs.run_tags import MAX_TAG_VALUE_CHARS, failed_run_tags, outcome_tags
 from failtrack_pipeline.processing.skips import SkipReason
 from failtrack_pipeline.tracking.failures import Failure
 from failtrack_pipeline.tracking.outcome import (
-    MAX_TAG_VALUE_CHARS,
     RunOutcome,
     RunStatus,
-    failed_run_tags,
     format_skip_reasons,
     parse_skip_reasons,
 )
@@ -25,7 +24,7 @@ def test_a_run_without_failures_is_a_success_and_says_so_in_its_tags() -> None:
     outcome = RunOutcome("src")
     for _ in range(3):
         outcome.add_success()
-    assert outcome.tags(processed_at=AT) == {
+    assert outcome_tags(outcome, processed_at=AT) == {
         "failtrack/source": "src",
         "failtrack/status": "success",
         "failtrack/processed_at": "2026-11-25T06:30:05Z",
@@ -42,7 +41,7 @@ def test_a_run_with_failures_is_partial_and_names_its_most_frequent_failure() ->
     outcome.add_failure(failure("venue missing", ErrorCategory.VENUE))
     for _ in range(2):
         outcome.add_failure(failure("Invalid date <value> for starts_at"))
-    tags = outcome.tags(processed_at=AT)
+    tags = outcome_tags(outcome, processed_at=AT)
     assert outcome.status is RunStatus.PARTIAL
     assert tags["failtrack/status"] == "partial"
     assert (tags["failtrack/events_processed"], tags["failtrack/events_failed"]) == ("4", "3")
@@ -52,7 +51,9 @@ def test_a_run_with_failures_is_partial_and_names_its_most_frequent_failure() ->
 
 def test_processed_at_is_utc_whatever_the_clock_zone() -> None:
     local = AT.astimezone(timezone(timedelta(hours=-5)))
-    assert RunOutcome("s").tags(processed_at=local)["failtrack/processed_at"].endswith("06:30:05Z")
+    assert outcome_tags(RunOutcome("s"), processed_at=local)["failtrack/processed_at"].endswith(
+        "06:30:05Z"
+    )
 
 
 def test_long_or_multiline_messages_are_bounded_single_line_tag_values() -> None:
@@ -68,7 +69,7 @@ def test_skips_are_processed_but_neither_succeeded_nor_failed_and_tagged_by_reas
     outcome.add_success()
     for reason in (SkipReason.ENDED, SkipReason.CANCELLED, SkipReason.ENDED):
         outcome.add_skip(reason)
-    tags = outcome.tags(processed_at=AT)
+    tags = outcome_tags(outcome, processed_at=AT)
     assert outcome.status is RunStatus.SUCCESS  # a skip is no failure
     assert [tags[f"failtrack/events_{n}"] for n in ("processed", "succeeded", "failed")] == [
         "4",
@@ -97,7 +98,7 @@ def test_a_silent_failure_is_the_runs_status_and_its_error() -> None:
     outcome.add_failure(failure("venue missing", ErrorCategory.VENUE))
     message = "yielded <int> records; median of last <int> runs is <int>"
     outcome.silent_failure = failure(message, ErrorCategory.SILENT_FAILURE)
-    tags = outcome.tags(processed_at=AT)
+    tags = outcome_tags(outcome, processed_at=AT)
     assert (tags["failtrack/status"], tags["failtrack/events_failed"]) == ("silent_failure", "1")
     assert (tags["failtrack/error_category"], tags["failtrack/error_message"]) == (
         "silent_failure",

@@ -20,13 +20,12 @@ from unittest.mock import patch
 
 import yaml
 from dagster import DagsterEventType, DagsterInstance, DagsterRun, RunsFilter
-from dagster._core.instance.ref import InstanceRef
-from dagster._core.storage.dagster_run import FINISHED_STATUSES
 from sqlalchemy.engine import make_url
 
-from failtrack_pipeline.db.engine import DATABASE_URL_ENV
-from failtrack_pipeline.config.sources_file import DEMO_SOURCES_FILE, SOURCES_FILE_ENV
-from failtrack_pipeline_tests.webserver import (
+from failtrack_pipeline.config.environment import DATABASE_URL_ENV, SOURCES_FILE_ENV
+from failtrack_pipeline.config.sources_file import DEMO_SOURCES_FILE
+from failtrack_pipeline.defs.run_history import FINISHED_RUN_STATUSES
+from failtrack_pipeline.testing.webserver import (
     REPO,
     WORKSPACE,
     dagster_process,
@@ -86,7 +85,7 @@ class Deployment:
         deadline = time.monotonic() + timeout
         while True:
             runs = self.instance.get_runs(filters=filters)
-            if len(runs) >= count and all(run.status in FINISHED_STATUSES for run in runs):
+            if len(runs) >= count and all(run.status in FINISHED_RUN_STATUSES for run in runs):
                 return runs
             if time.monotonic() > deadline:
                 states = sorted(f"{run.tags.get('dagster/partition')}:{run.status}" for run in runs)
@@ -218,7 +217,7 @@ def _instance(home: Path, env: Mapping[str, str]) -> Iterator[DagsterInstance]:
     """The deployment's instance in this process (its storage URL comes from `env`)."""
     with (
         patch.dict(os.environ, env),
-        DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance,
+        DagsterInstance.from_config(str(home)) as instance,
     ):
         yield instance
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 WORKSPACE = REPO / "workspace.yaml"
 DAGSTER_YAML = "telemetry:\n  enabled: false\n"
 

@@ -1,0 +1,48 @@
+"""failtrack's environment variables, and the checks that reject a bad value at load.
+
+Values are read where the definitions load, so a mistake fails the code location with
+one line naming the variable (never a secret it holds), not every run later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final
+
+from pydantic import ValidationError
+
+from failtrack_pipeline.base.errors import ConfigError
+from failtrack_pipeline.config.policies import RetentionPolicy
+
+SOURCES_FILE_ENV: Final = "FAILTRACK_SOURCES_FILE"
+RULES_FILE_ENV: Final = "FAILTRACK_RULES_FILE"
+DATABASE_URL_ENV: Final = "FAILTRACK_DATABASE_URL"
+SPOOL_DIR_ENV: Final = "FAILTRACK_SPOOL_DIR"
+RETENTION_DAYS_ENV: Final = "FAILTRACK_RETENTION_DAYS"
+
+
+def configured(environ: Mapping[str, str], name: str) -> str | None:
+    """The variable's value, or None where it is unset or blank."""
+    value = environ.get(name, "").strip()
+    return value or None
+
+
+def retention_from_env(environ: Mapping[str, str]) -> RetentionPolicy:
+    """`FAILTRACK_RETENTION_DAYS` (default: the policy's), rejected unless a whole number of
+    days in the policy's range."""
+    raw = configured(environ, RETENTION_DAYS_ENV)
+    if raw is None:
+        return RetentionPolicy()
+    try:
+        days = int(raw)
+    except ValueError:
+        raise _env_error(RETENTION_DAYS_ENV, raw, "not a whole number of days") from None
+    try:
+        return RetentionPolicy(days=days)
+    except ValidationError as error:
+        problem = error.errors()[0]["msg"].lower()
+        raise _env_error(RETENTION_DAYS_ENV, raw, f"retention days {problem}") from None
+
+
+def _env_error(name: str, raw: str, problem: str) -> ConfigError:
+    return ConfigError(f"{name}={raw!r}", None, None, problem)
