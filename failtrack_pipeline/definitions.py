@@ -47,7 +47,8 @@ def build_definitions(
         path=_sources_path(sources, environ),
         rules_file=from_env(environ, RULES_FILE_ENV),
     )
-    failtrack_sources.rules()  # a bad rule fails the load, not the first run
+    # A bad rule fails the load, not the first run (resolved: EnvVars hold only a name here).
+    failtrack_sources.process_config_and_initialize().rules()
     scrape_sources_job = build_scrape_job(sources)
     retry_events_job = build_retry_job()
     prune_history_job = build_prune_job([scrape_sources_job.name, retry_events_job.name])

@@ -96,7 +96,7 @@ def assert_one_clear_line(message: str, file: Path | str, where: str | None, fie
 def sources_error(path: Path) -> ConfigError:
     """The ConfigError of loading `path` as the definitions do: sources, then their rules."""
     with pytest.raises(ConfigError) as raised:
-        FailtrackSources(path=str(path)).rules()
+        FailtrackSources(path=str(path), rules_file=os.environ.get(RULES_FILE_ENV)).rules()
     assert raised.value.__suppress_context__ or raised.value.__cause__ is None
     return raised.value
 

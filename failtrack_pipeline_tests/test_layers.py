@@ -84,3 +84,13 @@ def test_benchmarks_and_scripts_import_no_test_module() -> None:
         if module.split(".")[0] == "failtrack_pipeline_tests"
     }
     assert not offending
+
+
+def test_migrations_are_frozen_and_import_no_live_code() -> None:
+    live = {
+        f"{path.relative_to(REPO)}: {module}"
+        for path in (PACKAGE / "db" / "migrations").rglob("*.py")
+        for module in imported_modules(path)
+        if module.split(".")[0] == "failtrack_pipeline"
+    }
+    assert not live

@@ -34,7 +34,6 @@ DEMO_SOURCES_FILE: Final = Path(__file__).parents[1] / "sources" / "demo" / "sou
 
 _SLUG: Final = r"^[a-z0-9_]+$"
 _CALLABLE: Final = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*:[A-Za-z_]\w*")
-_TOP_LEVEL_KEYS: Final = ("sources", "rules")
 
 
 class SourceKind(StrEnum):
@@ -172,15 +171,29 @@ class SourceConfig(BaseModel):
         return target
 
 
-class SourcesFile(BaseModel):
-    """A loaded sources file: its sources in file order, and its raw categorization rules."""
+class SourcesDocument(BaseModel):
+    """The sources file as written: its sources and the user's categorization rules.
 
-    model_config = ConfigDict(frozen=True)
+    Validated as one model (`extra="forbid"` at every level), with the file's folder as
+    context `base` for relative URLs.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sources: list[SourceConfig]
+    # Each a mapping; base.categorize.load_rules turns them into MessageRules.
+    rules: list[dict[str, Any]] = Field(default_factory=list)
+
+    @field_validator("rules", mode="before")
+    @classmethod
+    def _no_rules(cls, rules: Any) -> Any:
+        return [] if rules is None else rules
+
+
+class SourcesFile(SourcesDocument):
+    """A loaded sources file: its path, its sources in file order and its raw rules."""
 
     path: Path
-    sources: list[SourceConfig]
-    # Validated by tracking.categorize.load_rules, which owns the rule format.
-    rules: list[dict[str, Any]] = Field(default_factory=list)
 
     def get(self, source_id: str) -> SourceConfig:
         for source in self.sources:
@@ -204,7 +217,10 @@ def default_sources_path() -> Path:
 
 
 def load_sources(path: str | Path) -> SourcesFile:
-    """Read and validate a sources file; any problem raises one ConfigError."""
+    """Read and validate a sources file; any problem raises one ConfigError.
+
+    It is one line, raised unchained: pydantic's own report would bury it under forty.
+    """
     path = Path(path)
     file = str(path)
     try:
@@ -213,49 +229,52 @@ def load_sources(path: str | Path) -> SourcesFile:
         raise ConfigError(file, None, None, f"cannot read the sources file: {exc}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(file, None, None, yaml_problem(exc)) from None
-    if not isinstance(document, dict):
-        raise ConfigError(file, None, None, "must be a mapping with a 'sources:' list")
-    extra = sorted(str(key) for key in document if key not in _TOP_LEVEL_KEYS)
-    if extra:
-        raise ConfigError(file, None, extra[0], "unknown top-level key (allowed: sources, rules)")
-    items = document.get("sources")
-    if not isinstance(items, list):
-        raise ConfigError(file, None, "sources", "is required: a list of sources")
-    rules = document.get("rules") or []
-    if not isinstance(rules, list):
-        raise ConfigError(file, None, "rules", "must be a list of rules")
-    for position, rule in enumerate(rules, start=1):
-        if not isinstance(rule, dict):
-            raise ConfigError(file, f"rule #{position}", None, "must be a mapping")
-
-    base = path.resolve().parent
-    sources: list[SourceConfig] = []
+    try:
+        loaded = SourcesDocument.model_validate(document, context={"base": path.resolve().parent})
+    except ValidationError as exc:
+        raise _config_error(file, document, exc.errors()[0]) from None
     positions: dict[str, int] = {}
-    for position, item in enumerate(items, start=1):
-        source = _load_source(item, position, file, base)
+    for position, source in enumerate(loaded.sources, start=1):
         if source.id in positions:
             where = f"source '{source.id}'"
             problem = f"duplicate id: source #{positions[source.id]} has it too"
             raise ConfigError(file, where, "id", problem)
         positions[source.id] = position
-        sources.append(source)
-    return SourcesFile(path=path, sources=sources, rules=rules)
+    return SourcesFile(path=path, sources=loaded.sources, rules=loaded.rules)
 
 
-def _load_source(item: object, position: int, file: str, base: Path) -> SourceConfig:
-    where = f"source #{position}"
-    if not isinstance(item, dict):
-        raise ConfigError(file, where, None, "must be a mapping")
-    source_id = item.get("id")
+def _config_error(file: str, document: Any, error: ErrorDetails) -> ConfigError:
+    """Pydantic's first error as (item, field, problem): the item named by its id if usable."""
+    loc = list(error["loc"])
+    if not loc:
+        return ConfigError(file, None, None, "must be a mapping with a 'sources:' list")
+    section = loc.pop(0)
+    if not loc or not isinstance(loc[0], int):
+        if error["type"] == "extra_forbidden":
+            allowed = ", ".join(SourcesDocument.model_fields)
+            return ConfigError(
+                file, None, str(section), f"unknown top-level key (allowed: {allowed})"
+            )
+        if error["type"] == "list_type":
+            what = "a list of sources" if section == "sources" else "a list of rules"
+            return ConfigError(file, None, str(section), f"must be {what}")
+        return ConfigError(file, None, str(section), _problem(error))
+    index = loc.pop(0)
+    where = _item_name(document, str(section), index)
+    field = ".".join(str(part) for part in loc) or None
+    if field is None and error["type"] in ("model_type", "dict_type"):
+        return ConfigError(file, where, None, "must be a mapping")
+    return ConfigError(file, where, field, _problem(error))
+
+
+def _item_name(document: Any, section: str, index: int) -> str:
+    if section == "rules":
+        return f"rule #{index + 1}"
+    item = document[section][index]
+    source_id = item.get("id") if isinstance(item, dict) else None
     if isinstance(source_id, str) and re.fullmatch(_SLUG, source_id):
-        where = f"source '{source_id}'"
-    try:
-        return SourceConfig.model_validate(item, context={"base": base})
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or None
-        # Not chained: pydantic's own report would bury the one line under forty.
-        raise ConfigError(file, where, field, _problem(first)) from None
+        return f"source '{source_id}'"
+    return f"source #{index + 1}"
 
 
 def _problem(error: ErrorDetails) -> str:

@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from failtrack_pipeline.definitions import defs
 
 
@@ -53,3 +55,36 @@ def test_retry_and_retention_jobs_are_wired() -> None:
 
 def test_a_bad_retention_period_fails_at_load_naming_the_variable() -> None:
     assert "FAILTRACK_RETENTION_DAYS='0'" in load_error({"FAILTRACK_RETENTION_DAYS": "0"})
+
+
+def test_resources_show_the_variables_their_values_come_from_never_the_values(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dagster import EnvVar
+
+    from failtrack_pipeline.config.sources_file import DEMO_SOURCES_FILE, load_sources
+    from failtrack_pipeline.definitions import build_definitions
+
+    secret_url = "postgresql+psycopg://failtrack:S3cretPw@db.example/failtrack"
+    environ = {
+        "FAILTRACK_DATABASE_URL": secret_url,
+        "FAILTRACK_SPOOL_DIR": str(tmp_path / "spool"),
+        "FAILTRACK_SOURCES_FILE": str(DEMO_SOURCES_FILE),
+        "FAILTRACK_RETENTION_DAYS": "30",
+    }
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    resources = build_definitions(load_sources(DEMO_SOURCES_FILE)).resources
+    shown = {
+        "url": resources["failtrack_db"].url,
+        "spool_dir": resources["failtrack_db"].spool_dir,
+        "path": resources["failtrack_sources"].path,
+    }
+    assert all(isinstance(value, EnvVar) for value in shown.values()), shown
+    assert resources["retention"].days.env_var_name == "FAILTRACK_RETENTION_DAYS"  # IntEnvVar
+    assert shown["url"] == "FAILTRACK_DATABASE_URL"  # the name, not the URL
+    assert "S3cretPw" not in repr(resources)
+    for name in environ:
+        monkeypatch.delenv(name)
+    unset = build_definitions(load_sources(DEMO_SOURCES_FILE)).resources
+    assert unset["failtrack_db"].url is None and unset["retention"].days == 90

@@ -10,7 +10,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from failtrack_pipeline.db.schema import BigId, UTCDateTime
+# Frozen: the types as this revision created them, never imported from the live schema.
+UTCDateTime = sa.DateTime(timezone=True)
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 revision = "0001"
 down_revision = None
@@ -24,8 +26,8 @@ def upgrade() -> None:
         sa.Column("source_id", sa.String(64), primary_key=True),
         sa.Column("external_id", sa.String(200), primary_key=True),
         sa.Column("title", sa.String(500), nullable=False),
-        sa.Column("starts_at", UTCDateTime(), nullable=False),
-        sa.Column("ends_at", UTCDateTime()),
+        sa.Column("starts_at", UTCDateTime, nullable=False),
+        sa.Column("ends_at", UTCDateTime),
         sa.Column("venue_name", sa.String(500)),
         sa.Column("venue_address", sa.Text()),
         sa.Column("latitude", sa.Float()),
@@ -33,8 +35,8 @@ def upgrade() -> None:
         sa.Column("category", sa.String(50)),
         sa.Column("performers", sa.JSON(), nullable=False),
         sa.Column("url", sa.Text()),
-        sa.Column("first_seen_at", UTCDateTime(), nullable=False),
-        sa.Column("updated_at", UTCDateTime(), nullable=False),
+        sa.Column("first_seen_at", UTCDateTime, nullable=False),
+        sa.Column("updated_at", UTCDateTime, nullable=False),
         sa.Column("last_run_id", sa.String(64)),
     )
     op.create_table(
@@ -47,8 +49,8 @@ def upgrade() -> None:
         sa.Column("example_message", sa.Text(), nullable=False),
         sa.Column("sample_external_ids", sa.JSON(), nullable=False),
         sa.Column("occurrence_count", sa.BigInteger(), nullable=False),
-        sa.Column("first_seen_at", UTCDateTime(), nullable=False),
-        sa.Column("last_seen_at", UTCDateTime(), nullable=False),
+        sa.Column("first_seen_at", UTCDateTime, nullable=False),
+        sa.Column("last_seen_at", UTCDateTime, nullable=False),
         sa.Column("last_run_id", sa.String(64)),
     )
     op.create_index(
@@ -74,7 +76,7 @@ def upgrade() -> None:
         "failure_recordings",
         sa.Column("run_id", sa.String(64), primary_key=True),
         sa.Column("batch", sa.String(64), primary_key=True),
-        sa.Column("recorded_at", UTCDateTime(), nullable=False),
+        sa.Column("recorded_at", UTCDateTime, nullable=False),
     )
     op.create_index("ix_failure_recordings_recorded_at", "failure_recordings", ["recorded_at"])
 

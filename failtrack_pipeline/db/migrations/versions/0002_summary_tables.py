@@ -10,7 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from failtrack_pipeline.db.schema import UTCDateTime
+# Frozen: the types as this revision created them, never imported from the live schema.
+UTCDateTime = sa.DateTime(timezone=True)
 
 revision = "0002"
 down_revision = "0001"
@@ -28,10 +29,8 @@ def upgrade() -> None:
         sa.Column("events_processed", sa.Integer(), nullable=False, comment="events read"),
         sa.Column("events_succeeded", sa.Integer(), nullable=False, comment="events stored"),
         sa.Column("events_failed", sa.Integer(), nullable=False, comment="events that failed"),
-        sa.Column(
-            "started_at", UTCDateTime(), nullable=False, comment="when the run started (UTC)"
-        ),
-        sa.Column("ended_at", UTCDateTime(), nullable=False, comment="when the run ended (UTC)"),
+        sa.Column("started_at", UTCDateTime, nullable=False, comment="when the run started (UTC)"),
+        sa.Column("ended_at", UTCDateTime, nullable=False, comment="when the run ended (UTC)"),
         sa.Column("duration_seconds", sa.Float(), nullable=False, comment="ended_at - started_at"),
         comment="One row per finished scrape run, harvested from Dagster's run records",
     )
@@ -91,7 +90,7 @@ def upgrade() -> None:
             comment="95th percentile (nearest rank), 30 days",
         ),
         sa.Column("last_run_status", sa.String(16), comment="status of the latest run up to as_of"),
-        sa.Column("last_run_at", UTCDateTime(), comment="when the latest run started (UTC)"),
+        sa.Column("last_run_at", UTCDateTime, comment="when the latest run started (UTC)"),
         sa.Column(
             "health",
             sa.String(16),
@@ -112,7 +111,7 @@ def upgrade() -> None:
             comment="share of the source's failures",
         ),
         sa.Column("distinct_groups", sa.Integer(), nullable=False, comment="failure groups"),
-        sa.Column("last_seen_at", UTCDateTime(), nullable=False, comment="latest occurrence (UTC)"),
+        sa.Column("last_seen_at", UTCDateTime, nullable=False, comment="latest occurrence (UTC)"),
         sa.Column("next_step", sa.Text(), nullable=False, comment="suggested next step"),
         comment="Failures per source and category over the retention period",
     )
@@ -133,8 +132,8 @@ def upgrade() -> None:
         ),
         sa.Column("occurrences_total", sa.BigInteger(), nullable=False, comment="since first seen"),
         sa.Column("sample_external_ids", sa.JSON(), nullable=False, comment="newest failing ids"),
-        sa.Column("first_seen_at", UTCDateTime(), nullable=False, comment="first occurrence (UTC)"),
-        sa.Column("last_seen_at", UTCDateTime(), nullable=False, comment="latest occurrence (UTC)"),
+        sa.Column("first_seen_at", UTCDateTime, nullable=False, comment="first occurrence (UTC)"),
+        sa.Column("last_seen_at", UTCDateTime, nullable=False, comment="latest occurrence (UTC)"),
         sa.Column("is_new", sa.Boolean(), nullable=False, comment="first seen on as_of"),
         sa.Column(
             "is_regressed",

@@ -10,7 +10,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from failtrack_pipeline.db.schema import EMPTY_JSON_OBJECT, RUN_STATUS_COMMENT
+# Frozen: the types as this revision created them, never imported from the live schema.
+RUN_STATUS_COMMENT = "success, partial, failed or silent_failure"
+EMPTY_JSON_OBJECT = sa.text("'{}'")
 
 revision = "0003"
 down_revision = "0002"
