@@ -107,7 +107,7 @@ def _demo(home: Path) -> int:
         f"                           source_success_rates, error_category_breakdown,\n"
         f"                           top_failure_groups)\n"
         f"\nOpen the UI\n"
-        f"  DAGSTER_HOME={home} .venv/bin/dagster dev -w workspace.yaml\n"
+        f"  DAGSTER_HOME={home} .venv/bin/dg dev\n"
         f"  then browse http://127.0.0.1:3000/assets/source_success_rates (the dashboard)\n"
         f"  and http://127.0.0.1:3000/runs filtered by tag, e.g. failtrack/status=failed\n"
         f"  or failtrack/status=silent_failure"

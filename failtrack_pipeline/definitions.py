@@ -28,7 +28,10 @@ from failtrack_pipeline.defs.resources import (
     from_env,
 )
 from failtrack_pipeline.defs.retry_job import build_retry_job
-from failtrack_pipeline.defs.run_failure_sensor import build_run_failure_sensor
+from failtrack_pipeline.defs.run_failure_sensor import (
+    build_run_canceled_sensor,
+    build_run_failure_sensor,
+)
 from failtrack_pipeline.defs.scrape_job import build_scrape_job, build_scrape_schedule
 from failtrack_pipeline.defs.spool_sensor import replay_failure_spool_sensor
 
@@ -60,6 +63,7 @@ def build_definitions(
         ],
         sensors=[
             build_run_failure_sensor([scrape_sources_job, retry_events_job]),
+            build_run_canceled_sensor([scrape_sources_job, retry_events_job]),
             replay_failure_spool_sensor,
         ],
         resources={

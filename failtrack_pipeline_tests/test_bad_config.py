@@ -55,6 +55,18 @@ BAD_SOURCES = {
         "id",
         "duplicate id: source #1 has it too",
     ),
+    "api_key_in_a_url_without_host": (
+        f"sources:\n  - {{id: feed, name: F, kind: ics, url: 'https:///v1/events?api_key={PASSWORD}'}}\n",
+        "source 'feed'",
+        "url",
+        "has no host",
+    ),
+    "password_in_a_url_without_host": (
+        f"sources:\n  - {{id: feed, name: F, kind: ics, url: 'https://user:{PASSWORD}@/events'}}\n",
+        "source 'feed'",
+        "url",
+        "has no host",
+    ),
     "bad_reader_kind": (
         "sources:\n  - {id: feed, name: F, kind: rss, url: f.xml}\n",
         "source 'feed'",
@@ -164,7 +176,7 @@ def test_a_bad_rules_file_is_one_config_error_naming_it_the_rule_and_field(
     assert problem in error.problem
 
 
-@pytest.mark.parametrize("days", ["0", "-3", "ninety", "1.5", "90 days"])
+@pytest.mark.parametrize("days", ["0", "-3", "ninety", "1.5", "90 days", "1000000"])
 def test_a_bad_retention_period_is_one_line_naming_the_variable(days: str) -> None:
     with pytest.raises(ValueError) as raised:
         retention_from_env({RETENTION_DAYS_ENV: days})
@@ -224,3 +236,18 @@ def test_failtrack_migrate_shows_a_bad_database_url_as_one_line_without_its_pass
     (line,) = printed.err.splitlines()
     assert line.startswith("failtrack: ") and problem in line
     assert PASSWORD not in line
+
+
+@pytest.mark.parametrize("case", ["unparseable", "unknown_database", "unknown_driver"])
+def test_a_database_url_that_cannot_work_fails_the_load_naming_the_variable_not_the_password(
+    case: str,
+) -> None:
+    """Rejected when the definitions load, not by every run later (which would record and
+    spool nothing, and leave the runs without a status tag)."""
+    url, problem = BAD_URLS[case]
+    stderr = load_failure({DATABASE_URL_ENV: url})
+    last_line = stderr.strip().splitlines()[-1]
+    assert last_line.startswith(
+        "failtrack_pipeline.base.errors.ConfigError: FAILTRACK_DATABASE_URL"
+    )
+    assert problem in last_line and PASSWORD not in stderr

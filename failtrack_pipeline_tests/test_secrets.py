@@ -28,6 +28,7 @@ from dagster import DagsterInstance
 from dagster._core.test_utils import instance_for_test
 from dagster._serdes import serialize_value
 
+from failtrack_pipeline.base.errors import ConfigError
 from failtrack_pipeline.config.environment import DATABASE_URL_ENV
 from failtrack_pipeline.config.sources_file import SourceConfig, load_sources
 from failtrack_pipeline.db.schema import events, metadata
@@ -213,11 +214,18 @@ def test_the_database_password_never_reaches_a_runs_logs_or_metadata(
     postgres_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, url: str
 ) -> None:
     """A PostgreSQL URL with a password (the test server ignores it); then one whose server
-    is unreachable; then one that does not parse."""
+    is unreachable; then one that does not parse, refused as the definitions load."""
     if url == "reachable":
         url = sa.make_url(postgres_url).set(password=DB_PASSWORD).render_as_string(False)
     monkeypatch.setenv(DATABASE_URL_ENV, url)
     path = sources_file(tmp_path, "127.0.0.1:1")
+    if url == MALFORMED:
+        with pytest.raises(ConfigError) as raised:
+            build_definitions(load_sources(path))
+        assert str(raised.value) == "FAILTRACK_DATABASE_URL: not a SQLAlchemy database URL " + (
+            "(e.g. postgresql+psycopg://…)"
+        )
+        return
     job = build_definitions(load_sources(path)).get_job_def("scrape_sources_job")
     with instance_for_test() as instance:
         result = job.execute_in_process(
@@ -226,10 +234,8 @@ def test_the_database_password_never_reaches_a_runs_logs_or_metadata(
             raise_on_error=False,
             run_config=scrape_config(),
         )
-        assert result.success is (url not in (UNREACHABLE, MALFORMED))
+        assert result.success is (url != UNREACHABLE)
         run = instance.get_run_by_id(result.run_id)
         assert run is not None
         logged = repr(run.tags) + event_log_text(instance, result.run_id)
     assert_no_secret_in(logged, [DB_PASSWORD])
-    if url == MALFORMED:
-        assert "FAILTRACK_DATABASE_URL: not a SQLAlchemy database URL" in logged

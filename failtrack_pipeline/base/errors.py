@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from failtrack_pipeline.base.categories import ErrorCategory
+from failtrack_pipeline.base.scrub import scrub_secrets
 
 
 class FailtrackError(Exception):
@@ -49,9 +50,14 @@ def yaml_problem(error: Exception) -> str:
 
 
 class ConfigError(ValueError):
-    """Bad configuration: names the file, the item (source, rule…) and the field."""
+    """Bad configuration: names the file, the item (source, rule…) and the field.
+
+    The problem is scrubbed like any stored message: it may quote a value holding a key
+    or a password (a URL, a header), and it reaches logs and the UI.
+    """
 
     def __init__(self, file: str, where: str | None, field: str | None, problem: str) -> None:
+        problem = scrub_secrets(problem)
         location = file
         if where:
             location += f": {where}"

@@ -12,7 +12,7 @@ from failtrack_pipeline.defs.failure_hook import record_scrape_failure
 from failtrack_pipeline.defs.op_config import EventClock
 from failtrack_pipeline.defs.resources import FailtrackDatabase, FailtrackSources
 from failtrack_pipeline.defs.run_tags import Tag
-from failtrack_pipeline.defs.scrape_job import run_tagged
+from failtrack_pipeline.defs.tagged_scrape import run_tagged
 from failtrack_pipeline.source_scrape import SourceScrape
 from failtrack_pipeline.tracking.store import forget_fixed_samples, group_samples
 
@@ -80,7 +80,7 @@ def retry_events(
         recorder=failtrack_db.recorder(context.instance),
         attempt=context.retry_number,
     )
-    outcome = run_tagged(context, scrape)
+    outcome = run_tagged(context, scrape, failtrack_db)
     groups_updated = forget_fixed_samples(engine, config.source_id, scrape.succeeded_ids)
     missing = sorted(set(targets) - scrape.seen_ids)
     if missing:

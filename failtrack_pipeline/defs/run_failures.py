@@ -9,14 +9,20 @@ from typing import Any
 
 from dagster import DagsterInstance, DagsterRun
 
+from failtrack_pipeline.base.categories import ErrorCategory
 from failtrack_pipeline.base.categorize import MessageRule
-from failtrack_pipeline.base.errors import RunConfigError
+from failtrack_pipeline.base.errors import FailtrackError, RunConfigError
 from failtrack_pipeline.defs.resources import FailtrackDatabase
 from failtrack_pipeline.defs.run_tags import PARTITION_TAG, Tag, failed_run_tags
 from failtrack_pipeline.tracking.failures import describe_failure
 from failtrack_pipeline.tracking.spool import Recording
 
 RUN_FAILURE_BATCH = "run"
+# Why a run that was stopped from outside failed: like a killed worker, a dependency error
+# (the step needed to run to its end); its source's scrape is incomplete, so it counts.
+TERMINATED = FailtrackError(
+    "run terminated before the scrape finished", category=ErrorCategory.DEPENDENCY
+)
 
 
 def record_run_failure(

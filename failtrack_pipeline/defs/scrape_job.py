@@ -7,7 +7,6 @@ spool while the database is down), whose ledger counts each (run, batch) once.
 """
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 from dagster import (
@@ -32,9 +31,9 @@ from failtrack_pipeline.defs.failure_hook import record_scrape_failure
 from failtrack_pipeline.defs.op_config import ScrapeConfig
 from failtrack_pipeline.defs.resources import FailtrackDatabase, FailtrackSources
 from failtrack_pipeline.defs.run_history import recent_yields
-from failtrack_pipeline.defs.run_tags import Tag, outcome_tags
+from failtrack_pipeline.defs.run_tags import Tag
+from failtrack_pipeline.defs.tagged_scrape import run_tagged
 from failtrack_pipeline.source_scrape import SourceScrape
-from failtrack_pipeline.tracking.outcome import RunOutcome, RunStatus
 from failtrack_pipeline.tracking.silent import YieldBaseline
 
 
@@ -59,7 +58,7 @@ def scrape_source(
         recorder=failtrack_db.recorder(context.instance),
         attempt=context.retry_number,
     )
-    outcome = run_tagged(context, scrape)
+    outcome = run_tagged(context, scrape, failtrack_db)
     context.log.info(
         f"{source.id}: {outcome.processed} events, {outcome.succeeded} succeeded, "
         f"{outcome.failed} failed, {outcome.skipped} skipped ({outcome.status.value})"
@@ -78,23 +77,6 @@ def scrape_source(
     if outcome.silent_failure is not None:
         metadata["silent_failure"] = outcome.silent_failure.message
     yield Output(None, metadata=metadata)
-
-
-def run_tagged(context: OpExecutionContext, scrape: SourceScrape) -> RunOutcome:
-    """Run `scrape` and put its outcome in the run's tags.
-
-    If it raises, the counts so far still reach the run, marked failed; the failure hook
-    then adds the reason.
-    """
-    try:
-        outcome = scrape.run()
-    except Exception:
-        tags = outcome_tags(scrape.outcome, processed_at=datetime.now(UTC), status=RunStatus.FAILED)
-        context.instance.add_run_tags(context.run_id, tags)
-        raise
-    tags = outcome_tags(outcome, processed_at=datetime.now(UTC))
-    context.instance.add_run_tags(context.run_id, tags)
-    return outcome
 
 
 def build_scrape_job(sources: SourcesFile) -> JobDefinition:

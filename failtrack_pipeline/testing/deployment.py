@@ -78,6 +78,12 @@ class Deployment:
             raise RuntimeError(f"run not launched: {answer}")
         return answer["run"]["runId"]
 
+    def terminate(self, run_id: str) -> None:
+        """What the UI's Terminate button does: ask the webserver to stop the run."""
+        answer = graphql(self.url, TERMINATE_RUN, runId=run_id)["terminateRun"]
+        if answer["__typename"] != "TerminateRunSuccess":
+            raise RuntimeError(f"terminating {run_id} failed: {answer}")
+
     def wait_for_runs(
         self, filters: RunsFilter, count: int, timeout: float, interval: float = 1.0
     ) -> list[DagsterRun]:
@@ -241,6 +247,16 @@ mutation ($params: ExecutionParams!) {
     ... on PythonError { message }
     ... on RunConfigValidationInvalid { errors { message } }
     ... on InvalidSubsetError { message }
+  }
+}
+"""
+
+TERMINATE_RUN = """
+mutation ($runId: String!) {
+  terminateRun(runId: $runId) {
+    __typename
+    ... on TerminateRunFailure { message }
+    ... on PythonError { message }
   }
 }
 """

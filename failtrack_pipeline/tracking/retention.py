@@ -12,6 +12,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from failtrack_pipeline.config.policies import RetentionPolicy
 from failtrack_pipeline.db.schema import discovery_event_failure_days as days_table
 from failtrack_pipeline.db.schema import discovery_event_failures as failures_table
 from failtrack_pipeline.db.schema import failure_recordings
@@ -32,7 +33,7 @@ def prune_failures(
     engine: sa.Engine,
     *,
     cutoff: datetime,
-    batch_size: int,
+    batch_size: int = RetentionPolicy().batch_size,
     dry_run: bool = False,
 ) -> PruneResult:
     """Delete groups last seen before `cutoff`, their daily counts and old ledger entries."""
@@ -67,7 +68,7 @@ def _delete_in_batches(
     table: sa.Table,
     expired: sa.ColumnElement[bool],
     key: list[sa.Column],
-    batch_size: int,
+    batch_size: int = RetentionPolicy().batch_size,
 ) -> tuple[int, int]:
     removed = batches = 0
     while True:

@@ -18,3 +18,13 @@ def fetch_events(source: SourceConfig) -> Iterator[dict[str, Any]]:
     Path(os.environ[PID_FILE_ENV]).write_text(str(os.getpid()))
     time.sleep(600)
     yield from ()
+
+
+STALLING_FAILURES = 5_050  # one full recorded batch and some still in memory
+
+
+def fail_then_hang(source: SourceConfig) -> Iterator[dict[str, Any]]:
+    """Records without a title (each a failure), then the same hang as `fetch_events`."""
+    for index in range(STALLING_FAILURES):
+        yield {"external_id": f"stall-{index}", "starts_at": "2026-12-24T20:00:00Z"}
+    yield from fetch_events(source)

@@ -34,7 +34,7 @@ from failtrack_pipeline.tracking.spool import FailureSpool
 from failtrack_pipeline_tests.conftest import scrape_config
 from failtrack_pipeline_tests.defs.test_demo_sources import EXPECTED_GROUPS, EXPECTED_STATUS
 from failtrack_pipeline_tests.defs.test_scrape_job import failure_rows
-from failtrack_pipeline_tests.e2e.stuck_scraper import PID_FILE_ENV
+from failtrack_pipeline_tests.e2e.stuck_scraper import PID_FILE_ENV, STALLING_FAILURES
 
 pytestmark = pytest.mark.slow
 
@@ -46,6 +46,12 @@ STUCK_SOURCE = {
     "name": "A scraper that hangs",
     "kind": "python",
     "callable": "failtrack_pipeline_tests.e2e.stuck_scraper:fetch_events",
+}
+STALLING_SOURCE = {
+    "id": "stalling",
+    "name": "A scraper that fails thousands of events, then hangs",
+    "kind": "python",
+    "callable": "failtrack_pipeline_tests.e2e.stuck_scraper:fail_then_hang",
 }
 
 
@@ -66,7 +72,7 @@ def failtrack_engine(postgres_server_url: str) -> Iterator[sa.Engine]:
 def deployment(
     postgres_server_url: str, failtrack_engine: sa.Engine, workdir: Path
 ) -> Iterator[Deployment]:
-    sources = write_sources_file(workdir / "sources.yaml", [STUCK_SOURCE])
+    sources = write_sources_file(workdir / "sources.yaml", [STUCK_SOURCE, STALLING_SOURCE])
     with (
         fresh_postgres_database(postgres_server_url) as dagster_url,
         running_deployment(
@@ -212,3 +218,29 @@ def test_a_killed_run_worker_fails_its_run_and_the_sensor_records_it_once(
     ((source, category, message), count) = stuck_rows.popitem()
     assert (source, category, count, stuck_rows) == ("stuck", "dependency_error", 1, {})
     assert "outside the execution context" in message
+
+
+def test_a_terminated_run_ends_with_its_status_and_counts_equal_to_what_the_table_received(
+    deployment: Deployment, failtrack_engine: sa.Engine, workdir: Path
+) -> None:
+    """Terminate from the UI while a scrape is under way: Dagster interrupts the op, which
+    flushes what it gathered, tags the run and records the termination once."""
+    pid_file = workdir / "stuck.pid"
+    pid_file.unlink(missing_ok=True)
+    backfill = deployment.launch_backfill(SCRAPE_JOB, ["stalling"], scrape_config())
+    deployment.wait_until(pid_file.exists, timeout=180, what="the stalling run's worker")
+    (running,) = deployment.instance.get_runs(RunsFilter(tags={"dagster/backfill": backfill}))
+    deployment.terminate(running.run_id)
+
+    (run,) = backfill_runs(deployment, backfill, 1)
+    assert run.status == DagsterRunStatus.CANCELED
+    tags = run.tags
+    assert tags["failtrack/status"] == "failed"
+    assert int(tags["failtrack/events_failed"]) == STALLING_FAILURES
+    assert int(tags["failtrack/events_processed"]) == STALLING_FAILURES
+    assert tags["failtrack/error_category"] == "dependency_error"
+    stalling = {key: n for key, n in failure_rows(failtrack_engine).items() if key[0] == "stalling"}
+    assert stalling == {
+        ("stalling", "validation_error", "title missing"): STALLING_FAILURES,
+        ("stalling", "dependency_error", "run terminated before the scrape finished"): 1,
+    }
