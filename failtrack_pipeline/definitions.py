@@ -7,6 +7,7 @@ import os
 from dagster import Definitions
 
 from failtrack_pipeline.defs.dashboard import build_summary_definitions
+from failtrack_pipeline.defs.dead_letters import dead_letter_definitions
 from failtrack_pipeline.defs.resources import FailtrackDatabase, FailtrackSources
 from failtrack_pipeline.defs.retention import (
     build_prune_job,
@@ -46,7 +47,9 @@ def build_definitions(sources: SourcesFile) -> Definitions:
         },
     )
     return Definitions.merge(
-        scraping, build_summary_definitions(sources.ids(), scrape_sources_job.name)
+        scraping,
+        build_summary_definitions(sources.ids(), scrape_sources_job.name),
+        dead_letter_definitions,
     )
 
 

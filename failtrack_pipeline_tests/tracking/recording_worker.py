@@ -80,3 +80,25 @@ def record_on_a_small_disk(spool_dir: str, max_file_bytes: int, result_path: str
     except FailuresNotKept as error:
         result = {"recording": None, "error": str(error)}
     Path(result_path).write_text(json.dumps(result))
+
+
+def run_a_job(barrier: Barrier, result_path: str) -> None:
+    """Open the instance of $DAGSTER_HOME and run a one-op job once every worker is ready."""
+    from dagster import DagsterInstance, job, op
+
+    @op
+    def hello() -> None:
+        pass
+
+    @job
+    def hello_job() -> None:
+        hello()
+
+    barrier.wait()
+    try:
+        with DagsterInstance.get() as instance:
+            success = hello_job.execute_in_process(instance=instance).success
+        result: dict[str, Any] = {"success": success, "error": None}
+    except Exception:
+        result = {"success": False, "error": traceback.format_exc()}
+    Path(result_path).write_text(json.dumps(result))

@@ -17,11 +17,20 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from dagster import DagsterEventType, DagsterInstance, RunRequest, build_sensor_context
 from sqlalchemy.engine import make_url
 
-from failtrack_pipeline.db.engine import WriteRefusal, create_db_engine, write_refusal
+from failtrack_pipeline.cli import main
+from failtrack_pipeline.db.engine import (
+    DATABASE_URL_ENV,
+    WriteRefusal,
+    create_db_engine,
+    write_refusal,
+)
 from failtrack_pipeline.db.migrate import migrate
 from failtrack_pipeline.db.schema import discovery_event_failures, failure_recordings
+from failtrack_pipeline.definitions import build_definitions
+from failtrack_pipeline.defs.resources import SPOOL_DIR_ENV, FailtrackDatabase
 from failtrack_pipeline.errors import ConfigError
 from failtrack_pipeline.scrape import FAILURES_PER_BATCH, SourceScrape
 from failtrack_pipeline.sources.registry import SourceConfig, SourceKind, load_sources
@@ -36,6 +45,7 @@ from failtrack_pipeline.tracking.spool import (
     Recording,
 )
 from failtrack_pipeline.tracking.store import record_failures
+from failtrack_pipeline_tests.conftest import Backend, scrape_config
 from failtrack_pipeline_tests.tracking import recording_worker
 from failtrack_pipeline_tests.tracking.recording_worker import (
     FAILING_RECORDS,
@@ -258,6 +268,80 @@ def test_a_source_id_longer_than_the_tables_hold_fails_at_load(tmp_path: Path) -
     assert "at most 64 characters" in raised.value.problem
 
 
+REFUSED_SOURCES_YAML = """
+sources:
+  - id: refused
+    name: Refused
+    kind: python
+    callable: failtrack_pipeline_tests.tracking.recording_worker:failing_events
+"""
+# A rule the database enforces on content, as a column type or constraint would.
+_REFUSE_INVALID_DATES = {
+    "postgresql": (
+        "ALTER TABLE discovery_event_failures ADD CONSTRAINT refuse_invalid_dates "
+        "CHECK (error_message NOT LIKE 'Invalid date%%')",
+        "ALTER TABLE discovery_event_failures DROP CONSTRAINT refuse_invalid_dates",
+    ),
+    "sqlite": (
+        "CREATE TRIGGER refuse_invalid_dates BEFORE INSERT ON discovery_event_failures "
+        "WHEN NEW.error_message LIKE 'Invalid date%' "
+        "BEGIN SELECT RAISE(ABORT, 'invalid dates refused'); END",
+        "DROP TRIGGER refuse_invalid_dates",
+    ),
+}
+
+
+def test_failures_the_database_refuses_are_reported_by_the_run_the_check_and_the_sensor(
+    backend: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real scrape run whose failures the database refuses: the run ends well and says so,
+    the sensor runs the check, the check fails listing them; after the fix the retry
+    command counts them once and the check passes again."""
+    monkeypatch.setenv(SPOOL_DIR_ENV, str(tmp_path / "spool"))
+    (tmp_path / "cli_home").mkdir()
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "cli_home"))  # for the retry command
+    sources_path = tmp_path / "sources.yaml"
+    sources_path.write_text(REFUSED_SOURCES_YAML)
+    defs = build_definitions(load_sources(sources_path))
+    refuse, accept = _REFUSE_INVALID_DATES[backend.name]
+    with backend.engine.begin() as connection:
+        connection.exec_driver_sql(refuse)
+
+    run = defs.get_job_def("scrape_sources_job").execute_in_process(
+        partition_key="refused", instance=backend.instance, run_config=scrape_config()
+    )
+    assert run.success
+    (output,) = [
+        event for event in run.all_events if event.event_type is DagsterEventType.STEP_OUTPUT
+    ]
+    metadata = output.event_specific_data.metadata
+    assert metadata["dead_lettered_failures"].value == FAILING_RECORDS
+    assert _total(backend.engine) == 0
+
+    sensor = defs.get_sensor_def("dead_letter_sensor")
+    resources = {"failtrack_db": FailtrackDatabase()}
+    context = build_sensor_context(instance=backend.instance, resources=resources)
+    assert isinstance(sensor(context), RunRequest)
+    assert not isinstance(sensor(context), RunRequest)  # unchanged: no second run
+    check_job = defs.resolve_job_def("dead_letters_check_job")
+    (evaluation,) = check_job.execute_in_process(
+        instance=backend.instance
+    ).get_asset_check_evaluations()
+    assert not evaluation.passed
+    assert evaluation.metadata["dead_letters"].value == 2  # the run's two batches
+    assert evaluation.metadata["uncounted_failures"].value == FAILING_RECORDS
+
+    with backend.engine.begin() as connection:
+        connection.exec_driver_sql(accept)
+    assert main(["dead-letters", "--retry"]) == 0
+    assert _total(backend.engine) == FAILING_RECORDS
+    assert isinstance(sensor(context), RunRequest)  # gone: the check is run again
+    (evaluation,) = check_job.execute_in_process(
+        instance=backend.instance
+    ).get_asset_check_evaluations()
+    assert evaluation.passed
+
+
 # --- 3. A read-only database is an outage -------------------------------------------------
 
 
@@ -418,3 +502,32 @@ def test_the_replay_removes_partial_files_of_writers_that_died(
         path.write_text("{")
     FailureRecorder(lambda: engine, spool).replay()
     assert _partials(spool.directory) == [live]  # a writer still at work keeps its file
+
+
+# --- Dagster's own storage ----------------------------------------------------------------
+
+
+def test_after_failtrack_migrate_eight_processes_open_a_fresh_dagster_home_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.setenv(DATABASE_URL_ENV, f"sqlite:///{tmp_path / 'failtrack.db'}")
+    assert main(["migrate"]) == 0
+
+    barrier = SPAWN.Barrier(WORKERS)
+    results = [tmp_path / f"run-{index}.json" for index in range(WORKERS)]
+    workers = [
+        SPAWN.Process(target=recording_worker.run_a_job, args=(barrier, str(path)))
+        for path in results
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=300)
+    outcomes = [json.loads(path.read_text()) for path in results]
+    assert [outcome["error"] for outcome in outcomes] == [None] * WORKERS
+    assert all(outcome["success"] for outcome in outcomes)
+    with DagsterInstance.get() as instance:
+        assert len(instance.get_runs()) == WORKERS
