@@ -1,4 +1,5 @@
-"""`failtrack demo` runs the main job end to end; `failtrack migrate` applies the schema."""
+"""`failtrack demo` runs the main job end to end; `failtrack migrate` prepares the storage;
+`failtrack dead-letters` lists (and `--retry` retries) the batches the database refused."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import sqlalchemy as sa
 
+from failtrack_pipeline.config.environment import SPOOL_DIR_ENV, configured
 from failtrack_pipeline.db.engine import create_db_engine, database_url_from_env, redacted
 from failtrack_pipeline.db.migrate import migrate
 from failtrack_pipeline.defs.run_tags import Tag
@@ -32,7 +34,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="failtrack", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("demo", help="scrape every enabled source once and show the results")
-    commands.add_parser("migrate", help="bring failtrack's tables to the newest schema")
+    commands.add_parser(
+        "migrate", help="bring failtrack's tables and Dagster's storage to the newest schema"
+    )
+    dead_letters = commands.add_parser(
+        "dead-letters", help="list the failure batches the database refused for their content"
+    )
+    dead_letters.add_argument(
+        "--retry", action="store_true", help="after the fix: record them (again refused: kept)"
+    )
     args = parser.parse_args(argv)
     try:
         home = _dagster_home()
@@ -40,7 +50,11 @@ def main(argv: list[str] | None = None) -> int:
             url = database_url_from_env()
             revision = migrate(create_db_engine(url))
             print(f"failtrack schema at revision {revision} in {redacted(url)}")
+            _migrate_dagster_storage()
+            print(f"Dagster storage at the newest schema (DAGSTER_HOME={home})")
             return 0
+        if args.command == "dead-letters":
+            return _dead_letters(retry=args.retry)
         return _demo(home)
     except (RuntimeError, ValueError) as error:
         print(f"failtrack: {error}", file=sys.stderr)
@@ -61,13 +75,59 @@ def _dagster_home() -> Path:
     return Path(home).resolve()
 
 
-def _demo(home: Path) -> int:
+def _instance() -> DagsterInstance:
+    """The Dagster instance of DAGSTER_HOME, which must be a folder."""
     from dagster import DagsterInstance
 
+    home = _dagster_home()
+    if not home.is_dir():
+        raise RuntimeError(f"DAGSTER_HOME={home} is no folder: create it, or point it at one")
+    return DagsterInstance.get()
+
+
+def _migrate_dagster_storage() -> None:
+    """Create or upgrade Dagster's own storage (runs, event log, schedules) once, here.
+
+    On a fresh DAGSTER_HOME, each Dagster process creates the SQLite storage it opens
+    first; several starting at once (a daemon, a webserver, runs) can break Dagster's own
+    migration ("more than one head"). Done beforehand, they find it ready.
+    """
+    with _instance() as instance:
+        instance.upgrade()
+
+
+def _dead_letters(*, retry: bool) -> int:
+    """List the dead letters; with `retry`, move them back into the spool and replay it."""
+    from failtrack_pipeline.defs.resources import FailtrackDatabase
+
+    with _instance() as instance:
+        database = FailtrackDatabase(spool_dir=configured(os.environ, SPOOL_DIR_ENV))
+        spool = database.spool(instance)
+        if retry:
+            moved = spool.retry_dead_letters()
+            result = database.recorder(instance).replay()
+            print(
+                f"Retried {moved} dead letters: {result.recorded} batches recorded, "
+                f"{result.already_recorded} counted before, {result.dead_lettered} refused "
+                f"again, {result.pending} waiting for the database"
+            )
+        letters = spool.dead_letters()
+    print(f"{len(letters)} dead letters in {spool.dead_letter_directory}")
+    for letter in letters:
+        print(
+            f"  {letter.refused_at}  run {letter.run_id} ({letter.batch}): {letter.failures} "
+            f"failures of {', '.join(letter.source_ids)}: {letter.reason}"
+        )
+    return 1 if letters else 0
+
+
+def _demo(home: Path) -> int:
     from failtrack_pipeline.config.sources_file import default_sources_path, load_sources
     from failtrack_pipeline.definitions import defs
 
-    instance = DagsterInstance.get()
+    _migrate_dagster_storage()  # before `dagster dev` starts its processes together
+    migrate(create_db_engine(database_url_from_env()))
+    instance = _instance()
     job = defs.get_job_def("scrape_sources_job")
     sources = load_sources(default_sources_path())
     replayed = replay_history(instance, sources.ids())

@@ -26,7 +26,7 @@ from failtrack_pipeline.sources.readers import read_records
 from failtrack_pipeline.tracking.failures import Failure, describe_failure
 from failtrack_pipeline.tracking.outcome import RunOutcome
 from failtrack_pipeline.tracking.silent import YieldBaseline
-from failtrack_pipeline.tracking.spool import FailureRecorder
+from failtrack_pipeline.tracking.spool import FailureRecorder, Recording
 
 EVENTS_PER_STATEMENT = 1_000
 FAILURES_PER_BATCH = 5_000
@@ -73,6 +73,8 @@ class SourceScrape:
         self._events: dict[str, Event] = {}
         self._failures: list[Failure] = []
         self._batches = 0
+        self._batch: str | None = None  # the name of `_failures` once they were first flushed
+        self.dead_lettered = 0  # failures the database refused for their content (kept aside)
 
     def run(self) -> RunOutcome:
         try:
@@ -131,13 +133,20 @@ class SourceScrape:
             self._events.clear()
 
     def _flush_failures(self, batch: str | None = None) -> None:
-        if self._failures:
+        """Record the gathered failures as one batch, named once: if recording raises (even
+        after its commit), the same failures are retried under the same name, which the
+        ledger counts once, never under the next name."""
+        if not self._failures:
+            return
+        if self._batch is None:
             self._batches += 1
-            batch = batch or f"events-{self._batches:05d}"
-            if self.attempt:
-                batch = f"attempt-{self.attempt}/{batch}"
-            self.recorder.record(self._failures, run_id=self.run_id, batch=batch)
-            self._failures.clear()
+            name = batch or f"events-{self._batches:05d}"
+            self._batch = f"attempt-{self.attempt}/{name}" if self.attempt else name
+        recording = self.recorder.record(self._failures, run_id=self.run_id, batch=self._batch)
+        if recording is Recording.DEAD_LETTERED:
+            self.dead_lettered += len(self._failures)
+        self._failures.clear()
+        self._batch = None
 
 
 def upsert_events(

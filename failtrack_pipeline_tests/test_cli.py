@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import sqlalchemy as sa
 
@@ -10,11 +12,14 @@ from failtrack_pipeline.db.migrate import current_revision, head_revision
 
 
 def test_failtrack_migrate_brings_the_database_to_head_without_showing_the_password(
-    db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("FAILTRACK_DATABASE_URL", db_url)
-    monkeypatch.setenv("DAGSTER_HOME", "/nonexistent")
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
     assert main(["migrate"]) == 0
+    # Dagster's own storage too, so that processes starting together find it ready.
+    for storage in ("history/runs.db", "history/runs/index.db", "schedules/schedules.db"):
+        assert (tmp_path / storage).is_file()
     with create_db_engine(db_url).connect() as connection:
         assert current_revision(connection) == head_revision()
     printed = capsys.readouterr().out

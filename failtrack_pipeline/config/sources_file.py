@@ -56,7 +56,7 @@ class SourceConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: str = Field(pattern=_SLUG)
+    id: str = Field(pattern=_SLUG, max_length=64)  # what the tables' source_id columns hold
     name: str = Field(min_length=1)
     kind: SourceKind
     # The validators below read `kind`, so these fields come after it and always run.

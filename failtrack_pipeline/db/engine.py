@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +79,7 @@ def create_db_engine(url: str | URL) -> sa.Engine:
 
 
 def _sqlite_engine(url: URL) -> sa.Engine:
-    if url.database and url.database != ":memory:":
+    if url.database and url.database != ":memory:" and not url.query.get("uri"):
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
 
@@ -118,3 +119,78 @@ def dialect_insert(connection: sa.Connection, table: sa.Table) -> Any:
     """The connection's dialect-specific INSERT, which knows ON CONFLICT (an upsert)."""
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
     return dialect.insert(table)
+
+
+class WriteRefusal(StrEnum):
+    """Why the database did not take a write: what the writer should do with the batch."""
+
+    OUTAGE = "outage"  # it cannot write now (down, read-only, full, locked): keep, retry later
+    CONTENT = "content"  # it refuses these values: the same batch can never go in as it is
+
+
+_OUTAGE, _CONTENT = WriteRefusal.OUTAGE, WriteRefusal.CONTENT
+# PostgreSQL SQLSTATE codes, or their two-character classes (errcodes appendix of its manual).
+_POSTGRES_REFUSALS: dict[str, WriteRefusal] = {
+    "08": _OUTAGE,  # connection exception
+    "25006": _OUTAGE,  # read_only_sql_transaction: a replica, default_transaction_read_only
+    "25P03": _OUTAGE,  # idle_in_transaction_session_timeout
+    "40": _OUTAGE,  # transaction rollback: serialization failure, deadlock
+    "53": _OUTAGE,  # insufficient resources: disk full, out of memory, too many connections
+    "55P03": _OUTAGE,  # lock_not_available
+    "57": _OUTAGE,  # operator intervention: shutting down, in recovery, statement timeout
+    "58": _OUTAGE,  # system error: I/O error
+    "22": _CONTENT,  # data exception: value too long, out of range, NUL, bad encoding
+    "23": _CONTENT,  # integrity constraint violation: NOT NULL, CHECK, foreign key
+    "54": _CONTENT,  # program limit exceeded: a row or index entry too large
+}
+# SQLite primary result codes (the low byte of the extended code).
+_SQLITE_REFUSALS: dict[int, WriteRefusal] = {
+    sqlite3.SQLITE_BUSY: _OUTAGE,  # locked past the busy timeout
+    sqlite3.SQLITE_LOCKED: _OUTAGE,
+    sqlite3.SQLITE_READONLY: _OUTAGE,  # a read-only file, folder or connection
+    sqlite3.SQLITE_IOERR: _OUTAGE,
+    sqlite3.SQLITE_FULL: _OUTAGE,  # disk full
+    sqlite3.SQLITE_CANTOPEN: _OUTAGE,
+    sqlite3.SQLITE_NOMEM: _OUTAGE,
+    sqlite3.SQLITE_PROTOCOL: _OUTAGE,
+    sqlite3.SQLITE_PERM: _OUTAGE,
+    sqlite3.SQLITE_ABORT: _OUTAGE,
+    sqlite3.SQLITE_INTERRUPT: _OUTAGE,
+    sqlite3.SQLITE_CORRUPT: _OUTAGE,  # until the file is restored
+    sqlite3.SQLITE_NOTADB: _OUTAGE,
+    sqlite3.SQLITE_CONSTRAINT: _CONTENT,
+    sqlite3.SQLITE_TOOBIG: _CONTENT,
+    sqlite3.SQLITE_MISMATCH: _CONTENT,
+    sqlite3.SQLITE_RANGE: _CONTENT,
+}
+
+
+def write_refusal(error: BaseException) -> WriteRefusal | None:
+    """Whether `error` is an outage, a refusal of the content, or neither (a bug: raise it).
+
+    The database's own error code decides where there is one (PostgreSQL's SQLSTATE,
+    SQLite's result code); otherwise the kind of exception does.
+    """
+    if isinstance(error, sa.exc.DBAPIError):
+        if error.connection_invalidated:
+            return _OUTAGE
+        code = getattr(error.orig, "sqlstate", None)
+        if isinstance(code, str):
+            known = _POSTGRES_REFUSALS.get(code) or _POSTGRES_REFUSALS.get(code[:2])
+            if known:
+                return known
+        code = getattr(error.orig, "sqlite_errorcode", None)
+        if isinstance(code, int) and code & 0xFF in _SQLITE_REFUSALS:
+            return _SQLITE_REFUSALS[code & 0xFF]
+        if isinstance(error, sa.exc.OperationalError | sa.exc.InterfaceError):
+            return (
+                None if isinstance(code, int) else _OUTAGE
+            )  # a coded one is ours: "no such table"
+        if isinstance(error, sa.exc.DataError | sa.exc.IntegrityError):
+            return _CONTENT
+        return None
+    if isinstance(error, sa.exc.TimeoutError):  # no connection free in the pool
+        return _OUTAGE
+    if isinstance(error, sa.exc.StatementError) and isinstance(error.orig, ValueError | TypeError):
+        return _CONTENT  # a value no column type could bind, e.g. a naive datetime
+    return None

@@ -54,13 +54,16 @@ class FailtrackDatabase(ConfigurableResource):
     def get_engine(self) -> sa.Engine:
         return migrated_engine(self.url or database_url_from_env())
 
-    def recorder(self, instance: DagsterInstance) -> FailureRecorder:
+    def spool(self, instance: DagsterInstance) -> FailureSpool:
         directory = (
             Path(self.spool_dir)
             if self.spool_dir
             else Path(instance.root_directory) / "failtrack_spool"
         )
-        return FailureRecorder(self.get_engine, FailureSpool(directory))
+        return FailureSpool(directory)
+
+    def recorder(self, instance: DagsterInstance) -> FailureRecorder:
+        return FailureRecorder(self.get_engine, self.spool(instance))
 
 
 @cache

@@ -76,6 +76,12 @@ def scrape_source(
     metadata |= {f"skipped_{reason.value}": n for reason, n in sorted(outcome.skip_reasons.items())}
     if outcome.silent_failure is not None:
         metadata["silent_failure"] = outcome.silent_failure.message
+    if scrape.dead_lettered:
+        metadata["dead_lettered_failures"] = scrape.dead_lettered
+        context.log.error(
+            f"{source.id}: the database refused {scrape.dead_lettered} failures for their "
+            "content; they wait uncounted as dead letters (check no_dead_lettered_failures)"
+        )
     yield Output(None, metadata=metadata)
 
 

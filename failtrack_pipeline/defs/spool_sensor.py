@@ -17,7 +17,10 @@ def replay_failure_spool_sensor(
     result = failtrack_db.recorder(context.instance).replay()
     if result.unreadable:
         context.log.error(f"{result.unreadable} unreadable spool files set aside")
+    if result.dead_lettered:
+        context.log.error(f"{result.dead_lettered} batches refused by the database: dead letters")
     return SkipReason(
         f"replayed {result.recorded} batches ({result.already_recorded} counted before), "
-        f"{result.pending} still waiting, {result.unreadable} set aside"
+        f"{result.pending} still waiting, {result.unreadable} set aside, "
+        f"{result.dead_lettered} dead-lettered"
     )
