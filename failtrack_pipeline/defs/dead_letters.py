@@ -117,8 +117,10 @@ def dead_letter_sensor(
     return RunRequest()
 
 
-dead_letter_definitions = Definitions(
-    asset_checks=[no_dead_lettered_failures],
-    jobs=[dead_letters_check_job],
-    sensors=[dead_letter_sensor],
-)
+def build_dead_letter_definitions() -> Definitions:
+    """A function, not a module-level object: Dagster loads a module holding one Definitions."""
+    return Definitions(
+        asset_checks=[no_dead_lettered_failures],
+        jobs=[dead_letters_check_job],
+        sensors=[dead_letter_sensor],
+    )
