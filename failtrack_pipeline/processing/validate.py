@@ -241,7 +241,7 @@ def _datetime(
     if reading is None:
         raise InvalidDateError(f"Invalid date {_quoted(str(value))} for {field}")
     if reading.imprecise:
-        raise InvalidDateError(f"imprecise date {_quoted(str(value))} for {field}: no day")
+        raise InvalidDateError(f"Invalid date {_quoted(str(value))} for {field}: imprecise")
     return reading
 
 
@@ -249,7 +249,7 @@ def _check_plausible(starts_at: datetime, ends_at: datetime | None, now: datetim
     if ends_at is not None and ends_at < starts_at:
         raise ImplausibleEventError("ends_at before starts_at")
     if starts_at < EARLIEST:
-        raise ImplausibleEventError(f"starts_at before {EARLIEST.year}")
+        raise ImplausibleEventError(f"starts_at implausible: before {EARLIEST.year}")
     if starts_at > now + MAX_FUTURE:
         raise ImplausibleEventError("starts_at too far in the future: more than 5 years ahead")
 

@@ -154,9 +154,9 @@ class _CalendarReader:
             return _categories(value)
         while isinstance(value, list):  # a repeated property: its first
             value = value[0] if value else None
-        if name in _DATES:
-            if not isinstance(value, date):
-                raise ValueError(f"{name} is no date")
+        if name in _DATES:  # one icalendar could not read is its raw text, for validation
+            if isinstance(value, bytes | str):
+                return event[name].to_ical().decode("utf-8", "replace")
             if isinstance(value, datetime) and value.tzinfo is None:
                 zone = self._zone(event[name].params.get("TZID"))
                 value = value.replace(tzinfo=zone) if zone else value

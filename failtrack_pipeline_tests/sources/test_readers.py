@@ -160,10 +160,10 @@ def test_a_json_record_that_is_not_an_object_is_yielded_as_an_error_and_reading_
             id="index",
         ),
         pytest.param(
-            b'{"data": {"a": 1}}',
+            b'{"data": "a"}',
             "data",
-            "invalid JSON feed: records path 'data' holds dict",
-            id="dict",
+            "invalid JSON feed: records path 'data' holds str, not a list or an object",
+            id="text",
         ),
     ],
 )
@@ -181,9 +181,7 @@ def test_an_unreadable_json_feed_fails_as_a_parsing_error(
 # --- csv ------------------------------------------------------------------------------------
 
 
-def test_csv_columns_map_to_fields_and_a_column_the_feed_lacks_is_left_out(
-    tmp_path: Path,
-) -> None:
+def test_csv_columns_map_to_fields_and_an_empty_cell_is_handed_on_empty(tmp_path: Path) -> None:
     content = (
         "\ufeffid, name ,start,place\r\n"
         'e1,"Quiz, with ""friends""",2027-04-01 19:00,"Pub\nback room"\r\n'
@@ -191,7 +189,7 @@ def test_csv_columns_map_to_fields_and_a_column_the_feed_lacks_is_left_out(
         "e2,,2027-04-02,\r\n"
     )
     source = file_source(
-        tmp_path, "csv", content, fields=CORE_FIELDS | {"venue_name": "place", "url": "link"}
+        tmp_path, "csv", content, fields=CORE_FIELDS | {"venue_name": "place"}
     )
     assert read(source) == [
         {
@@ -280,7 +278,7 @@ STATUS:CONFIRMED
         "venue_name": "Hall 3, Main St 1",
         "latitude": 52.37,
         "longitude": 4.89,
-        "category": "Tech",
+        "category": ["Tech", "Meetup", "Social"],
         "url": "https://meetups.example/m1",
         "status": "CONFIRMED",
     }
@@ -324,7 +322,6 @@ def test_a_property_icalendar_cannot_decode_fails_its_event_not_the_feed(tmp_pat
     ("content", "message"),
     [
         pytest.param("hello world", "invalid iCalendar", id="text"),
-        pytest.param(calendar("UID:x\nCATEGORIES;VALUE=DATE:"), "invalid iCalendar", id="typed"),
         pytest.param('{"events": []}', "invalid iCalendar", id="json"),
         pytest.param("", "invalid iCalendar feed: no VCALENDAR found", id="empty"),
         pytest.param("BEGIN:VEVENT\r\nUID:x\r\nEND:VEVENT\r\n", "no VCALENDAR", id="bare-event"),
