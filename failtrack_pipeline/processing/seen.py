@@ -1,9 +1,9 @@
-"""The external_ids a run has seen, at under 16 bytes each rather than a set of strings (~92).
+"""The external_ids a run has seen, under 16 bytes each rather than a set's ~92.
 
-Each id is kept as a 64-bit fingerprint in an open-addressing table between 53 % and 80 %
-full (it grows by half): a feed of ten million records costs under 160 MB, not 920. Two different ids share
-a fingerprint with a chance of about n²/2⁶⁵ (one in 370,000 for a million records), in
-which case the later one is reported as a duplicate.
+Each id is kept as a 64-bit fingerprint in an open-addressing table between 53 % and
+80 % full (it grows by half): ten million records cost under 160 MB, not 920. Two
+different ids share a fingerprint with a chance of about n²/2⁶⁵ (one in 37 million for a
+million records), in which case the later one is reported as a duplicate.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from failtrack_pipeline.errors import EventError
+from failtrack_pipeline.processing.dates import DateReading, read_date, read_duration
 from failtrack_pipeline.processing.errors import (
     DuplicateEventError,
     ImplausibleEventError,
@@ -34,7 +35,6 @@ from failtrack_pipeline.processing.errors import (
     UnknownCategoryError,
     VenueError,
 )
-from failtrack_pipeline.processing.dates import DateReading, read_date, read_duration
 from failtrack_pipeline.processing.events import KNOWN_CATEGORIES, Event
 from failtrack_pipeline.processing.seen import SeenIds
 from failtrack_pipeline.processing.skips import Skip, SkipReason
@@ -130,9 +130,8 @@ def _event(raw: RawRecord, source: SourceConfig, external_id: str, now: datetime
     venue_name = _text(raw, "venue_name", VenueError)
     venue_address = _text(raw, "venue_address", VenueError)
     online = raw.get("online") is True
-    if venue_name is None and venue_address is None and not online:
-        if "venue_name" in source.required:
-            raise VenueError("venue missing")
+    if venue_name is None and venue_address is None and not online and _needs_venue(source):
+        raise VenueError("venue missing")
     latitude, longitude = _coordinates(raw)
     event = Event(
         source_id=source.id,
@@ -150,6 +149,10 @@ def _event(raw: RawRecord, source: SourceConfig, external_id: str, now: datetime
     )
     _check_required(event, source)
     return event
+
+
+def _needs_venue(source: SourceConfig) -> bool:
+    return "venue_name" in source.required
 
 
 def _check_required(event: Event, source: SourceConfig) -> None:
@@ -228,9 +231,7 @@ def _quoted(text: str) -> str:
     return repr(text)
 
 
-def _datetime(
-    raw: RawRecord, field: str, zone: tzinfo, source: SourceConfig
-) -> DateReading | None:
+def _datetime(raw: RawRecord, field: str, zone: tzinfo, source: SourceConfig) -> DateReading | None:
     """Aware UTC; naive values are in `zone`, a date means its midnight."""
     value = raw.get(field)
     if value is None or (isinstance(value, str) and not value.strip()):

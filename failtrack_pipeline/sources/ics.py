@@ -121,8 +121,12 @@ class _CalendarReader:
         try:
             event = Component.from_ical(text)
         except Exception as exc:
-            problem = str(exc).strip().splitlines()[0][:100] if str(exc).strip() else type(exc).__name__
-            return EventError(f"invalid iCalendar VEVENT: {problem}", category=PARSING, external_id=uid)
+            problem = (
+                str(exc).strip().splitlines()[0][:100] if str(exc).strip() else type(exc).__name__
+            )
+            return EventError(
+                f"invalid iCalendar VEVENT: {problem}", category=PARSING, external_id=uid
+            )
         if not uid:
             return EventError("UID missing", category=ErrorCategory.VALIDATION)
         if any(name in event for name in ("RRULE", "RDATE", "RECURRENCE-ID")):

@@ -22,7 +22,7 @@ from failtrack_pipeline.sources.registry import FieldPath, SourceConfig
 PARSING: Final = ErrorCategory.PARSING
 
 DEFAULT_FIELDS: Final[dict[str, FieldPath]] = {
-    "external_id": "url || \"@id\"",
+    "external_id": 'url || "@id"',
     "title": "name",
     "starts_at": "startDate",
     "ends_at": "endDate",

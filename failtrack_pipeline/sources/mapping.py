@@ -45,7 +45,9 @@ def joined(values: Iterator[Any]) -> Any:
     present = [value for value in parts if value is not None and value != ""]
     if not present:
         return None
-    if any(isinstance(value, bool) or not isinstance(value, str | int | float) for value in present):
+    if any(
+        isinstance(value, bool) or not isinstance(value, str | int | float) for value in present
+    ):
         return present
     return " ".join(str(value).strip() for value in present)
 

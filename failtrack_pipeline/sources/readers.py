@@ -15,9 +15,10 @@ import importlib
 import io
 import itertools
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from datetime import datetime
+from functools import partial
 from typing import Any, BinaryIO, Final
 from urllib.parse import urljoin
 
@@ -187,7 +188,9 @@ def _bad_number_error(item: Any, source: SourceConfig, token: str, position: int
         candidate = found.get("external_id")
         external_id = candidate if isinstance(candidate, str | int) else None
     message = f"invalid JSON number {token} in record #{position}"
-    return EventError(message, category=PARSING, external_id=None if external_id is None else str(external_id))
+    return EventError(
+        message, category=PARSING, external_id=None if external_id is None else str(external_id)
+    )
 
 
 def _bad_numbers(value: Any) -> list[str]:
@@ -320,7 +323,7 @@ def read_csv(source: SourceConfig, stream: BinaryIO) -> Records:
         next(lines, None)
     sample = list(itertools.islice(lines, SNIFFED_LINES))
     reader = csv.reader(itertools.chain(sample, lines), delimiter=_delimiter(source, sample))
-    rows = _rows(reader, lines)
+    rows = _rows(reader)
     first = next(rows, None)
     if first is None:
         raise FeedError("invalid CSV feed: empty, no header row", category=PARSING)
@@ -349,13 +352,12 @@ def read_csv(source: SourceConfig, stream: BinaryIO) -> Records:
             message = f"invalid CSV line {reader.line_num}: {problem}"
             yield EventError(message, category=PARSING, external_id=_readable_id(row, id_column))
             continue
-        yield map_fields(source.fields, lambda spec: _cell(row, columns, spec))
+        yield map_fields(source.fields, partial(_cell, row, columns))
 
 
-def _rows(reader: Any, lines: _BoundedLines) -> Iterator[list[str] | EventError]:
+def _rows(reader: Any) -> Iterator[list[str] | EventError]:
     """The reader's rows; a row with an oversized field or line is an EventError."""
     while True:
-        dropped = lines.dropped
         try:
             row = next(reader)
         except StopIteration:
@@ -366,20 +368,24 @@ def _rows(reader: Any, lines: _BoundedLines) -> Iterator[list[str] | EventError]
                 problem = f"a field longer than {MAX_CSV_FIELD_CHARS} characters"
             yield EventError(f"invalid CSV line {reader.line_num}: {problem}", category=PARSING)
             continue
-        if lines.dropped > dropped:
-            message = f"invalid CSV line {reader.line_num}: longer than {MAX_CSV_LINE_CHARS} characters"
+        if row == [_DROPPED_LINE]:
+            message = (
+                f"invalid CSV line {reader.line_num}: longer than {MAX_CSV_LINE_CHARS} characters"
+            )
             yield EventError(message, category=PARSING)
             continue
         yield row
 
 
+_DROPPED_LINE: Final = "\x00failtrack: line dropped"
+
+
 class _BoundedLines:
     """Physical lines, none longer than MAX_CSV_LINE_CHARS: a longer one is read through
-    in pieces and stands as an empty line, counted in `dropped`."""
+    in pieces and stands as a line holding only _DROPPED_LINE."""
 
     def __init__(self, text: io.TextIOWrapper) -> None:
         self._text = text
-        self.dropped = 0
 
     def __iter__(self) -> Iterator[str]:
         return self
@@ -392,8 +398,7 @@ class _BoundedLines:
             return line
         while (piece := self._text.readline(MAX_CSV_LINE_CHARS)) and not piece.endswith("\n"):
             pass
-        self.dropped += 1
-        return "\n"
+        return _DROPPED_LINE + "\n"
 
 
 def _delimiter(source: SourceConfig, sample: list[str]) -> str:
@@ -484,5 +489,3 @@ def read_python(source: SourceConfig) -> Records:
         raise
     except Exception as exc:  # the scraper's own failure, whatever it is
         raise scrubbed_feed_error(exc) from None
-
-

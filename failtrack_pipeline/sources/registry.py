@@ -184,8 +184,8 @@ class SourceConfig(BaseModel):
         if delimiter is not None:
             if info.data.get("kind") is not SourceKind.CSV:
                 raise ValueError("only csv sources use it")
-            if len(delimiter) != 1 or delimiter in "\"\r\n":
-                raise ValueError(f"must be one character other than a quote or a line break")
+            if len(delimiter) != 1 or delimiter in '"\r\n':
+                raise ValueError("must be one character other than a quote or a line break")
         return delimiter
 
     @field_validator("fields")
@@ -241,7 +241,9 @@ class SourceConfig(BaseModel):
 
     @field_validator("pagination")
     @classmethod
-    def _pages_of_json(cls, pagination: Pagination | None, info: ValidationInfo) -> Pagination | None:
+    def _pages_of_json(
+        cls, pagination: Pagination | None, info: ValidationInfo
+    ) -> Pagination | None:
         if pagination is not None and info.data.get("kind") is not SourceKind.JSON:
             raise ValueError("only json sources use it")
         return pagination

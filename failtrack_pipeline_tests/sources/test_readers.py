@@ -188,9 +188,7 @@ def test_csv_columns_map_to_fields_and_an_empty_cell_is_handed_on_empty(tmp_path
         "\r\n"
         "e2,,2027-04-02,\r\n"
     )
-    source = file_source(
-        tmp_path, "csv", content, fields=CORE_FIELDS | {"venue_name": "place"}
-    )
+    source = file_source(tmp_path, "csv", content, fields=CORE_FIELDS | {"venue_name": "place"})
     assert read(source) == [
         {
             "external_id": "e1",

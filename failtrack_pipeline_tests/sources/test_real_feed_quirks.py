@@ -6,7 +6,7 @@ import json
 import threading
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -106,11 +106,19 @@ def test_epoch_seconds_and_milliseconds_are_recognised(tmp_path: Path) -> None:
 
 def test_a_mapped_timezone_applies_per_record(tmp_path: Path) -> None:
     records = [
-        {"id": "ny", "name": "A", "start": "2027-03-01 19:00", "venue": "V", "tz": "America/New_York"},
+        {
+            "id": "ny",
+            "name": "A",
+            "start": "2027-03-01 19:00",
+            "venue": "V",
+            "tz": "America/New_York",
+        },
         {"id": "def", "name": "B", "start": "2027-03-01 19:00", "venue": "V"},
         {"id": "bad", "name": "C", "start": "2027-03-01 19:00", "venue": "V", "tz": "Mars/Olympus"},
     ]
-    items = outcomes(json_source(tmp_path, records, fields={"timezone": "tz"}, timezone="Europe/Oslo"))
+    items = outcomes(
+        json_source(tmp_path, records, fields={"timezone": "tz"}, timezone="Europe/Oslo")
+    )
     assert [item.starts_at for item in items[:2]] == [utc(2027, 3, 2, 0), utc(2027, 3, 1, 18)]
     assert summary(items[2:]) == {"validation_error: unknown time zone 'Mars/Olympus'": 1}
 
@@ -131,7 +139,13 @@ def test_month_or_year_only_dates_are_an_imprecise_validation_error(tmp_path: Pa
 def test_a_date_only_end_in_json_lasts_through_that_day(tmp_path: Path) -> None:
     records = [
         {"id": "c", "name": "Conf", "start": "2027-03-04", "end": "2027-03-05", "venue": "V"},
-        {"id": "t", "name": "Talk", "start": "2027-03-04 10:00", "end": "2027-03-04 11:00", "venue": "V"},
+        {
+            "id": "t",
+            "name": "Talk",
+            "start": "2027-03-04 10:00",
+            "end": "2027-03-04 11:00",
+            "venue": "V",
+        },
     ]
     found = events(json_source(tmp_path, records, fields={"ends_at": "end"}))
     assert found["c"].ends_at == utc(2027, 3, 6)
@@ -139,14 +153,28 @@ def test_a_date_only_end_in_json_lasts_through_that_day(tmp_path: Path) -> None:
 
 
 def test_an_ical_date_only_dtend_keeps_its_exclusive_meaning(tmp_path: Path) -> None:
-    content = calendar("UID:d\nSUMMARY:Day\nDTSTART;VALUE=DATE:20270304\nDTEND;VALUE=DATE:20270305\nLOCATION:Hall")
+    content = calendar(
+        "UID:d\nSUMMARY:Day\nDTSTART;VALUE=DATE:20270304\nDTEND;VALUE=DATE:20270305\nLOCATION:Hall"
+    )
     assert events(file_source(tmp_path, "ics", content))["d"].ends_at == utc(2027, 3, 5)
 
 
 def test_24_00_is_the_end_of_that_day(tmp_path: Path) -> None:
     records = [
-        {"id": "a", "name": "A", "start": "2027-03-04 20:00", "end": "2027-03-04 24:00", "venue": "V"},
-        {"id": "b", "name": "B", "start": "2027-03-04 20H00", "end": "2027-03-04 24H00", "venue": "V"},
+        {
+            "id": "a",
+            "name": "A",
+            "start": "2027-03-04 20:00",
+            "end": "2027-03-04 24:00",
+            "venue": "V",
+        },
+        {
+            "id": "b",
+            "name": "B",
+            "start": "2027-03-04 20H00",
+            "end": "2027-03-04 24H00",
+            "venue": "V",
+        },
     ]
     found = events(json_source(tmp_path, records, fields={"ends_at": "end"}))
     assert {event.ends_at for event in found.values()} == {utc(2027, 3, 5)}
@@ -237,7 +265,9 @@ def test_custom_cancelled_values_match_case_insensitively(tmp_path: Path) -> Non
 
 def test_records_empty_reads_a_single_object_root_as_one_record(tmp_path: Path) -> None:
     meetup = {"id": "m1", "name": "Meetup", "time": 1_806_000_000_000, "venue": "Cafe"}
-    source = file_source(tmp_path, "json", json.dumps(meetup), fields=JSON_FIELDS | {"starts_at": "time"})
+    source = file_source(
+        tmp_path, "json", json.dumps(meetup), fields=JSON_FIELDS | {"starts_at": "time"}
+    )
     (event,) = events(source).values()
     assert event.starts_at == datetime.fromtimestamp(1_806_000_000, UTC)
 
@@ -273,7 +303,9 @@ def test_an_event_that_ended_long_ago_is_an_ended_skip(tmp_path: Path) -> None:
 
 
 def test_a_headerless_semicolon_csv_maps_column_numbers(tmp_path: Path) -> None:
-    content = "2027-10-29;Norway;Trondheim;Ni Muser;Trio;;\n2027-11-02;Norway;Oslo;Spasibar;Trio;;\n"
+    content = (
+        "2027-10-29;Norway;Trondheim;Ni Muser;Trio;;\n2027-11-02;Norway;Oslo;Spasibar;Trio;;\n"
+    )
     fields = {"external_id": [0, 3], "title": 4, "starts_at": 0, "venue_name": 3}
     source = file_source(tmp_path, "csv", content, header=False, fields=fields)
     found = events(source)
@@ -328,9 +360,7 @@ def test_a_moved_occurrence_replaces_its_own_and_exdate_is_honoured(tmp_path: Pa
         "UID:w\nRECURRENCE-ID;TZID=Europe/Berlin:20270308T190000\nSUMMARY:Weekly (moved)\n"
         "DTSTART;TZID=Europe/Berlin:20270309T200000\nLOCATION:Hall",
     )
-    source = file_source(
-        tmp_path, "ics", content, recurrence={"past_days": 0, "future_days": 27}
-    )
+    source = file_source(tmp_path, "ics", content, recurrence={"past_days": 0, "future_days": 27})
     items = outcomes(source, now=utc(2027, 2, 28))
     assert summary(items) == {"event": 3}  # Mar 1, the moved Mar 8 and Mar 22; not Mar 15
     moved = next(item for item in items if item.title == "Weekly (moved)")
@@ -340,7 +370,9 @@ def test_a_moved_occurrence_replaces_its_own_and_exdate_is_honoured(tmp_path: Pa
 def test_an_open_ended_weekly_series_yields_its_occurrences_within_the_window(
     tmp_path: Path,
 ) -> None:
-    content = calendar("UID:m\nSUMMARY:Meetup\nDTSTART:20100105T180000Z\nRRULE:FREQ=WEEKLY\nLOCATION:Pub")
+    content = calendar(
+        "UID:m\nSUMMARY:Meetup\nDTSTART:20100105T180000Z\nRRULE:FREQ=WEEKLY\nLOCATION:Pub"
+    )
     items = outcomes(file_source(tmp_path, "ics", content), now=NOW)
     assert summary(items)["event"] == 52  # a year ahead (365 days), weekly
     assert summary(items)["skip: ended"] == 5  # the past 30 days: ended, no failure
@@ -448,7 +480,9 @@ class PagedHandler(BaseHTTPRequestHandler):
             return
         page = int(self.path.rsplit("=", 1)[-1]) if "=" in self.path else 0
         body: dict[str, Any] = {
-            "_embedded": {"events": [{"id": f"p{page}", "name": "E", "start": "2027-01-01", "venue": "V"}]}
+            "_embedded": {
+                "events": [{"id": f"p{page}", "name": "E", "start": "2027-01-01", "venue": "V"}]
+            }
         }
         if page < 2:
             body["_links"] = {"next": {"href": f"/events?page={page + 1}"}}
@@ -491,10 +525,18 @@ def test_pagination_follows_next_links_with_the_headers_up_to_max_pages(
 ) -> None:
     monkeypatch.setenv("TEST_API_KEY", "s3cret-key")
     headers = "    headers: {X-Api-Key: '${TEST_API_KEY}'}\n"
-    every = load_sources(write_sources(tmp_path, paged_server, headers + "    pagination: {next: _links.next.href}\n"))
+    every = load_sources(
+        write_sources(
+            tmp_path, paged_server, headers + "    pagination: {next: _links.next.href}\n"
+        )
+    )
     assert [item["external_id"] for item in read_records(every.get("paged"))] == ["p0", "p1", "p2"]
     two = load_sources(
-        write_sources(tmp_path, paged_server, headers + "    pagination: {next: _links.next.href, max_pages: 2}\n")
+        write_sources(
+            tmp_path,
+            paged_server,
+            headers + "    pagination: {next: _links.next.href, max_pages: 2}\n",
+        )
     )
     assert len(list(read_records(two.get("paged")))) == 2
     assert "s3cret-key" not in repr(two.get("paged"))
@@ -504,7 +546,9 @@ def test_a_header_variable_that_is_not_set_fails_at_load_naming_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("TEST_API_KEY", raising=False)
-    path = write_sources(tmp_path, "http://127.0.0.1:9/x", "    headers: {X-Api-Key: 'k-${TEST_API_KEY}'}\n")
+    path = write_sources(
+        tmp_path, "http://127.0.0.1:9/x", "    headers: {X-Api-Key: 'k-${TEST_API_KEY}'}\n"
+    )
     with pytest.raises(ConfigError) as raised:
         load_sources(path)
     assert "environment variable 'TEST_API_KEY' is not set" in str(raised.value)
@@ -518,7 +562,9 @@ def test_quirky_feeds_store_their_events_at_the_right_moments(
     engine: sa.Engine, tmp_path: Path
 ) -> None:
     fields = {"external_id": "id", "title": "title", "starts_at": "date", "venue_name": "place"}
-    czech = file_source(tmp_path, "csv", DAYFIRST_CSV, fields=fields, timezone="Europe/Prague", dayfirst=True)
+    czech = file_source(
+        tmp_path, "csv", DAYFIRST_CSV, fields=fields, timezone="Europe/Prague", dayfirst=True
+    )
     SourceScrape(czech, engine, run_id="r1", now=NOW).run()
     ics_path = tmp_path / "series"
     ics_path.mkdir()

@@ -147,7 +147,9 @@ def test_the_demo_file_has_every_kind_of_source_and_one_disabled() -> None:
 
 
 SOURCE_ERRORS = [
-    pytest.param(json_source(kind="xml"), "kind", "'json', 'ics', 'csv', 'jsonld' or 'python'", id="kind"),
+    pytest.param(
+        json_source(kind="xml"), "kind", "'json', 'ics', 'csv', 'jsonld' or 'python'", id="kind"
+    ),
     pytest.param(
         json_source(url="ftp://x.org/e.json"), "url", "unsupported scheme 'ftp'", id="scheme"
     ),
@@ -195,7 +197,9 @@ SOURCE_ERRORS = [
         "must be one character",
         id="delimiter-long",
     ),
-    pytest.param(json_source(required=["venue"]), "required", "unknown event field 'venue'", id="req"),
+    pytest.param(
+        json_source(required=["venue"]), "required", "unknown event field 'venue'", id="req"
+    ),
     pytest.param(json_source(date_formats=["dd.mm"]), "date_formats", "no % directive", id="fmt"),
     pytest.param(
         json_source(kind="csv", records=DROP, pagination={"next": "next"}),
