@@ -542,6 +542,18 @@ def test_pagination_follows_next_links_with_the_headers_up_to_max_pages(
     assert "s3cret-key" not in repr(two.get("paged"))
 
 
+def test_a_rejected_header_is_not_quoted_by_the_error(
+    tmp_path: Path, paged_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TEST_API_KEY", "wrong-key-4711")
+    path = write_sources(tmp_path, paged_server, "    headers: {X-Api-Key: '${TEST_API_KEY}'}\n")
+    with pytest.raises(FeedError) as raised:
+        list(read_records(load_sources(path).get("paged")))
+    assert "401" in raised.value.message
+    assert "wrong-key-4711" not in raised.value.message
+    assert raised.value.__cause__ is None and raised.value.__context__ is None
+
+
 def test_a_header_variable_that_is_not_set_fails_at_load_naming_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
