@@ -55,7 +55,7 @@ BAD_SOURCES = {
         "sources:\n  - {id: feed, name: F, kind: rss, url: f.xml}\n",
         "source 'feed'",
         "kind",
-        "'json', 'ics', 'csv' or 'python'",
+        "'json', 'ics', 'csv', 'jsonld' or 'python'",
     ),
     "bad_id": (
         "sources:\n  - {id: Bad Id, name: F, kind: ics, url: f.ics}\n",
