@@ -289,11 +289,11 @@ def _category(raw: RawRecord, source: SourceConfig) -> str | None:
     of a list (iCalendar's CATEGORIES), the first value that maps."""
     value = raw.get("category")
     if isinstance(value, list) and all(isinstance(item, str) for item in value):
-        texts = [text for text in (_clean(item) for item in value) if text]
-        for text in texts:
-            key = text.lower()
-            if source.category_map.get(key, key) in KNOWN_CATEGORIES:
-                return source.category_map.get(key, key)
+        texts = [cleaned for cleaned in (_clean(item) for item in value) if cleaned]
+        for candidate in texts:
+            mapped = source.category_map.get(candidate.lower(), candidate.lower())
+            if mapped in KNOWN_CATEGORIES:
+                return mapped
         if not texts:
             return None
         raise UnknownCategoryError(f"unknown category {_quoted(texts[0])}")

@@ -22,7 +22,7 @@ import queue
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import BinaryIO, Final
 from urllib.parse import urlsplit
@@ -31,6 +31,7 @@ from urllib.request import url2pathname
 import httpx
 
 from failtrack_pipeline.errors import ErrorCategory, FeedError
+from failtrack_pipeline.sources.registry import SourceConfig
 from failtrack_pipeline.tracking.categorize import categorize
 from failtrack_pipeline.tracking.scrub import scrub_secrets
 
@@ -47,6 +48,12 @@ class FetchLimits:
 
     timeout_seconds: float = 300.0
     max_bytes: int = 512 * 1024 * 1024
+
+
+def open_source(source: SourceConfig, url: str) -> AbstractContextManager[BinaryIO]:
+    """One page of `source`, with its headers, deadline and byte cap."""
+    limits = FetchLimits(timeout_seconds=source.timeout_seconds, max_bytes=source.max_bytes)
+    return open_feed(url, limits, source.headers)
 
 
 @contextmanager
@@ -110,10 +117,10 @@ def _http_chunks(
     The status is checked before this yields. On leaving, the thread is told to stop; one
     stuck in a read ends at httpx's read timeout, without holding the run.
     """
-    handoff: queue.Queue[bytes | BaseException | None] = queue.Queue(QUEUED_CHUNKS)
+    handoff: queue.Queue[bytes | Exception | None] = queue.Queue(QUEUED_CHUNKS)
     stop = threading.Event()
 
-    def put(item: bytes | BaseException | None) -> bool:
+    def put(item: bytes | Exception | None) -> bool:
         while not stop.is_set():
             try:
                 handoff.put(item, timeout=0.2)
@@ -146,7 +153,7 @@ def _http_chunks(
                 item = handoff.get(timeout=left)
             except queue.Empty:
                 continue
-            if isinstance(item, BaseException):
+            if isinstance(item, Exception):
                 raise scrubbed_feed_error(item) from None
             return item
 

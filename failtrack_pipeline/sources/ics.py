@@ -96,7 +96,7 @@ class _CalendarReader:
             if skipping or (begin and begin.group(1).upper() == "VALARM"):
                 skipping += 1 if begin else -1 if end else 0
                 continue
-            if end and end.group(1).upper() == name:
+            if name is not None and end and end.group(1).upper() == name:
                 lines.append(line)
                 yield name, lines
                 depth, name, lines = 1, None, []
@@ -108,6 +108,8 @@ class _CalendarReader:
     def add_zone(self, text: str) -> None:
         try:
             component = Component.from_ical(text)
+            if not isinstance(component, Timezone):
+                return
             tzid = str(component["TZID"])
             component.to_tz()
         except Exception:  # a malformed VTIMEZONE: its TZID is read as a zone name instead
@@ -160,7 +162,8 @@ class _CalendarReader:
             value = value[0] if value else None
         if name in _DATES:  # one icalendar could not read is its raw text, for validation
             if isinstance(value, bytes | str):
-                return event[name].to_ical().decode("utf-8", "replace")
+                raw = event[name].to_ical()
+                return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
             if isinstance(value, datetime) and value.tzinfo is None:
                 zone = self._zone(event[name].params.get("TZID"))
                 value = value.replace(tzinfo=zone) if zone else value

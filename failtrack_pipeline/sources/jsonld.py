@@ -16,6 +16,7 @@ from html.parser import HTMLParser
 from typing import Any, Final
 
 from failtrack_pipeline.errors import ErrorCategory, EventError
+from failtrack_pipeline.sources.fetch import open_source
 from failtrack_pipeline.sources.mapping import RawRecord, Records, map_document
 from failtrack_pipeline.sources.registry import FieldPath, SourceConfig
 
@@ -42,8 +43,6 @@ MAX_BLOCK_CHARS: Final = 10 * 1024 * 1024
 
 def read_jsonld(source: SourceConfig) -> Records:
     """The events of each page in `url` (one or a list), in page order."""
-    from failtrack_pipeline.sources.readers import open_source
-
     fields = {**DEFAULT_FIELDS, **source.fields}
     for url in source.urls:
         with open_source(source, url) as stream:

@@ -15,8 +15,7 @@ import importlib
 import io
 import itertools
 import re
-from collections.abc import Iterator
-from contextlib import AbstractContextManager
+from collections.abc import Generator, Iterator
 from datetime import datetime
 from functools import partial
 from typing import Any, BinaryIO, Final
@@ -25,13 +24,15 @@ from urllib.parse import urljoin
 import ijson
 
 from failtrack_pipeline.errors import ErrorCategory, EventError, FailtrackError, FeedError
-from failtrack_pipeline.sources.fetch import FetchLimits, open_feed, scrubbed_feed_error
+from failtrack_pipeline.sources.fetch import open_source, scrubbed_feed_error
+from failtrack_pipeline.sources.ics import read_ics
+from failtrack_pipeline.sources.jsonld import read_jsonld
 from failtrack_pipeline.sources.mapping import RawRecord, Records, map_document, map_fields
 from failtrack_pipeline.sources.paths import search
 from failtrack_pipeline.sources.registry import SourceConfig, SourceKind
 from failtrack_pipeline.tracking.scrub import scrub_secrets
 
-__all__ = ["RawRecord", "Records", "read_records", "open_source"]
+__all__ = ["RawRecord", "Records", "read_records"]
 
 PARSING: Final = ErrorCategory.PARSING
 
@@ -47,20 +48,10 @@ def read_records(source: SourceConfig, *, now: datetime | None = None) -> Record
         with open_source(source, source.urls[0]) as stream:
             yield from read_csv(source, stream)
     elif source.kind is SourceKind.ICS:
-        from failtrack_pipeline.sources.ics import read_ics
-
         with open_source(source, source.urls[0]) as stream:
             yield from read_ics(source, stream, now=now)
     else:
-        from failtrack_pipeline.sources.jsonld import read_jsonld
-
         yield from read_jsonld(source)
-
-
-def open_source(source: SourceConfig, url: str) -> AbstractContextManager[BinaryIO]:
-    """One page of `source`, with its headers, deadline and byte cap."""
-    limits = FetchLimits(timeout_seconds=source.timeout_seconds, max_bytes=source.max_bytes)
-    return open_feed(url, limits, source.headers)
 
 
 # ---------------------------------------------------------------- JSON
@@ -113,7 +104,9 @@ def _next_page(source: SourceConfig, rest: Any, url: str) -> str | None:
     return urljoin(url, link.strip()) if isinstance(link, str) and link.strip() else None
 
 
-def _json_page(source: SourceConfig, stream: BinaryIO) -> Iterator[RawRecord | EventError]:
+def _json_page(
+    source: SourceConfig, stream: BinaryIO
+) -> Generator[RawRecord | EventError, None, Any]:
     """One document's records; returns the document outside them (for pagination)."""
     prefix = source.records or ""
     item_prefix = f"{prefix}.item" if prefix else "item"
