@@ -1,9 +1,9 @@
 """iCalendar feeds: every VEVENT, with recurring series expanded around the run's moment.
 
 The calendar is split into its components line by line as it streams, and each is parsed
-on its own: one malformed VEVENT fails that record (naming what was wrong), components
-other than VEVENT (VTODO, VFREEBUSY, VJOURNAL, stray VALARMs) are passed over however
-malformed, and a VTIMEZONE that cannot be read is dropped: its TZID is then read as a zone
+on its own: one malformed VEVENT fails that record (a parsing_error naming the property),
+components other than VEVENT (VTODO, VFREEBUSY, VJOURNAL, stray VALARMs) are passed over
+however malformed, and a VTIMEZONE that cannot be read is dropped: its TZID is then read as a zone
 name, or the source's timezone applies. A plain event becomes a record at once; only series
 (RRULE or RDATE) and their RECURRENCE-ID overrides are kept until the end, to be expanded
 with `recurring-ical-events` within the source's `recurrence` window (`x-wr-timezone`
@@ -46,6 +46,7 @@ _BEGIN: Final = re.compile(r"BEGIN:([A-Za-z0-9-]+)\s*$", re.IGNORECASE)
 _END: Final = re.compile(r"END:([A-Za-z0-9-]+)\s*$", re.IGNORECASE)
 _UID: Final = re.compile(r"^UID[;:](?:[^:\r\n]*:)?(.*)$", re.IGNORECASE | re.MULTILINE)
 MAX_COMPONENT_LINES: Final = 100_000  # one VEVENT longer than this is no event
+SHOWN_CHARS: Final = 60  # of a malformed value, quoted in a message
 
 
 def read_ics(source: SourceConfig, stream: BinaryIO, *, now: datetime | None) -> Records:
@@ -143,6 +144,9 @@ class _CalendarReader:
                 continue
             try:
                 value = self._decoded(event, name)
+            except _UnreadableDate as exc:
+                message = f"invalid iCalendar property {name} {_quoted(exc.raw)}"
+                return EventError(message, category=PARSING, external_id=external_id)
             except Exception:  # icalendar raises any type when a value contradicts its VALUE
                 message = f"invalid iCalendar property {name}"
                 return EventError(message, category=PARSING, external_id=external_id)
@@ -160,10 +164,12 @@ class _CalendarReader:
             return _categories(value)
         while isinstance(value, list):  # a repeated property: its first
             value = value[0] if value else None
-        if name in _DATES:  # one icalendar could not read is its raw text, for validation
+        if name in _DATES:  # icalendar keeps one it cannot read (`2024-13-45`) as raw text
             if isinstance(value, bytes | str):
                 raw = event[name].to_ical()
-                return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+                raise _UnreadableDate(
+                    raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+                )
             if isinstance(value, datetime) and value.tzinfo is None:
                 zone = self._zone(event[name].params.get("TZID"))
                 value = value.replace(tzinfo=zone) if zone else value
@@ -204,6 +210,18 @@ class _CalendarReader:
                 moment = occurrence.get("RECURRENCE-ID") or occurrence.get("DTSTART")
                 stamp = _stamp(moment.dt if moment is not None else None, self.source.zone)
                 yield self.record(occurrence, f"{uid}/{stamp}")
+
+
+class _UnreadableDate(ValueError):
+    """A date property icalendar kept as text: malformed (`DTSTART;TZID=(UTC-05:00) …`)."""
+
+    def __init__(self, raw: str) -> None:
+        super().__init__(raw)
+        self.raw = raw
+
+
+def _quoted(text: str) -> str:
+    return repr(text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS] + "…")
 
 
 def _stamp(moment: Any, zone: tzinfo) -> str:

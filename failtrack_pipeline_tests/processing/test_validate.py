@@ -529,8 +529,8 @@ DEMO_OUTCOMES = {
         ("category_error", "unknown category 'karaoke'"): 1,
     }),
     "metro_meetups": (20, 17, {}, {
-        ("validation_error", "Invalid date '2024-13-45' for starts_at"): 1,
-        ("validation_error", "Invalid date '20270231T183000' for starts_at"): 1,
+        ("parsing_error", "invalid iCalendar property DTSTART '2024-13-45'"): 1,
+        ("parsing_error", "invalid iCalendar property DTSTART '20270231T183000'"): 1,
         ("data_quality_error", "ends_at before starts_at"): 1,
     }),
     "riverside_theatre": (25, 20, {"ignored_category": 1}, {

@@ -289,18 +289,22 @@ STATUS:CONFIRMED
     }
 
 
-def test_an_unparseable_dtstart_fails_its_event_not_the_feed(tmp_path: Path) -> None:
+def test_an_unparseable_dtstart_fails_its_event_as_a_parsing_error_not_the_feed(
+    tmp_path: Path,
+) -> None:
     content = calendar(
         "UID:bad\nSUMMARY:Broken\nDTSTART:2024-13-45\nLOCATION:Hall",
         "UID:ok\nSUMMARY:Fine\nDTSTART:20270301T190000Z\nLOCATION:Hall",
         "UID:geo\nSUMMARY:Half a place\nDTSTART:20270301T190000Z\nLOCATION:Hall\nGEO:52.1",
+        "UID:tz\nSUMMARY:Odd zone\nDTSTART;TZID=(UTC-05:00) Eastern:20270301T190000\nLOCATION:Hall",
     )
     source = file_source(tmp_path, "ics", content)
-    assert read(source)[0]["starts_at"] == "2024-13-45"
-    bad, ok, geo = process_records(read_records(source), source, now=NOW)
-    assert messages([bad, geo]) == [
-        ("validation_error", "Invalid date '2024-13-45' for starts_at", "bad"),
+    bad, ok, geo, tz = process_records(read_records(source), source, now=NOW)
+    assert messages([bad, geo, tz]) == [
+        ("parsing_error", "invalid iCalendar property DTSTART '2024-13-45'", "bad"),
         ("geocoding_error", "latitude without longitude", "geo"),
+        # An unquoted TZID holding a colon: a parsing error, not "starts_at missing".
+        ("parsing_error", "invalid iCalendar property DTSTART '00) Eastern:20270301T190000'", "tz"),
     ]
     assert not isinstance(ok, EventError)
     assert ok.starts_at == datetime(2027, 3, 1, 19, tzinfo=UTC)
