@@ -22,6 +22,8 @@ from failtrack_pipeline.processing.seen import SeenIds
 from failtrack_pipeline.processing.validate import process_records
 from failtrack_pipeline.sources.readers import read_records
 from failtrack_pipeline.sources.registry import SourceConfig, SourceKind
+from failtrack_pipeline_tests.conftest import Backend
+from failtrack_pipeline_tests.defs.test_scrape_job import failure_rows, run_source
 from failtrack_pipeline_tests.sources.test_readers import CORE_FIELDS, NOW, file_source
 
 SLACK = 5.0  # seconds a run may take past its deadline
@@ -268,3 +270,33 @@ def test_nan_inside_a_string_is_left_alone(tmp_path: Path) -> None:
     content = '[{"id": "a", "name": "NaN, Infinity and \\"NaN\\"", "start": "2027-01-01"}]'
     (record,) = list(read_records(file_source(tmp_path, "json", content)))
     assert record["title"] == 'NaN, Infinity and "NaN"'
+
+
+# --- a real run ----------------------------------------------------------------------------
+
+
+def test_a_scrape_run_against_a_slowloris_server_fails_within_its_deadline(
+    backend: Backend,
+    tmp_path: Path,
+    hostile_server: Callable[[Callable[[socket.socket], None]], str],
+) -> None:
+    """Through the job on SQLite and PostgreSQL: the run ends failed, tagged and recorded
+    as the network_error naming the limit, its queue slot free again within the deadline."""
+    path = tmp_path / "sources.yaml"
+    path.write_text(
+        "sources:\n"
+        "  - {id: slow, name: Slow, kind: json, records: '', timeout_seconds: 2,\n"
+        f"     url: '{hostile_server(trickle)}',\n"
+        "     fields: {external_id: id, title: name, starts_at: start}}\n"
+    )
+    started = time.monotonic()
+    tags = run_source(backend, path, "slow")
+    assert time.monotonic() - started < DEADLINE + SLACK + 10  # + the run's own start-up
+    assert (tags["failtrack/status"], tags["failtrack/error_category"]) == (
+        "failed",
+        "network_error",
+    )
+    assert tags["failtrack/error_message"] == "fetch took longer than timeout_seconds (<int> s)"
+    assert failure_rows(backend.engine) == {
+        ("slow", "network_error", "fetch took longer than timeout_seconds (<int> s)"): 1
+    }
