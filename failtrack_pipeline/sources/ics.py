@@ -46,6 +46,7 @@ _BEGIN: Final = re.compile(r"BEGIN:([A-Za-z0-9-]+)\s*$", re.IGNORECASE)
 _END: Final = re.compile(r"END:([A-Za-z0-9-]+)\s*$", re.IGNORECASE)
 _UID: Final = re.compile(r"^UID[;:](?:[^:\r\n]*:)?(.*)$", re.IGNORECASE | re.MULTILINE)
 MAX_COMPONENT_LINES: Final = 100_000  # one VEVENT longer than this is no event
+MAX_LINE_BYTES: Final = 1024 * 1024  # lines are folded at 75: a longer one is read in pieces
 SHOWN_CHARS: Final = 60  # of a malformed value, quoted in a message
 
 
@@ -79,7 +80,7 @@ class _CalendarReader:
         name: str | None = None
         lines: list[str] = []
         skipping = 0
-        for raw in stream:
+        for raw in iter(lambda: stream.readline(MAX_LINE_BYTES), b""):
             line = raw.decode("utf-8", "replace")
             begin, end = _BEGIN.match(line), _END.match(line)
             if depth == 0:
