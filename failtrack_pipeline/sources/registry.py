@@ -178,6 +178,15 @@ class SourceConfig(BaseModel):
             raise ValueError("only json sources use it")
         return records
 
+    @field_validator("header", "skip_rows")
+    @classmethod
+    def _csv_layout(cls, value: bool | int, info: ValidationInfo) -> bool | int:
+        kind = info.data.get("kind")
+        changed = value is False if info.field_name == "header" else value != 0
+        if changed and kind is not None and kind is not SourceKind.CSV:
+            raise ValueError("only csv sources use it")
+        return value
+
     @field_validator("delimiter")
     @classmethod
     def _one_character(cls, delimiter: str | None, info: ValidationInfo) -> str | None:

@@ -191,6 +191,8 @@ SOURCE_ERRORS = [
         id="csv-column-not-number",
     ),
     pytest.param(json_source(delimiter=";"), "delimiter", "only csv sources", id="delimiter"),
+    pytest.param(json_source(header=False), "header", "only csv sources", id="header-json"),
+    pytest.param(json_source(skip_rows=2), "skip_rows", "only csv sources", id="skip-rows-json"),
     pytest.param(
         json_source(kind="csv", records=DROP, delimiter=";;"),
         "delimiter",
