@@ -78,7 +78,7 @@ class SourceScrape:
 
     def run(self) -> RunOutcome:
         try:
-            records = read_records(self.source)
+            records = read_records(self.source, now=self.now)
             for item in process_records(records, self.source, now=self.now):
                 if self.only is not None:
                     if item.external_id not in self.only:

@@ -59,19 +59,19 @@ BAD_SOURCES = {
         f"sources:\n  - {{id: feed, name: F, kind: ics, url: 'https:///v1/events?api_key={PASSWORD}'}}\n",
         "source 'feed'",
         "url",
-        "has no host",
+        "with no host",
     ),
     "password_in_a_url_without_host": (
         f"sources:\n  - {{id: feed, name: F, kind: ics, url: 'https://user:{PASSWORD}@/events'}}\n",
         "source 'feed'",
         "url",
-        "has no host",
+        "with no host",
     ),
     "bad_reader_kind": (
         "sources:\n  - {id: feed, name: F, kind: rss, url: f.xml}\n",
         "source 'feed'",
         "kind",
-        "'json', 'ics', 'csv' or 'python'",
+        "'json', 'ics', 'csv', 'jsonld' or 'python'",
     ),
     "bad_id": (
         "sources:\n  - {id: Bad Id, name: F, kind: ics, url: f.ics}\n",

@@ -31,14 +31,19 @@ class Event:
         return row
 
 
-# Read from a record but not stored: `status` marks a cancelled event (a skip).
-READ_ONLY_FIELDS: Final[tuple[str, ...]] = ("status",)
+# Read from a record but not stored: `status` marks a cancelled event (a skip), `timezone`
+# is the zone of the record's naive times, `duration` gives ends_at when no end is mapped,
+# and an `online` event needs no venue.
+READ_ONLY_FIELDS: Final[tuple[str, ...]] = ("status", "timezone", "duration", "online")
 # The names a feed's mapping may target: a raw record is keyed by these.
 EVENT_FIELDS: Final[tuple[str, ...]] = (
     *(field.name for field in fields(Event) if field.name != "source_id"),
     *READ_ONLY_FIELDS,
 )
-REQUIRED_FIELDS: Final[tuple[str, ...]] = ("external_id", "title", "starts_at")
+# Every source needs these; a source's `required` (DEFAULT_REQUIRED unless set) adds to them.
+# `venue_name` is met by a venue name or address, and by an online event.
+ALWAYS_REQUIRED: Final[tuple[str, ...]] = ("external_id", "starts_at")
+DEFAULT_REQUIRED: Final[tuple[str, ...]] = ("title", "starts_at", "venue_name")
 
 # Our category vocabulary: a source's `category_map` translates its own words into these.
 KNOWN_CATEGORIES: Final[frozenset[str]] = frozenset(

@@ -11,7 +11,7 @@ import os
 import re
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeAlias
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -27,7 +27,13 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from failtrack_pipeline.base.errors import ConfigError, yaml_problem
-from failtrack_pipeline.base.events import EVENT_FIELDS, KNOWN_CATEGORIES, REQUIRED_FIELDS
+from failtrack_pipeline.base.events import (
+    ALWAYS_REQUIRED,
+    DEFAULT_REQUIRED,
+    EVENT_FIELDS,
+    KNOWN_CATEGORIES,
+)
+from failtrack_pipeline.base.paths import compile_path
 from failtrack_pipeline.config.environment import SOURCES_FILE_ENV
 
 DEMO_SOURCES_FILE: Final = Path(__file__).parents[1] / "sources" / "demo" / "sources.yaml"
@@ -40,11 +46,44 @@ class SourceKind(StrEnum):
     JSON = "json"
     ICS = "ics"
     CSV = "csv"
+    JSONLD = "jsonld"
     PYTHON = "python"
 
 
-_FEED_KINDS: Final = frozenset({SourceKind.JSON, SourceKind.ICS, SourceKind.CSV})
-_MAPPED_KINDS: Final = frozenset({SourceKind.JSON, SourceKind.CSV})
+_FEED_KINDS: Final = frozenset({SourceKind.JSON, SourceKind.ICS, SourceKind.CSV, SourceKind.JSONLD})
+_MAPPED_KINDS: Final = frozenset({SourceKind.JSON, SourceKind.CSV, SourceKind.JSONLD})
+_PATH_KINDS: Final = frozenset({SourceKind.JSON, SourceKind.JSONLD})
+_ENV_VARIABLE: Final = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# What a json or csv source must map: an event has no default for them.
+_MUST_MAP: Final = ("external_id", "title", "starts_at")
+
+# One path (a JMESPath expression, or a CSV column: its name, or its number without a
+# header), or several whose values are joined with one space.
+FieldPath: TypeAlias = str | int | list[str | int]
+
+
+class Pagination(BaseModel):
+    """Follow the link at `next` (a JMESPath into each page) to the next page."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    next: str = Field(min_length=1)
+    max_pages: int = Field(default=100, ge=1)
+
+    @field_validator("next")
+    @classmethod
+    def _valid_path(cls, path: str) -> str:
+        compile_path(path)
+        return path
+
+
+class Recurrence(BaseModel):
+    """The window, around the run's moment, within which iCalendar series are expanded."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    past_days: int = Field(default=30, ge=0, le=36_500)
+    future_days: int = Field(default=365, ge=0, le=36_500)
 
 
 class SourceConfig(BaseModel):
@@ -60,11 +99,25 @@ class SourceConfig(BaseModel):
     name: str = Field(min_length=1)
     kind: SourceKind
     # The validators below read `kind`, so these fields come after it and always run.
-    url: str | None = Field(default=None, validate_default=True)
+    url: str | list[str] | None = Field(default=None, validate_default=True)
     enabled: bool = True
     timezone: str = "UTC"
     records: str | None = Field(default=None, validate_default=True)
-    fields: dict[str, str] = Field(default_factory=dict, validate_default=True)
+    # header, delimiter and skip_rows come before fields: its validator reads them.
+    header: bool = True
+    delimiter: str | None = None
+    skip_rows: int = Field(default=0, ge=0)
+    fields: dict[str, FieldPath] = Field(default_factory=dict, validate_default=True)
+    required: tuple[str, ...] = DEFAULT_REQUIRED
+    dayfirst: bool = False
+    date_formats: tuple[str, ...] = ()
+    cancelled_values: tuple[str | bool, ...] = ("cancelled", "canceled")
+    pagination: Pagination | None = None
+    # Values are secrets once `${VAR}`s are substituted: kept out of repr and messages.
+    headers: dict[str, str] = Field(default_factory=dict, repr=False)
+    recurrence: Recurrence = Recurrence()
+    timeout_seconds: float = Field(default=300.0, gt=0)
+    max_bytes: int = Field(default=512 * 1024 * 1024, gt=0)
     category_map: dict[str, str] = Field(default_factory=dict)
     callable: str | None = Field(default=None, validate_default=True)
     # Skipped on purpose, not failed: feed or our categories, matched case-insensitively.
@@ -77,28 +130,31 @@ class SourceConfig(BaseModel):
         """The time zone of the feed's naive times."""
         return ZoneInfo(self.timezone)
 
+    @property
+    def urls(self) -> tuple[str, ...]:
+        """Every page to read: a jsonld source may list several."""
+        if self.url is None:
+            return ()
+        return (self.url,) if isinstance(self.url, str) else tuple(self.url)
+
     @field_validator("url")
     @classmethod
-    def _absolute_url(cls, url: str | None, info: ValidationInfo) -> str | None:
+    def _absolute_url(
+        cls, url: str | list[str] | None, info: ValidationInfo
+    ) -> str | list[str] | None:
         kind = info.data.get("kind")
         if url is None:
             if kind in _FEED_KINDS:
                 raise ValueError(f"is required for {kind} sources")
             return None
-        parts = urlsplit(url)
-        scheme = parts.scheme.lower()
-        if scheme in ("http", "https"):
-            if not parts.hostname:
-                raise ValueError(f"{url!r} has no host")
-            return url
-        if scheme == "file":
-            return url
-        if scheme:
-            raise ValueError(
-                f"unsupported scheme {scheme!r}: use http://, https://, file:// or a path"
-            )
         base = Path((info.context or {}).get("base", "."))
-        return (base / url).resolve().as_uri()
+        if isinstance(url, str):
+            return _absolute(url, base)
+        if kind is not SourceKind.JSONLD:
+            raise ValueError("a list of pages is for jsonld sources; give one URL")
+        if not url:
+            raise ValueError("lists no page")
+        return [_absolute(page, base) for page in url]
 
     @field_validator("timezone")
     @classmethod
@@ -114,16 +170,37 @@ class SourceConfig(BaseModel):
     def _records_for_json(cls, records: str | None, info: ValidationInfo) -> str | None:
         kind = info.data.get("kind")
         if kind is SourceKind.JSON and records is None:
-            raise ValueError("is required for json sources: the dotted path to the list")
+            raise ValueError(
+                "is required for json sources: the dotted path to the list ('' for the root)"
+            )
         if kind not in (None, SourceKind.JSON) and records is not None:
             raise ValueError("only json sources use it")
         return records
 
+    @field_validator("header", "skip_rows")
+    @classmethod
+    def _csv_layout(cls, value: bool | int, info: ValidationInfo) -> bool | int:
+        kind = info.data.get("kind")
+        changed = value is False if info.field_name == "header" else value != 0
+        if changed and kind is not None and kind is not SourceKind.CSV:
+            raise ValueError("only csv sources use it")
+        return value
+
+    @field_validator("delimiter")
+    @classmethod
+    def _one_character(cls, delimiter: str | None, info: ValidationInfo) -> str | None:
+        if delimiter is not None:
+            if info.data.get("kind") is not SourceKind.CSV:
+                raise ValueError("only csv sources use it")
+            if len(delimiter) != 1 or delimiter in '"\r\n':
+                raise ValueError("must be one character other than a quote or a line break")
+        return delimiter
+
     @field_validator("fields")
     @classmethod
     def _mapping_of_event_fields(
-        cls, mapping: dict[str, str], info: ValidationInfo
-    ) -> dict[str, str]:
+        cls, mapping: dict[str, FieldPath], info: ValidationInfo
+    ) -> dict[str, FieldPath]:
         kind = info.data.get("kind")
         if kind is None:
             return mapping
@@ -136,10 +213,61 @@ class SourceConfig(BaseModel):
             raise ValueError(
                 f"unknown event field {unknown[0]!r} (known: {', '.join(EVENT_FIELDS)})"
             )
-        missing = [name for name in REQUIRED_FIELDS if name not in mapping]
-        if missing:
-            raise ValueError(f"must map {', '.join(REQUIRED_FIELDS)}; {missing[0]!r} is missing")
+        for name, spec in mapping.items():
+            for path in spec if isinstance(spec, list) else [spec]:
+                _check_path(name, path, kind, info.data.get("header", True))
+        if kind is not SourceKind.JSONLD:  # jsonld maps schema.org's names by default
+            missing = [name for name in _MUST_MAP if name not in mapping]
+            if missing:
+                must = ", ".join(_MUST_MAP)
+                raise ValueError(f"must map {must}; {missing[0]!r} is missing")
         return mapping
+
+    @field_validator("required")
+    @classmethod
+    def _required_event_fields(cls, required: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted(set(required) - set(EVENT_FIELDS))
+        if unknown:
+            raise ValueError(
+                f"unknown event field {unknown[0]!r} (known: {', '.join(EVENT_FIELDS)})"
+            )
+        return tuple(dict.fromkeys((*ALWAYS_REQUIRED, "title", *required)))
+
+    @field_validator("date_formats")
+    @classmethod
+    def _strptime_formats(cls, formats: tuple[str, ...]) -> tuple[str, ...]:
+        for date_format in formats:
+            if "%" not in date_format:
+                raise ValueError(f"{date_format!r} has no % directive (see strptime)")
+        return formats
+
+    @field_validator("cancelled_values")
+    @classmethod
+    def _lower_case_values(cls, values: tuple[str | bool, ...]) -> tuple[str | bool, ...]:
+        """Matched case-insensitively: text values are stored lower-cased."""
+        return tuple(v if isinstance(v, bool) else v.strip().lower() for v in values)
+
+    @field_validator("pagination")
+    @classmethod
+    def _pages_of_json(
+        cls, pagination: Pagination | None, info: ValidationInfo
+    ) -> Pagination | None:
+        if pagination is not None and info.data.get("kind") is not SourceKind.JSON:
+            raise ValueError("only json sources use it")
+        return pagination
+
+    @field_validator("headers")
+    @classmethod
+    def _substitute_environment(cls, headers: dict[str, str]) -> dict[str, str]:
+        """`${VAR}` is replaced by the environment variable; a missing one is named."""
+
+        def value(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in os.environ:
+                raise ValueError(f"environment variable {name!r} is not set")
+            return os.environ[name]
+
+        return {name: _ENV_VARIABLE.sub(value, text) for name, text in headers.items()}
 
     @field_validator("category_map")
     @classmethod
@@ -169,6 +297,33 @@ class SourceConfig(BaseModel):
         elif kind is not None and target is not None:
             raise ValueError("only python sources use it")
         return target
+
+
+def _absolute(url: str, base: Path) -> str:
+    """`url` checked, a path made an absolute `file://` URL against `base`."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme in ("http", "https"):
+        if not parts.hostname:
+            raise ValueError("an http(s) URL with no host")
+        return url
+    if scheme == "file":
+        return url
+    if scheme:
+        raise ValueError(f"unsupported scheme {scheme!r}: use http://, https://, file:// or a path")
+    return (base / url).resolve().as_uri()
+
+
+def _check_path(name: str, path: str | int, kind: SourceKind, header: bool) -> None:
+    """A JMESPath for json and jsonld; a column name, or number without a header, for csv."""
+    if kind in _PATH_KINDS:
+        if not isinstance(path, str):
+            raise ValueError(f"{name}: {path!r} is no path (a JMESPath expression)")
+        compile_path(path)
+    elif header and not isinstance(path, str):
+        raise ValueError(f"{name}: column {path!r} must be a header name (or set header: false)")
+    elif not header and (not isinstance(path, int) or isinstance(path, bool) or path < 0):
+        raise ValueError(f"{name}: {path!r} must be a 0-based column number (header: false)")
 
 
 class SourcesDocument(BaseModel):

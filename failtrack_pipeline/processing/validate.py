@@ -7,8 +7,8 @@ EventError, so one bad record never stops the others. Messages are short and sta
 the variable part quoted (`Invalid date '2024-13-45' for starts_at`), so they group.
 Fields are checked in the order of `Event`; the first rule broken is the one reported.
 A record is skipped, not failed, when it is cancelled or of an ignored category (judged
-once its external_id is known, before any other rule) or when the event has already ended
-(judged once its dates are valid and plausible).
+once its external_id is known, before any other rule) or when the event has already ended,
+however long ago (judged once its dates are valid and plausible).
 """
 
 from __future__ import annotations
@@ -16,15 +16,15 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Iterator
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any, Final
 from urllib.parse import urlsplit
-
-from dateutil import parser as dateutil_parser
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from failtrack_pipeline.base.errors import EventError
 from failtrack_pipeline.base.events import KNOWN_CATEGORIES, Event
 from failtrack_pipeline.config.sources_file import SourceConfig
+from failtrack_pipeline.processing.dates import DateReading, read_date, read_duration
 from failtrack_pipeline.processing.errors import (
     DuplicateEventError,
     ImplausibleEventError,
@@ -37,14 +37,15 @@ from failtrack_pipeline.processing.errors import (
     UnknownCategoryError,
     VenueError,
 )
-from failtrack_pipeline.processing.skips import CANCELLED_STATUSES, Skip, SkipReason
-from failtrack_pipeline.sources.readers import RawRecord
+from failtrack_pipeline.processing.seen import SeenIds
+from failtrack_pipeline.processing.skips import Skip, SkipReason
+from failtrack_pipeline.sources.mapping import RawRecord
 
 # What the events table can hold.
 MAX_LENGTHS: Final[dict[str, int]] = {"external_id": 200, "title": 500, "venue_name": 500}
-MAX_PAST: Final = timedelta(days=365)
+# Dates before this are no event listing's (a zero epoch, a year typed as 0202).
+EARLIEST: Final = datetime(1990, 1, 1, tzinfo=UTC)
 MAX_FUTURE: Final = timedelta(days=5 * 365)
-MAX_DATE_CHARS: Final = 100  # longer is no date, and would only slow the parser down
 SHOWN_CHARS: Final = 60  # of a bad value, quoted in a message
 
 # Control characters that are not whitespace, and lone surrogates (undecodable bytes):
@@ -61,7 +62,7 @@ def process_records(
     Errors a reader yielded pass through. An external_id seen on an earlier event of the
     run makes the later record a DuplicateEventError. `now` must be aware.
     """
-    seen: set[str] = set()
+    seen = SeenIds()
     for record in records:
         if isinstance(record, EventError):
             yield record
@@ -74,11 +75,10 @@ def process_records(
         if isinstance(event, Skip):
             yield event
             continue
-        if event.external_id in seen:
+        if seen.add(event.external_id):
             message = f"duplicate external_id {_quoted(event.external_id)}"
             yield DuplicateEventError(message, external_id=event.external_id)
             continue
-        seen.add(event.external_id)
         yield event
 
 
@@ -99,15 +99,19 @@ def to_event(raw: RawRecord, source: SourceConfig, *, now: datetime) -> Event | 
 
 
 def _skip_reason(raw: RawRecord, source: SourceConfig) -> SkipReason | None:
-    """Cancelled or of an ignored category; values that are not text never skip."""
+    """Cancelled (a status among the source's cancelled_values) or of an ignored category;
+    values of other types never skip."""
     status = raw.get("status")
-    if isinstance(status, str) and _clean(status).lower() in CANCELLED_STATUSES:
+    if isinstance(status, bool):
+        if any(value is status for value in source.cancelled_values):
+            return SkipReason.CANCELLED
+    elif isinstance(status, str) and _clean(status).lower() in source.cancelled_values:
         return SkipReason.CANCELLED
-    category = raw.get("category")
-    if source.ignored_categories and isinstance(category, str):
-        key = _clean(category).lower()
-        if {key, source.category_map.get(key)} & source.ignored_categories:
-            return SkipReason.IGNORED_CATEGORY
+    if source.ignored_categories:
+        for category in _category_values(raw.get("category")):
+            key = _clean(category).lower()
+            if {key, source.category_map.get(key)} & source.ignored_categories:
+                return SkipReason.IGNORED_CATEGORY
     return None
 
 
@@ -115,23 +119,25 @@ def _event(raw: RawRecord, source: SourceConfig, external_id: str, now: datetime
     title = _text(raw, "title")
     if title is None:
         raise MissingFieldError("title missing")
-    starts_at = _datetime(raw, "starts_at", source.zone)
+    zone = _record_zone(raw, source)
+    starts_at = _datetime(raw, "starts_at", zone, source)
     if starts_at is None:
         raise MissingFieldError("starts_at missing")
-    ends_at = _datetime(raw, "ends_at", source.zone)
-    _check_plausible(starts_at, ends_at, now)
-    if (ends_at or starts_at) < now:
+    ends_at = _ends_at(raw, starts_at, zone, source)
+    _check_plausible(starts_at.moment, ends_at, now)
+    if (ends_at or starts_at.moment) < now:
         return Skip(external_id, SkipReason.ENDED)
     venue_name = _text(raw, "venue_name", VenueError)
     venue_address = _text(raw, "venue_address", VenueError)
-    if venue_name is None and venue_address is None:
+    online = raw.get("online") is True
+    if venue_name is None and venue_address is None and not online and _needs_venue(source):
         raise VenueError("venue missing")
     latitude, longitude = _coordinates(raw)
-    return Event(
+    event = Event(
         source_id=source.id,
         external_id=external_id,
         title=title,
-        starts_at=starts_at,
+        starts_at=starts_at.moment,
         ends_at=ends_at,
         venue_name=venue_name,
         venue_address=venue_address,
@@ -141,6 +147,60 @@ def _event(raw: RawRecord, source: SourceConfig, external_id: str, now: datetime
         performers=_performers(raw.get("performers")),
         url=_url(raw),
     )
+    _check_required(event, source)
+    return event
+
+
+def _needs_venue(source: SourceConfig) -> bool:
+    return "venue_name" in source.required
+
+
+def _check_required(event: Event, source: SourceConfig) -> None:
+    """Fields a source requires beyond those every event needs (title, starts_at, venue)."""
+    for field in source.required:
+        if field in _JUDGED_APART:
+            continue
+        value = getattr(event, field, None)
+        if value is None or value == ():
+            raise MissingFieldError(f"{field} missing")
+
+
+# Checked on their own: always needed, or met in more than one way (venue_name).
+_JUDGED_APART: Final = frozenset(
+    {"external_id", "title", "starts_at", "venue_name", "status", "timezone", "duration", "online"}
+)
+
+
+def _record_zone(raw: RawRecord, source: SourceConfig) -> tzinfo:
+    """The record's own `timezone` if mapped and present, else the source's."""
+    name = raw.get("timezone")
+    if name is None or (isinstance(name, str) and not name.strip()):
+        return source.zone
+    if not isinstance(name, str):
+        raise InvalidFieldError(f"timezone must be text, got {type(name).__name__}")
+    try:
+        return ZoneInfo(name.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidFieldError(f"unknown time zone {_quoted(name.strip())}") from None
+
+
+def _ends_at(
+    raw: RawRecord, starts_at: DateReading, zone: tzinfo, source: SourceConfig
+) -> datetime | None:
+    """The mapped end (a date-only text lasts through that day), else start + duration."""
+    ends_at = _datetime(raw, "ends_at", zone, source)
+    if ends_at is not None:
+        return ends_at.moment + timedelta(days=1) if ends_at.inclusive_day else ends_at.moment
+    value = raw.get("duration")
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    duration = read_duration(value)
+    if duration is None:
+        raise InvalidFieldError(f"Invalid duration {_quoted(str(value))}")
+    try:
+        return starts_at.moment + duration
+    except OverflowError:
+        raise InvalidFieldError(f"Invalid duration {_quoted(str(value))}") from None
 
 
 def _text(raw: RawRecord, field: str, error: type[EventError] = InvalidFieldError) -> str | None:
@@ -171,48 +231,26 @@ def _quoted(text: str) -> str:
     return repr(text)
 
 
-def _datetime(raw: RawRecord, field: str, zone: tzinfo) -> datetime | None:
-    """Aware UTC; naive values are in the source's zone, a date means its midnight."""
+def _datetime(raw: RawRecord, field: str, zone: tzinfo, source: SourceConfig) -> DateReading | None:
+    """Aware UTC; naive values are in `zone`, a date means its midnight."""
     value = raw.get(field)
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    if isinstance(value, str):
-        parsed = _parse_date(value.strip())
-    elif isinstance(value, datetime):
-        parsed = value
-    elif isinstance(value, date):
-        parsed = datetime.combine(value, time())
-    else:
+    if isinstance(value, bool) or not isinstance(value, str | int | float | date):
         raise InvalidDateError(f"{field} must be a date, got {type(value).__name__}")
-    try:
-        if parsed is not None:
-            if parsed.utcoffset() is None:
-                parsed = parsed.replace(tzinfo=zone)
-            return parsed.astimezone(UTC)
-    except (ValueError, OverflowError):  # shifted past year 1 or 9999
-        pass
-    raise InvalidDateError(f"Invalid date {_quoted(str(value))} for {field}")
-
-
-def _parse_date(text: str) -> datetime | None:
-    if len(text) > MAX_DATE_CHARS:
-        return None
-    try:
-        return datetime.fromisoformat(text)  # the common case, without dateutil's cost
-    except ValueError:
-        pass
-    try:
-        # A fixed default, so that a text lacking parts does not depend on today.
-        return dateutil_parser.parse(text, default=datetime(2000, 1, 1))
-    except (ValueError, OverflowError):
-        return None
+    reading = read_date(value, zone, dayfirst=source.dayfirst, formats=source.date_formats)
+    if reading is None:
+        raise InvalidDateError(f"Invalid date {_quoted(str(value))} for {field}")
+    if reading.imprecise:
+        raise InvalidDateError(f"Invalid date {_quoted(str(value))} for {field}: imprecise")
+    return reading
 
 
 def _check_plausible(starts_at: datetime, ends_at: datetime | None, now: datetime) -> None:
     if ends_at is not None and ends_at < starts_at:
         raise ImplausibleEventError("ends_at before starts_at")
-    if starts_at < now - MAX_PAST:
-        raise ImplausibleEventError(f"starts_at more than {MAX_PAST.days} days in the past")
+    if starts_at < EARLIEST:
+        raise ImplausibleEventError(f"starts_at implausible: before {EARLIEST.year}")
     if starts_at > now + MAX_FUTURE:
         raise ImplausibleEventError("starts_at too far in the future: more than 5 years ahead")
 
@@ -247,7 +285,18 @@ def _coordinate(raw: RawRecord, field: str, limit: float) -> float | None:
 
 
 def _category(raw: RawRecord, source: SourceConfig) -> str | None:
-    """The feed's category through the source's category_map (case-insensitive) to ours."""
+    """The feed's category through the source's category_map (case-insensitive) to ours;
+    of a list (iCalendar's CATEGORIES), the first value that maps."""
+    value = raw.get("category")
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        texts = [cleaned for cleaned in (_clean(item) for item in value) if cleaned]
+        for candidate in texts:
+            mapped = source.category_map.get(candidate.lower(), candidate.lower())
+            if mapped in KNOWN_CATEGORIES:
+                return mapped
+        if not texts:
+            return None
+        raise UnknownCategoryError(f"unknown category {_quoted(texts[0])}")
     text = _text(raw, "category", UnknownCategoryError)
     if text is None:
         return None
@@ -256,6 +305,14 @@ def _category(raw: RawRecord, source: SourceConfig) -> str | None:
     if category not in KNOWN_CATEGORIES:
         raise UnknownCategoryError(f"unknown category {_quoted(text)}")
     return category
+
+
+def _category_values(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [item for item in value if isinstance(item, str)]
+    return []
 
 
 def _performers(value: Any) -> tuple[str, ...]:

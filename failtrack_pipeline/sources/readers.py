@@ -13,125 +13,275 @@ from __future__ import annotations
 import csv
 import importlib
 import io
-from collections.abc import Callable, Iterator
-from typing import Any, BinaryIO, Final, TypeAlias
+import itertools
+import re
+from collections.abc import Generator, Iterator
+from datetime import datetime
+from functools import partial
+from typing import Any, BinaryIO, Final
+from urllib.parse import urljoin
 
 import ijson
-from icalendar import Calendar, Component
 
 from failtrack_pipeline.base.categories import ErrorCategory
 from failtrack_pipeline.base.errors import EventError, FailtrackError, FeedError
+from failtrack_pipeline.base.paths import search
 from failtrack_pipeline.base.scrub import scrub_secrets
 from failtrack_pipeline.config.sources_file import SourceConfig, SourceKind
-from failtrack_pipeline.sources.fetch import open_feed, scrubbed_feed_error
+from failtrack_pipeline.sources.fetch import open_source, scrubbed_feed_error
+from failtrack_pipeline.sources.ics import read_ics
+from failtrack_pipeline.sources.jsonld import read_jsonld
+from failtrack_pipeline.sources.mapping import RawRecord, Records, map_document, map_fields
 
-RawRecord: TypeAlias = dict[str, Any]
-Records: TypeAlias = Iterator[RawRecord | EventError]
+__all__ = ["RawRecord", "Records", "read_records"]
 
 PARSING: Final = ErrorCategory.PARSING
 
-# iCalendar properties and the fields they fill (CATEGORIES: its first); GEO fills latitude
-# and longitude.
-ICS_FIELDS: Final[dict[str, str]] = {
-    "UID": "external_id",
-    "SUMMARY": "title",
-    "DTSTART": "starts_at",
-    "DTEND": "ends_at",
-    "LOCATION": "venue_name",
-    "CATEGORIES": "category",
-    "URL": "url",
-    "STATUS": "status",  # CANCELLED makes the event a skip
-}
 
-_MISSING: Final = object()
-
-
-def read_records(source: SourceConfig) -> Records:
-    """The source's records; the feed is opened when the first one is asked for."""
+def read_records(source: SourceConfig, *, now: datetime | None = None) -> Records:
+    """The source's records; the feed is opened when the first one is asked for. `now` is
+    the run's moment, around which iCalendar series are expanded."""
     if source.kind is SourceKind.PYTHON:
         yield from read_python(source)
-        return
-    assert source.url is not None  # the registry requires it of every feed kind
-    with open_feed(source.url) as stream:
-        yield from _FEED_READERS[source.kind](source, stream)
+    elif source.kind is SourceKind.JSON:
+        yield from read_json(source)
+    elif source.kind is SourceKind.CSV:
+        with open_source(source, source.urls[0]) as stream:
+            yield from read_csv(source, stream)
+    elif source.kind is SourceKind.ICS:
+        with open_source(source, source.urls[0]) as stream:
+            yield from read_ics(source, stream, now=now)
+    else:
+        yield from read_jsonld(source)
 
 
-def read_json(source: SourceConfig, stream: BinaryIO) -> Records:
-    """Records from the list at the dotted `records` path; `fields` are dotted paths too.
-
-    The document is streamed (ijson): one record is in memory at a time, whatever the feed's
-    size. The records path follows object keys; in `fields` a segment that is a number also
-    indexes a list (`performers.0.name`). A document that breaks off after some records has
-    yielded those before the FeedError.
-    """
-    paths = {name: _split(path) for name, path in source.fields.items()}
-    prefix = source.records or ""
-    events = ijson.parse(stream, buf_size=JSON_BUFFER_BYTES, use_float=True)
-    events = _records_list(_bounded_depth(events), source)
-    items = ijson.items(events, f"{prefix}.item" if prefix else "item")
-    try:
-        for position, item in enumerate(items, start=1):
-            if not isinstance(item, dict):
-                kind = type(item).__name__
-                yield EventError(
-                    f"malformed record #{position}: {kind}, not an object", category=PARSING
-                )
-                continue
-            record = {name: _lookup(item, path) for name, path in paths.items()}
-            yield {name: value for name, value in record.items() if value is not _MISSING}
-    except ijson.JSONError as exc:
-        raise FeedError(f"invalid JSON: {_first_line(exc)}", category=PARSING) from None
-
+# ---------------------------------------------------------------- JSON
 
 # Deeper nesting is no event feed, and the parser's bookkeeping grows with depth squared.
 MAX_JSON_DEPTH: Final = 256
-# The parser works a buffer at a time: small enough that a buffer of `[` stays cheap.
+# The parser works a buffer at a time: small enough that a buffer of `[` stays cheap. While
+# one token (a long string) spans buffers, each next read doubles, up to this: the parser
+# rescans an unfinished token on every read, so fixed-size reads would make it quadratic.
 JSON_BUFFER_BYTES: Final = 4096
+MAX_JSON_READ_BYTES: Final = 64 * 1024 * 1024
+_STARTS: Final = frozenset({"start_map", "start_array"})
+_ENDS: Final = frozenset({"end_map", "end_array"})
 _JSON_KINDS: Final = {
-    "start_map": "dict",
-    "start_array": "list",
     "string": "str",
     "number": "number",
     "boolean": "bool",
     "null": "null",
 }
+# NaN and Infinity are no JSON; outside strings they become this marked string, so that
+# only their record fails, not the parser.
+_BAD_NUMBER: Final = re.compile(rb'\\.|"|-?Infinity|NaN', re.DOTALL)
+_BAD_NUMBER_MARK: Final = "\x00failtrack-bad-number:"
+_ESCAPE: Final = re.compile(rb"\\.", re.DOTALL)
 
 
-def _bounded_depth(events: Iterator[tuple[str, str, Any]]) -> Iterator[tuple[str, str, Any]]:
+def read_json(source: SourceConfig) -> Records:
+    """Records from the list (or the one object) at the dotted `records` path, page by page.
+
+    `records` is a dotted path of keys (`''`: the document itself), followed as the
+    document streams by: one record is in memory at a time, whatever the feed's size.
+    `fields` are JMESPath expressions into each record. With `pagination`, the document
+    outside the records is kept to find the next page's URL in. A document that breaks
+    off after some records has yielded those before the FeedError.
+    """
+    url: str | None = source.urls[0]
+    visited: set[str] = set()
+    pages = source.pagination.max_pages if source.pagination else 1
+    while url is not None and url not in visited and len(visited) < pages:
+        visited.add(url)
+        with open_source(source, url) as stream:
+            rest = yield from _json_page(source, stream)
+        url = _next_page(source, rest, url)
+
+
+def _next_page(source: SourceConfig, rest: Any, url: str) -> str | None:
+    if source.pagination is None:
+        return None
+    link = search(source.pagination.next, rest)
+    return urljoin(url, link.strip()) if isinstance(link, str) and link.strip() else None
+
+
+def _json_page(
+    source: SourceConfig, stream: BinaryIO
+) -> Generator[RawRecord | EventError, None, Any]:
+    """One document's records; returns the document outside them (for pagination)."""
+    prefix = source.records or ""
+    item_prefix = f"{prefix}.item" if prefix else "item"
+    feed = _JsonInput(stream)
+    events = _bounded_depth(ijson.parse(feed, buf_size=JSON_BUFFER_BYTES), feed)
+    rest = ijson.ObjectBuilder() if source.pagination else None
+    state = "before"  # then "list" or "object", then "after"
+    builder: ijson.ObjectBuilder | None = None
+    depth = position = marks_found = 0
+    try:
+        for path, kind, value in events:
+            if builder is not None:
+                builder.event(kind, value)
+                depth += (kind in _STARTS) - (kind in _ENDS)
+            elif state == "list" and path == item_prefix and kind not in _ENDS:
+                builder = ijson.ObjectBuilder()
+                builder.event(kind, value)
+                depth = int(kind in _STARTS)
+            elif state == "before" and path == prefix and kind != "map_key":
+                if kind == "start_array":
+                    state = "list"
+                elif kind == "start_map":
+                    state, builder, depth = "object", ijson.ObjectBuilder(), 1
+                    builder.event(kind, value)
+                    continue
+                else:
+                    message = (
+                        f"invalid JSON feed: records path '{prefix}' holds "
+                        f"{_JSON_KINDS.get(kind, kind)}, not a list or an object"
+                    )
+                    raise FeedError(message, category=PARSING)
+                if rest is not None:
+                    rest.event(kind, value)
+                continue
+            elif state == "list" and path == prefix and kind == "end_array":
+                state = "after"
+            if builder is not None and depth == 0:
+                position += 1
+                item, builder = builder.value, None
+                if state == "object":
+                    state = "after"
+                    if rest is not None:
+                        rest.event("start_map", None)
+                        rest.event("end_map", None)
+                if feed.marks > marks_found:
+                    bad = _bad_numbers(item)
+                    marks_found += len(bad)
+                    if bad:
+                        yield _bad_number_error(item, source, bad[0], position)
+                        continue
+                yield _json_record(item, source, position)
+            elif builder is None and rest is not None:
+                rest.event(kind, value)
+    except ijson.JSONError as exc:
+        raise FeedError(f"invalid JSON: {_first_line(exc)}", category=PARSING) from None
+    if state == "before":
+        raise FeedError(f"invalid JSON feed: records path '{prefix}' not found", category=PARSING)
+    return rest.value if rest is not None else None
+
+
+def _json_record(item: Any, source: SourceConfig, position: int) -> RawRecord | EventError:
+    if not isinstance(item, dict):
+        kind = type(item).__name__
+        return EventError(f"malformed record #{position}: {kind}, not an object", category=PARSING)
+    return map_document(item, source.fields)
+
+
+def _bad_number_error(item: Any, source: SourceConfig, token: str, position: int) -> EventError:
+    external_id = None
+    if isinstance(item, dict):
+        found = map_document(item, {"external_id": source.fields["external_id"]})
+        candidate = found.get("external_id")
+        external_id = candidate if isinstance(candidate, str | int) else None
+    message = f"invalid JSON number {token} in record #{position}"
+    return EventError(
+        message, category=PARSING, external_id=None if external_id is None else str(external_id)
+    )
+
+
+def _bad_numbers(value: Any) -> list[str]:
+    """The NaN and Infinity tokens marked in `value`, depth first."""
+    if isinstance(value, str):
+        return [value[len(_BAD_NUMBER_MARK) :]] if value.startswith(_BAD_NUMBER_MARK) else []
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list):
+        return [token for item in value for token in _bad_numbers(item)]
+    return []
+
+
+def _bounded_depth(
+    events: Iterator[tuple[str, str, Any]], feed: _JsonInput
+) -> Iterator[tuple[str, str, Any]]:
     depth = 0
     for event in events:
+        feed.events += 1
         kind = event[1]
-        if kind == "start_map" or kind == "start_array":
+        if kind in _STARTS:
             depth += 1
             if depth > MAX_JSON_DEPTH:
                 raise FeedError(
                     f"invalid JSON: nested more than {MAX_JSON_DEPTH} levels deep",
                     category=PARSING,
                 )
-        elif kind == "end_map" or kind == "end_array":
+        elif kind in _ENDS:
             depth -= 1
         yield event
 
 
-def _records_list(
-    events: Iterator[tuple[str, str, Any]], source: SourceConfig
-) -> Iterator[tuple[str, str, Any]]:
-    """The parse events, checking that the records path holds a list when it comes by."""
-    prefix = source.records or ""
-    for event in events:
-        yield event
-        if event[0] == prefix and event[1] != "map_key":
-            if event[1] != "start_array":
-                kind = _JSON_KINDS.get(event[1], event[1])
-                message = (
-                    f"invalid JSON feed: records path '{source.records}' holds {kind}, not a list"
-                )
-                raise FeedError(message, category=PARSING)
-            yield from events
-            return
-    raise FeedError(
-        f"invalid JSON feed: records path '{source.records}' not found", category=PARSING
-    )
+class _JsonInput:
+    """The feed as the JSON parser reads it: reads grow while a token spans them, and NaN
+    or Infinity outside strings are marked (see _BAD_NUMBER_MARK).
+
+    Whether a byte is inside a string is tracked by counting unescaped quotes, in C
+    (bytes.count); only a chunk holding one of the tokens is scanned byte by byte.
+    """
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self._size = JSON_BUFFER_BYTES
+        self._events_at_last_read = -1
+        self._in_string = False
+        self._carry = b""
+        self.events = 0  # parse events so far, counted by _bounded_depth
+        self.marks = 0
+
+    def read(self, size: int = -1) -> bytes:
+        if size == 0:  # the parser's probe for the stream's type
+            return b""
+        if self.events == self._events_at_last_read:  # the last read finished no token
+            self._size = min(self._size * 2, MAX_JSON_READ_BYTES)
+        else:
+            self._size = max(size, JSON_BUFFER_BYTES)
+        self._events_at_last_read = self.events
+        while True:
+            data = self._stream.read(self._size)
+            chunk = self._carry + data
+            if not data:
+                self._carry = b""
+                return self._filtered(chunk)
+            keep = _unfinished_tail(chunk)
+            self._carry = chunk[len(chunk) - keep :] if keep else b""
+            if keep < len(chunk):
+                return self._filtered(chunk[: len(chunk) - keep])
+
+    def _filtered(self, chunk: bytes) -> bytes:
+        if b"NaN" not in chunk and b"Infinity" not in chunk:
+            unescaped = _ESCAPE.sub(b"", chunk) if b"\\" in chunk else chunk
+            self._in_string ^= unescaped.count(b'"') % 2 == 1
+            return chunk
+        parts: list[bytes] = []
+        start = 0
+        for match in _BAD_NUMBER.finditer(chunk):
+            token = match.group()
+            if token == b'"':
+                self._in_string = not self._in_string
+            elif not token.startswith(b"\\") and not self._in_string:
+                parts.append(chunk[start : match.start()])
+                mark = (_BAD_NUMBER_MARK.replace("\x00", "\\u0000") + token.decode()).encode()
+                parts.append(b'"' + mark + b'"')
+                start = match.end()
+                self.marks += 1
+        parts.append(chunk[start:])
+        return b"".join(parts)
+
+
+def _unfinished_tail(chunk: bytes) -> int:
+    """How many bytes at the end may be cut short: an escape's backslash, or up to the
+    length of `-Infinity` of letters that may begin a token."""
+    backslashes = len(chunk) - len(chunk.rstrip(b"\\"))
+    if backslashes:
+        return backslashes % 2
+    tail = chunk[-9:]
+    return len(tail) - len(tail.rstrip(b"-AINafinty"))
 
 
 def _first_line(error: Exception) -> str:
@@ -142,53 +292,147 @@ def _first_line(error: Exception) -> str:
     return str(text).strip().split("\n", 1)[0]
 
 
-def _split(path: str) -> tuple[str, ...]:
-    return tuple(path.split(".")) if path else ()
+# ---------------------------------------------------------------- CSV
 
-
-def _lookup(value: Any, path: tuple[str, ...]) -> Any:
-    for segment in path:
-        if isinstance(value, dict):
-            value = value.get(segment, _MISSING)
-        elif isinstance(value, list) and segment.isdecimal() and int(segment) < len(value):
-            value = value[int(segment)]
-        else:
-            return _MISSING
-        if value is _MISSING:
-            return _MISSING
-    return value
+# A field longer than this fails its record (the csv module's own limit); a physical line
+# longer than MAX_CSV_LINE_CHARS is dropped, failing its record, without being held whole.
+MAX_CSV_FIELD_CHARS: Final = csv.field_size_limit()
+MAX_CSV_LINE_CHARS: Final = 1024 * 1024
+SNIFFED_LINES: Final = 20
+SNIFFED_DELIMITERS: Final = ",;\t|"
+SHOWN_HEADER_CHARS: Final = 200
 
 
 def read_csv(source: SourceConfig, stream: BinaryIO) -> Records:
-    """Rows under a header row, read as they arrive; `fields` name the columns.
+    """Rows, read as they arrive; `fields` name the header's columns, or with
+    `header: false` their 0-based numbers. `skip_rows` lines of preamble come first.
 
+    The delimiter is the source's, or sniffed among `,` `;` tab `|` from the first lines.
     Bytes that are not UTF-8 survive decoding as lone surrogates, so only the rows that
     hold them are rejected.
     """
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
-    reader = csv.reader(text)
-    try:
-        header = next(reader, None)
-        if header is None:
-            raise FeedError("invalid CSV feed: empty, no header row", category=PARSING)
-        columns: dict[str, int] = {}
-        for index, column in enumerate(header):
+    lines = _BoundedLines(text)
+    for _ in range(source.skip_rows):
+        next(lines, None)
+    sample = list(itertools.islice(lines, SNIFFED_LINES))
+    reader = csv.reader(itertools.chain(sample, lines), delimiter=_delimiter(source, sample))
+    rows = _rows(reader)
+    first = next(rows, None)
+    if first is None:
+        raise FeedError("invalid CSV feed: empty, no header row", category=PARSING)
+    if isinstance(first, EventError):
+        raise FeedError(f"invalid CSV feed: first row unreadable: {first}", category=PARSING)
+    if source.header:
+        columns: dict[str | int, int] = {}
+        for index, column in enumerate(first):
             columns.setdefault(column.strip(), index)
-        wanted = [(name, columns[col]) for name, col in source.fields.items() if col in columns]
-        id_column = columns.get(source.fields["external_id"])
-        for row in reader:
-            if not row:
-                continue
-            problem = _row_problem(row, len(header))
-            if problem:
-                external_id = _readable_id(row, id_column)
-                message = f"invalid CSV line {reader.line_num}: {problem}"
-                yield EventError(message, category=PARSING, external_id=external_id)
-                continue
-            yield {name: row[index] for name, index in wanted}
-    except csv.Error as exc:
-        message = f"invalid CSV at line {reader.line_num}: {exc}"
-        raise FeedError(message, category=PARSING) from exc
+        width = len(first)
+    else:
+        columns = {index: index for index in range(len(first))}
+        width = len(first)
+        rows = itertools.chain([first], rows)
+    _check_columns(source, columns, first)
+    id_spec = source.fields["external_id"]
+    id_column = None if isinstance(id_spec, list) else columns.get(_key(id_spec))
+    for row in rows:
+        if isinstance(row, EventError):
+            yield row
+            continue
+        if not row:
+            continue
+        problem = _row_problem(row, width)
+        if problem:
+            message = f"invalid CSV line {reader.line_num}: {problem}"
+            yield EventError(message, category=PARSING, external_id=_readable_id(row, id_column))
+            continue
+        yield map_fields(source.fields, partial(_cell, row, columns))
+
+
+def _rows(reader: Any) -> Iterator[list[str] | EventError]:
+    """The reader's rows; a row with an oversized field or line is an EventError."""
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            problem = str(exc)
+            if "field larger than field limit" in problem:
+                problem = f"a field longer than {MAX_CSV_FIELD_CHARS} characters"
+            yield EventError(f"invalid CSV line {reader.line_num}: {problem}", category=PARSING)
+            continue
+        if row == [_DROPPED_LINE]:
+            message = (
+                f"invalid CSV line {reader.line_num}: longer than {MAX_CSV_LINE_CHARS} characters"
+            )
+            yield EventError(message, category=PARSING)
+            continue
+        yield row
+
+
+_DROPPED_LINE: Final = "\x00failtrack: line dropped"
+
+
+class _BoundedLines:
+    """Physical lines, none longer than MAX_CSV_LINE_CHARS: a longer one is read through
+    in pieces and stands as a line holding only _DROPPED_LINE."""
+
+    def __init__(self, text: io.TextIOWrapper) -> None:
+        self._text = text
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        line = self._text.readline(MAX_CSV_LINE_CHARS)
+        if not line:
+            raise StopIteration
+        if len(line) < MAX_CSV_LINE_CHARS or line.endswith("\n"):
+            return line
+        while (piece := self._text.readline(MAX_CSV_LINE_CHARS)) and not piece.endswith("\n"):
+            pass
+        return _DROPPED_LINE + "\n"
+
+
+def _delimiter(source: SourceConfig, sample: list[str]) -> str:
+    if source.delimiter is not None:
+        return source.delimiter
+    try:
+        return csv.Sniffer().sniff("".join(sample), delimiters=SNIFFED_DELIMITERS).delimiter
+    except csv.Error:  # nothing tells: one column, or too little text
+        return ","
+
+
+def _check_columns(source: SourceConfig, columns: dict[str | int, int], first: list[str]) -> None:
+    """Mapped columns the first row lacks fail the feed in one message naming them."""
+    wanted = [
+        path
+        for spec in source.fields.values()
+        for path in (spec if isinstance(spec, list) else [spec])
+    ]
+    missing = [path for path in dict.fromkeys(wanted) if _key(path) not in columns]
+    if not missing:
+        return
+    names = ", ".join(repr(path) for path in missing)
+    if source.header:
+        seen = ", ".join(repr(column.strip()) for column in first)
+        if len(seen) > SHOWN_HEADER_CHARS:
+            seen = seen[:SHOWN_HEADER_CHARS] + "…"
+        message = f"invalid CSV feed: mapped columns {names} not in the header [{seen}]"
+        message += "; for a file without one, set header: false"
+    else:
+        message = f"invalid CSV feed: mapped columns {names} beyond the first row's {len(first)}"
+    raise FeedError(scrub_secrets(message), category=PARSING)
+
+
+def _key(path: str | int) -> str | int:
+    return path.strip() if isinstance(path, str) else path
+
+
+def _cell(row: list[str], columns: dict[str | int, int], path: str | int) -> str | None:
+    index = columns.get(_key(path))
+    return None if index is None or index >= len(row) else row[index]
 
 
 def _row_problem(row: list[str], width: int) -> str | None:
@@ -215,60 +459,7 @@ def _is_utf8(text: str) -> bool:
     return True
 
 
-def read_ics(source: SourceConfig, stream: BinaryIO) -> Records:
-    """Every VEVENT of every VCALENDAR, mapped by ICS_FIELDS and GEO.
-
-    icalendar keeps a property it cannot parse (`DTSTART:2024-13-45`) as its raw text,
-    which is handed on for validation to reject as an event, not as the feed.
-    """
-    try:
-        components = Calendar.from_ical(stream.read(), multiple=True)
-    except Exception as exc:  # mostly ValueError, but malformed input can raise others
-        message = f"invalid iCalendar: {scrub_secrets(_first_line(exc))}"
-        raise FeedError(message, category=PARSING) from None
-    calendars = [component for component in components if component.name == "VCALENDAR"]
-    if not calendars:
-        raise FeedError("invalid iCalendar feed: no VCALENDAR found", category=PARSING)
-    for calendar in calendars:
-        for event in calendar.walk("VEVENT"):
-            yield _ics_record(event)
-
-
-def _ics_record(event: Component) -> RawRecord | EventError:
-    record: RawRecord = {}
-    for name in (*ICS_FIELDS, "GEO"):
-        if name not in event:
-            continue
-        try:
-            value = _first(event.decoded(name))
-        except Exception:  # icalendar raises any type when a value contradicts its VALUE type
-            uid = record.get("external_id")
-            external_id = uid if isinstance(uid, str) else None
-            return EventError(
-                f"invalid iCalendar property {name}", category=PARSING, external_id=external_id
-            )
-        if name == "GEO":
-            record["latitude"], record["longitude"] = _geo(value)
-        else:
-            record[ICS_FIELDS[name]] = value
-    return record
-
-
-def _first(value: Any) -> Any:
-    """The first of a repeated property, or of a list-valued one such as CATEGORIES."""
-    while isinstance(value, list):
-        if not value:
-            return None
-        value = value[0]
-    return value
-
-
-def _geo(value: Any) -> tuple[Any, Any]:
-    """(latitude, longitude); a GEO icalendar could not parse is split raw for validation."""
-    if isinstance(value, tuple):
-        return value
-    latitude, _, longitude = str(value).partition(";")
-    return latitude, longitude
+# ---------------------------------------------------------------- python
 
 
 def read_python(source: SourceConfig) -> Records:
@@ -292,10 +483,3 @@ def read_python(source: SourceConfig) -> Records:
         raise
     except Exception as exc:  # the scraper's own failure, whatever it is
         raise scrubbed_feed_error(exc) from None
-
-
-_FEED_READERS: Final[dict[SourceKind, Callable[[SourceConfig, BinaryIO], Records]]] = {
-    SourceKind.JSON: read_json,
-    SourceKind.CSV: read_csv,
-    SourceKind.ICS: read_ics,
-}

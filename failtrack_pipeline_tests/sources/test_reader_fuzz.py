@@ -169,10 +169,29 @@ ICS_PROPERTIES = [
     "CATEGORIES",
     "URL",
     "X-ODD",
+    "RRULE",
+    "RECURRENCE-ID",
+    "EXDATE",
+    "DURATION",
+    "STATUS",
 ]
 ICS_VALUES = st.text(
     st.characters(blacklist_categories=["Cs"], blacklist_characters="\r\n"), max_size=30
-) | st.sampled_from(ODD_DATES + ["20270301T200000", "20270301", "52.1;4.3", "nan;inf", "a;b;c"])
+) | st.sampled_from(
+    ODD_DATES
+    + ["20270301T200000", "20270301", "52.1;4.3", "nan;inf", "a;b;c", "CANCELLED", "PT1H"]
+    + ["FREQ=DAILY;COUNT=3", "FREQ=WEEKLY", "FREQ=YEARLY;UNTIL=20300101", "FREQ=NEVER;X=1"]
+)
+# Components around the events that must never fail the feed, however malformed.
+ICS_NOISE = [
+    "BEGIN:VTIMEZONE\r\nTZID:Odd/Zone\r\nTZID:UTC\r\nBEGIN:STANDARD\r\nDTSTART:x\r\n"
+    "END:STANDARD\r\nEND:VTIMEZONE",
+    "BEGIN:VTODO\r\nDUE;VALUE=DATE:never\r\nEND:VTODO",
+    "BEGIN:VALARM\r\nTRIGGER:soon\r\nEND:VALARM",
+    "BEGIN:VFREEBUSY\r\nFREEBUSY:;;;\r\nEND:VFREEBUSY",
+    "X-WR-TIMEZONE:Europe/Berlin",
+    "X-WR-TIMEZONE:Not/AZone",
+]
 
 
 @st.composite
@@ -183,7 +202,11 @@ def ics_feeds(draw: st.DrawFn) -> bytes:
             max_size=5,
         )
     )
-    lines = ["BEGIN:VCALENDAR", "VERSION:2.0"]
+    lines = [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        *draw(st.lists(st.sampled_from(ICS_NOISE), max_size=3)),
+    ]
     for properties in events:
         lines += ["BEGIN:VEVENT", *(f"{name}:{value}" for name, value in properties), "END:VEVENT"]
     lines.append("END:VCALENDAR")
@@ -260,6 +283,118 @@ def test_any_ics_feed_gives_events_categorized_errors_or_one_feed_error(
     path = tmp_path / "feed.ics"
     path.write_bytes(feed)
     assert_events_or_categorized_errors(feed_source(SourceKind.ICS, path))
+
+
+@FUZZ
+@given(feed=garbled(ics_feeds()))
+def test_any_ics_feed_has_at_most_one_outcome_per_vevent_outside_series(
+    tmp_path: Path, feed: bytes
+) -> None:
+    """Without RRULE or RDATE no occurrence is invented: one outcome per VEVENT at most."""
+    path = tmp_path / "feed.ics"
+    path.write_bytes(feed)
+    items = assert_events_or_categorized_errors(feed_source(SourceKind.ICS, path))
+    if b"RRULE" not in feed:
+        assert len(items) <= feed.count(b"BEGIN:VEVENT")
+
+
+BAD_NUMBERS = st.sampled_from([b"NaN", b"Infinity", b"-Infinity", b"1e400", b"-1e999"])
+
+
+@FUZZ
+@given(records=st.lists(RECORDS, min_size=1, max_size=8), data=st.data())
+def test_bad_json_numbers_spliced_anywhere_fail_at_most_their_own_records(
+    tmp_path: Path, records: list[Any], data: st.DataObject
+) -> None:
+    """NaN, Infinity and overflowing numbers put in for values: the feed is still read,
+    one outcome per record."""
+    document = json.dumps({"data": {"events": records}}).encode()
+    for _ in range(data.draw(st.integers(1, 3))):
+        values = [i for i in range(len(document)) if document[i : i + 1] in (b"0", b"1", b"2")]
+        values = [
+            i
+            for i in values
+            if document[i - 1 : i] in (b" ", b"[") and b'"' not in document[i - 1 : i]
+        ]
+        if not values:
+            break
+        at = data.draw(st.sampled_from(values))
+        end = at
+        while end < len(document) and document[end : end + 1] in b"0123456789.eE+-":
+            end += 1
+        document = document[:at] + data.draw(BAD_NUMBERS) + document[end:]
+    path = tmp_path / "feed.json"
+    path.write_bytes(document)
+    items = assert_events_or_categorized_errors(feed_source(SourceKind.JSON, path))
+    assert len(items) == len(records)
+
+
+LD_EVENTS = st.fixed_dictionaries(
+    {"@type": st.sampled_from(["Event", "MusicEvent", "Place", ["Event", "Thing"], 7])},
+    optional={
+        "name": JSON_VALUES,
+        "startDate": JSON_VALUES | st.sampled_from(ODD_DATES),
+        "endDate": JSON_VALUES | st.sampled_from(ODD_DATES),
+        "url": JSON_VALUES | st.just("https://x.example/e"),
+        "@id": JSON_VALUES,
+        "location": JSON_VALUES,
+        "performer": JSON_VALUES,
+        "eventStatus": st.sampled_from(["https://schema.org/EventCancelled", "EventScheduled"])
+        | JSON_VALUES,
+        "eventAttendanceMode": st.just("https://schema.org/OnlineEventAttendanceMode")
+        | JSON_VALUES,
+    },
+)
+
+
+@st.composite
+def html_pages(draw: st.DrawFn) -> bytes:
+    blocks = []
+    for _ in range(draw(st.integers(0, 3))):
+        events = draw(st.lists(LD_EVENTS, max_size=4))
+        shape = draw(st.sampled_from(["list", "graph", "one", "garbage"]))
+        if shape == "garbage":
+            text = draw(st.text(max_size=40))
+        elif shape == "graph":
+            text = json.dumps({"@context": "https://schema.org", "@graph": events})
+        elif shape == "one" and events:
+            text = json.dumps(events[0])
+        else:
+            text = json.dumps(events)
+        kind = draw(st.sampled_from(["application/ld+json", "APPLICATION/LD+JSON; x=1", "text/js"]))
+        blocks.append(f'<script type="{kind}">{text}</script>')
+    noise = draw(st.text(max_size=40))
+    return f"<html><body>{noise}{''.join(blocks)}<p>{noise}</body>".encode("utf-8", "replace")
+
+
+@FUZZ
+@given(page=garbled(html_pages()))
+def test_any_html_page_gives_jsonld_events_categorized_errors_or_one_feed_error(
+    tmp_path: Path, page: bytes
+) -> None:
+    path = tmp_path / "page.html"
+    path.write_bytes(page)
+    source = SourceConfig(id="fuzz_ld", name="Fuzzed page", kind="jsonld", url=path.as_uri())
+    assert_events_or_categorized_errors(source)
+
+
+@FUZZ
+@given(feed=garbled(csv_feeds()), delimiter=st.sampled_from([";", "\t", "|"]))
+def test_any_headerless_csv_with_any_delimiter_gives_one_outcome_per_row_or_a_feed_error(
+    tmp_path: Path, feed: bytes, delimiter: str
+) -> None:
+    body = feed.split(b"\n", 1)[-1] if b"\n" in feed else feed  # no header row
+    path = tmp_path / "feed.csv"
+    path.write_bytes(body.replace(b",", delimiter.encode()))
+    source = SourceConfig(
+        id="fuzz_csv",
+        name="Fuzzed CSV",
+        kind="csv",
+        url=path.as_uri(),
+        header=False,
+        fields={"external_id": [0, 1], "title": 1, "starts_at": 2, "venue_name": 4},
+    )
+    assert_events_or_categorized_errors(source)
 
 
 SCRAPED: list[Any] = []

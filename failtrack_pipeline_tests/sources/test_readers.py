@@ -161,10 +161,10 @@ def test_a_json_record_that_is_not_an_object_is_yielded_as_an_error_and_reading_
             id="index",
         ),
         pytest.param(
-            b'{"data": {"a": 1}}',
+            b'{"data": "a"}',
             "data",
-            "invalid JSON feed: records path 'data' holds dict",
-            id="dict",
+            "invalid JSON feed: records path 'data' holds str, not a list or an object",
+            id="text",
         ),
     ],
 )
@@ -182,18 +182,14 @@ def test_an_unreadable_json_feed_fails_as_a_parsing_error(
 # --- csv ------------------------------------------------------------------------------------
 
 
-def test_csv_columns_map_to_fields_and_a_column_the_feed_lacks_is_left_out(
-    tmp_path: Path,
-) -> None:
+def test_csv_columns_map_to_fields_and_an_empty_cell_is_handed_on_empty(tmp_path: Path) -> None:
     content = (
         "\ufeffid, name ,start,place\r\n"
         'e1,"Quiz, with ""friends""",2027-04-01 19:00,"Pub\nback room"\r\n'
         "\r\n"
         "e2,,2027-04-02,\r\n"
     )
-    source = file_source(
-        tmp_path, "csv", content, fields=CORE_FIELDS | {"venue_name": "place", "url": "link"}
-    )
+    source = file_source(tmp_path, "csv", content, fields=CORE_FIELDS | {"venue_name": "place"})
     assert read(source) == [
         {
             "external_id": "e1",
@@ -281,7 +277,7 @@ STATUS:CONFIRMED
         "venue_name": "Hall 3, Main St 1",
         "latitude": 52.37,
         "longitude": 4.89,
-        "category": "Tech",
+        "category": ["Tech", "Meetup", "Social"],
         "url": "https://meetups.example/m1",
         "status": "CONFIRMED",
     }
@@ -294,18 +290,22 @@ STATUS:CONFIRMED
     }
 
 
-def test_an_unparseable_dtstart_fails_its_event_not_the_feed(tmp_path: Path) -> None:
+def test_an_unparseable_dtstart_fails_its_event_as_a_parsing_error_not_the_feed(
+    tmp_path: Path,
+) -> None:
     content = calendar(
         "UID:bad\nSUMMARY:Broken\nDTSTART:2024-13-45\nLOCATION:Hall",
         "UID:ok\nSUMMARY:Fine\nDTSTART:20270301T190000Z\nLOCATION:Hall",
         "UID:geo\nSUMMARY:Half a place\nDTSTART:20270301T190000Z\nLOCATION:Hall\nGEO:52.1",
+        "UID:tz\nSUMMARY:Odd zone\nDTSTART;TZID=(UTC-05:00) Eastern:20270301T190000\nLOCATION:Hall",
     )
     source = file_source(tmp_path, "ics", content)
-    assert read(source)[0]["starts_at"] == "2024-13-45"
-    bad, ok, geo = process_records(read_records(source), source, now=NOW)
-    assert messages([bad, geo]) == [
-        ("validation_error", "Invalid date '2024-13-45' for starts_at", "bad"),
+    bad, ok, geo, tz = process_records(read_records(source), source, now=NOW)
+    assert messages([bad, geo, tz]) == [
+        ("parsing_error", "invalid iCalendar property DTSTART '2024-13-45'", "bad"),
         ("geocoding_error", "latitude without longitude", "geo"),
+        # An unquoted TZID holding a colon: a parsing error, not "starts_at missing".
+        ("parsing_error", "invalid iCalendar property DTSTART '00) Eastern:20270301T190000'", "tz"),
     ]
     assert not isinstance(ok, EventError)
     assert ok.starts_at == datetime(2027, 3, 1, 19, tzinfo=UTC)
@@ -325,7 +325,6 @@ def test_a_property_icalendar_cannot_decode_fails_its_event_not_the_feed(tmp_pat
     ("content", "message"),
     [
         pytest.param("hello world", "invalid iCalendar", id="text"),
-        pytest.param(calendar("UID:x\nCATEGORIES;VALUE=DATE:"), "invalid iCalendar", id="typed"),
         pytest.param('{"events": []}', "invalid iCalendar", id="json"),
         pytest.param("", "invalid iCalendar feed: no VCALENDAR found", id="empty"),
         pytest.param("BEGIN:VEVENT\r\nUID:x\r\nEND:VEVENT\r\n", "no VCALENDAR", id="bare-event"),

@@ -147,11 +147,13 @@ def test_the_demo_file_has_every_kind_of_source_and_one_disabled() -> None:
 
 
 SOURCE_ERRORS = [
-    pytest.param(json_source(kind="xml"), "kind", "'json', 'ics', 'csv' or 'python'", id="kind"),
+    pytest.param(
+        json_source(kind="xml"), "kind", "'json', 'ics', 'csv', 'jsonld' or 'python'", id="kind"
+    ),
     pytest.param(
         json_source(url="ftp://x.org/e.json"), "url", "unsupported scheme 'ftp'", id="scheme"
     ),
-    pytest.param(json_source(url="http:///e.json"), "url", "has no host", id="no-host"),
+    pytest.param(json_source(url="http:///e.json"), "url", "URL with no host", id="no-host"),
     pytest.param(json_source(url=DROP), "url", "is required for json sources", id="no-url"),
     pytest.param(json_source(records=DROP), "records", "is required for json", id="no-records"),
     pytest.param(
@@ -172,9 +174,45 @@ SOURCE_ERRORS = [
     ),
     pytest.param(
         json_source(fields={"external_id": "id", "title": 5, "starts_at": "s"}),
-        "fields.title",
-        "valid string",
+        "fields",
+        "title: 5 is no path (a JMESPath expression)",
         id="field-not-text",
+    ),
+    pytest.param(
+        json_source(fields={"external_id": "id", "title": "a[", "starts_at": "s"}),
+        "fields",
+        "'a[' is not a valid JMESPath expression",
+        id="field-not-jmespath",
+    ),
+    pytest.param(
+        json_source(kind="csv", records=DROP, header=False),
+        "fields",
+        "must be a 0-based column number (header: false)",
+        id="csv-column-not-number",
+    ),
+    pytest.param(json_source(delimiter=";"), "delimiter", "only csv sources", id="delimiter"),
+    pytest.param(json_source(header=False), "header", "only csv sources", id="header-json"),
+    pytest.param(json_source(skip_rows=2), "skip_rows", "only csv sources", id="skip-rows-json"),
+    pytest.param(
+        json_source(kind="csv", records=DROP, delimiter=";;"),
+        "delimiter",
+        "must be one character",
+        id="delimiter-long",
+    ),
+    pytest.param(
+        json_source(required=["venue"]), "required", "unknown event field 'venue'", id="req"
+    ),
+    pytest.param(json_source(date_formats=["dd.mm"]), "date_formats", "no % directive", id="fmt"),
+    pytest.param(
+        json_source(kind="csv", records=DROP, pagination={"next": "next"}),
+        "pagination",
+        "only json sources",
+        id="pagination-csv",
+    ),
+    pytest.param(json_source(timeout_seconds=0), "timeout_seconds", "greater than 0", id="timeout"),
+    pytest.param(json_source(max_bytes=0), "max_bytes", "greater than 0", id="max-bytes"),
+    pytest.param(
+        json_source(url=["a.json", "b.json"]), "url", "a list of pages is for jsonld", id="url-list"
     ),
     pytest.param(
         json_source(kind="ics", records=DROP), "fields", "ics sources map fields", id="ics-fields"

@@ -1,0 +1,46 @@
+"""Field paths: JMESPath expressions, with the plain dotted paths of earlier files kept.
+
+A path of plain names separated by dots (`venue.name`, `links.0.href`, `Meeting Date`) reads
+as it always did: each name a key, a number an index into a list. Anything else is JMESPath
+(`performance[].artist.displayName`, `_links.next.href || next`), compiled once.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any, Final
+
+import jmespath
+from jmespath.exceptions import JMESPathError
+from jmespath.parser import ParsedResult
+
+# Characters that only JMESPath gives a meaning to; a path with none is a plain dotted one.
+_PLAIN: Final = re.compile(r"[^\[\]|@*(){}&!=<>'\"`?,:$]+(?:\.[^\[\]|@*(){}&!=<>'\"`?,:$.]+)*")
+
+
+@lru_cache(maxsize=1024)
+def compile_path(path: str) -> ParsedResult:
+    """The compiled expression; a ValueError quoting JMESPath's complaint if it is none."""
+    expression = _from_dotted(path) if _PLAIN.fullmatch(path) else path
+    try:
+        return jmespath.compile(expression)
+    except JMESPathError as exc:
+        problem = str(exc).strip().splitlines()[0]
+        raise ValueError(f"{path!r} is not a valid JMESPath expression: {problem}") from None
+
+
+def search(path: str, document: Any) -> Any:
+    """The value at `path` in `document`, None where there is none."""
+    return compile_path(path).search(document)
+
+
+def _from_dotted(path: str) -> str:
+    parts = []
+    for segment in path.split("."):
+        if segment.isdecimal():
+            parts.append(f"[{int(segment)}]")
+        else:
+            quoted = segment.replace("\\", "\\\\").replace('"', '\\"')
+            parts.append(f'."{quoted}"')
+    return "".join(parts).lstrip(".")
