@@ -196,11 +196,11 @@ def _ends_at(
         return None
     duration = read_duration(value)
     if duration is None:
-        raise InvalidFieldError(f"Invalid duration {_quoted(str(value))}")
+        raise InvalidFieldError(f"Invalid duration {_quoted(value)}")
     try:
         return starts_at.moment + duration
     except OverflowError:
-        raise InvalidFieldError(f"Invalid duration {_quoted(str(value))}") from None
+        raise InvalidFieldError(f"Invalid duration {_quoted(value)}") from None
 
 
 def _text(raw: RawRecord, field: str, error: type[EventError] = InvalidFieldError) -> str | None:
@@ -224,8 +224,14 @@ def _clean(text: str) -> str:
     return " ".join(_CONTROL.sub("", text).split())
 
 
-def _quoted(text: str) -> str:
-    """A bad value, bounded and quoted for a message: the quotes make it a placeholder."""
+def _quoted(value: object) -> str:
+    """A bad value, bounded and quoted for a message: the quotes make it a placeholder.
+
+    A huge integer is described, not converted: Python refuses str() past 4,300 digits.
+    """
+    if isinstance(value, int) and value.bit_length() > 64:
+        value = f"a number of about {int(value.bit_length() * 0.30103) + 1} digits"
+    text = str(value)
     if len(text) > SHOWN_CHARS:
         text = text[:SHOWN_CHARS] + "…"
     return repr(text)
@@ -240,9 +246,9 @@ def _datetime(raw: RawRecord, field: str, zone: tzinfo, source: SourceConfig) ->
         raise InvalidDateError(f"{field} must be a date, got {type(value).__name__}")
     reading = read_date(value, zone, dayfirst=source.dayfirst, formats=source.date_formats)
     if reading is None:
-        raise InvalidDateError(f"Invalid date {_quoted(str(value))} for {field}")
+        raise InvalidDateError(f"Invalid date {_quoted(value)} for {field}")
     if reading.imprecise:
-        raise InvalidDateError(f"Invalid date {_quoted(str(value))} for {field}: imprecise")
+        raise InvalidDateError(f"Invalid date {_quoted(value)} for {field}: imprecise")
     return reading
 
 
@@ -276,7 +282,7 @@ def _coordinate(raw: RawRecord, field: str, limit: float) -> float | None:
     except OverflowError:  # an int beyond any float
         number = math.inf
     except ValueError:  # only a text can be no number at all
-        raise InvalidCoordinatesError(f"{field} {_quoted(str(value))} is not a number") from None
+        raise InvalidCoordinatesError(f"{field} {_quoted(value)} is not a number") from None
     if not math.isfinite(number):
         raise InvalidCoordinatesError(f"{field} must be a finite number, got {number}")
     if not -limit <= number <= limit:

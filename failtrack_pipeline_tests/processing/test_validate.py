@@ -179,6 +179,12 @@ def rejected(name: str, error_type: type[EventError], message: str, **changes: A
 PERFORMERS = "performers must be text or a list of texts, got"
 REJECTED = [
     rejected("no-id", MissingFieldError, "external_id missing", external_id=DROP),
+    rejected(
+        "5000-digit-date",
+        InvalidDateError,
+        "Invalid date 'a number of about 5001 digits' for starts_at",
+        starts_at=10**5000,
+    ),
     rejected("blank-id", MissingFieldError, "external_id missing", external_id=" \t"),
     rejected("float-id", InvalidFieldError, "external_id must be text, got float", external_id=1.5),
     rejected("bool-id", InvalidFieldError, "external_id must be text, got bool", external_id=True),
