@@ -32,7 +32,19 @@ class FailtrackError(Exception):
 
 
 class FeedError(FailtrackError):
-    """The source as a whole could not be read: the run fails."""
+    """The source as a whole could not be read: the run fails (or, for a transient cause,
+    tries again). `retry_after` is how long the source asked us to wait, in seconds."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        category: ErrorCategory | None = None,
+        external_id: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, category=category, external_id=external_id)
+        self.retry_after = retry_after
 
 
 class EventError(FailtrackError):

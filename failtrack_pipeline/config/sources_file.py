@@ -118,6 +118,8 @@ class SourceConfig(BaseModel):
     recurrence: Recurrence = Recurrence()
     timeout_seconds: float = Field(default=300.0, gt=0)
     max_bytes: int = Field(default=512 * 1024 * 1024, gt=0)
+    # Network and rate-limit failures of the fetch are tried again, up to this many times.
+    max_retries: int = Field(default=3, ge=0, le=10)
     category_map: dict[str, str] = Field(default_factory=dict)
     callable: str | None = Field(default=None, validate_default=True)
     # Skipped on purpose, not failed: feed or our categories, matched case-insensitively.

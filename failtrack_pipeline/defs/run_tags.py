@@ -18,6 +18,8 @@ MAX_TAG_VALUE_CHARS: Final = 300
 PARTITION_TAG: Final = "dagster/partition"
 PARTITION_RANGE_START_TAG: Final = "dagster/asset_partition_range_start"
 PARTITION_RANGE_END_TAG: Final = "dagster/asset_partition_range_end"
+# Seconds after which run monitoring stops a run.
+MAX_RUNTIME_TAG: Final = "dagster/max_runtime"
 
 
 class Tag(StrEnum):

@@ -26,14 +26,15 @@ from dagster import (
     schedule,
 )
 
-from failtrack_pipeline.config.sources_file import SourcesFile
+from failtrack_pipeline.config.sources_file import SourceConfig, SourcesFile
 from failtrack_pipeline.defs.failure_hook import record_scrape_failure
 from failtrack_pipeline.defs.op_config import ScrapeConfig
 from failtrack_pipeline.defs.resources import FailtrackDatabase, FailtrackSources
 from failtrack_pipeline.defs.run_history import recent_yields
-from failtrack_pipeline.defs.run_tags import Tag
+from failtrack_pipeline.defs.run_tags import MAX_RUNTIME_TAG, Tag
 from failtrack_pipeline.defs.tagged_scrape import run_tagged
 from failtrack_pipeline.source_scrape import SourceScrape
+from failtrack_pipeline.tracking.retries import max_runtime_seconds
 from failtrack_pipeline.tracking.silent import YieldBaseline
 
 
@@ -85,13 +86,19 @@ def scrape_source(
     yield Output(None, metadata=metadata)
 
 
+def run_tags_of(source: SourceConfig) -> dict[str, str]:
+    """Tags every run of `source` gets when it is created: its source, for the queue's
+    one-run-per-source limit, and the runtime past which Dagster stops it."""
+    return {Tag.SOURCE.value: source.id, MAX_RUNTIME_TAG: str(max_runtime_seconds(source))}
+
+
 def build_scrape_job(sources: SourcesFile) -> JobDefinition:
     # Every run is tagged with its source when it is created (backfill, launchpad, schedule),
     # so the run queue's one-run-per-source limit on that tag holds before the op starts.
     per_source = PartitionedConfig(
         StaticPartitionsDefinition(sources.ids()),
         run_config_for_partition_key_fn=lambda _key: {},
-        tags_for_partition_key_fn=lambda key: {Tag.SOURCE.value: key},
+        tags_for_partition_key_fn=lambda key: run_tags_of(sources.get(key)),
     )
 
     @job(
@@ -117,7 +124,7 @@ def build_scrape_schedule(job_def: JobDefinition, sources: SourcesFile) -> Sched
             yield RunRequest(
                 run_key=f"{source.id}:{day}",
                 partition_key=source.id,
-                tags={Tag.SOURCE.value: source.id},
+                tags=run_tags_of(source),
             )
 
     return daily_scrape_schedule

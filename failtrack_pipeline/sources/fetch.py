@@ -24,6 +24,8 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import BinaryIO, Final
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
@@ -34,6 +36,7 @@ from failtrack_pipeline.base.categories import ErrorCategory
 from failtrack_pipeline.base.categorize import categorize
 from failtrack_pipeline.base.errors import FeedError
 from failtrack_pipeline.base.scrub import scrub_secrets
+from failtrack_pipeline.base.text import truncate
 from failtrack_pipeline.config.sources_file import SourceConfig
 
 TIMEOUT: Final = httpx.Timeout(30.0, connect=10.0)
@@ -97,10 +100,23 @@ def scrubbed_feed_error(error: Exception) -> FeedError:
     original, unscrubbed text is not chained along. The message is bounded: it ends up in
     Dagster's event log, and a foreign error may quote a whole response body.
     """
-    message = f"{type(error).__name__}: {scrub_secrets(str(error))}"
-    if len(message) > MAX_MESSAGE_CHARS:  # cut after scrubbing: no half secret survives
-        message = message[: MAX_MESSAGE_CHARS - 1] + "…"
-    return FeedError(message, category=categorize(error))
+    message = truncate(f"{type(error).__name__}: {scrub_secrets(str(error))}", MAX_MESSAGE_CHARS)
+    return FeedError(message, category=categorize(error), retry_after=_retry_after(error))
+
+
+def _retry_after(error: Exception) -> float | None:
+    """The seconds an HTTP response's `Retry-After` asks for (a number or an HTTP date)."""
+    response = getattr(error, "response", None) if isinstance(error, httpx.HTTPError) else None
+    value = response.headers.get("retry-after", "").strip() if response is not None else ""
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
 
 
 def deadline_error(limits: FetchLimits) -> FeedError:
