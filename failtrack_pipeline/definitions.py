@@ -19,6 +19,7 @@ from failtrack_pipeline.config.environment import (
 )
 from failtrack_pipeline.config.sources_file import SourcesFile, default_sources_path, load_sources
 from failtrack_pipeline.db.engine import normalize_url
+from failtrack_pipeline.defs.coverage_assets import build_coverage_definitions
 from failtrack_pipeline.defs.dashboard import build_summary_definitions
 from failtrack_pipeline.defs.dead_letters import build_dead_letter_definitions
 from failtrack_pipeline.defs.prune_job import build_prune_job, build_prune_schedule
@@ -84,6 +85,7 @@ def build_definitions(
         scraping,
         build_summary_definitions(sources.ids(), scrape_sources_job.name),
         build_dead_letter_definitions(),
+        build_coverage_definitions(),
     )
 
 

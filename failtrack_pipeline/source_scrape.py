@@ -23,6 +23,7 @@ from failtrack_pipeline.db.schema import events as events_table
 from failtrack_pipeline.processing.skips import Skip
 from failtrack_pipeline.processing.validate import process_records
 from failtrack_pipeline.sources.readers import read_records
+from failtrack_pipeline.tracking.coverage import FieldCoverage, record_coverage
 from failtrack_pipeline.tracking.failures import Failure, describe_failure
 from failtrack_pipeline.tracking.outcome import RunOutcome
 from failtrack_pipeline.tracking.silent import YieldBaseline
@@ -67,6 +68,7 @@ class SourceScrape:
         self.recorder = recorder or FailureRecorder(lambda: engine)
         self.attempt = attempt
         self.outcome = RunOutcome(source.id)
+        self.coverage = FieldCoverage()
         self.only = None if only is None else frozenset(only)
         self.seen_ids: set[str] = set()  # of `only`, those the feed still has
         self.succeeded_ids: set[str] = set()  # of `only`, those that are events now
@@ -91,6 +93,14 @@ class SourceScrape:
                 else:
                     self._succeed(item)
             self._judge_yield()
+            if self.only is None:  # a retry of a few events says nothing about coverage
+                record_coverage(
+                    self.engine,
+                    self.coverage,
+                    run_id=self.run_id,
+                    source_id=self.source.id,
+                    ended_at=datetime.now(UTC),
+                )
         finally:
             try:
                 self._flush_events()
@@ -100,6 +110,7 @@ class SourceScrape:
 
     def _succeed(self, event: Event) -> None:
         self.outcome.add_success()
+        self.coverage.add(event)
         if self.only is not None:
             self.succeeded_ids.add(event.external_id)
         self._events[event.external_id] = event

@@ -62,3 +62,15 @@ KNOWN_CATEGORIES: Final[frozenset[str]] = frozenset(
         "other",
     }
 )
+
+# The optional fields whose coverage (share of accepted events with it filled) is watched;
+# `coordinates` is latitude and longitude together.
+COVERAGE_FIELDS: Final[tuple[str, ...]] = (
+    "ends_at",
+    "venue_name",
+    "venue_address",
+    "coordinates",
+    "category",
+    "performers",
+    "url",
+)

@@ -29,6 +29,7 @@ from pydantic_core import ErrorDetails
 from failtrack_pipeline.base.errors import ConfigError, yaml_problem
 from failtrack_pipeline.base.events import (
     ALWAYS_REQUIRED,
+    COVERAGE_FIELDS,
     DEFAULT_REQUIRED,
     EVENT_FIELDS,
     KNOWN_CATEGORIES,
@@ -126,6 +127,8 @@ class SourceConfig(BaseModel):
     ignored_categories: frozenset[str] = frozenset()
     # Flag a run yielding under this share of the source's median; None: the job's default.
     silent_failure_threshold: float | None = Field(default=None, ge=0, le=1)
+    # Least share (0..1) of accepted events with the field filled, e.g. {venue_address: 0.9}.
+    min_coverage: dict[str, float] = Field(default_factory=dict)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -281,6 +284,17 @@ class SourceConfig(BaseModel):
             known = ", ".join(sorted(KNOWN_CATEGORIES))
             raise ValueError(f"maps to unknown category {unknown[0]!r} (known: {known})")
         return normalized
+
+    @field_validator("min_coverage")
+    @classmethod
+    def _coverage_of_known_fields(cls, minimums: dict[str, float]) -> dict[str, float]:
+        for name, share in minimums.items():
+            if name not in COVERAGE_FIELDS:
+                known = ", ".join(COVERAGE_FIELDS)
+                raise ValueError(f"no coverage is kept of {name!r} (known: {known})")
+            if not 0 <= share <= 1:
+                raise ValueError(f"{name}: {share!r} is not a share between 0 and 1")
+        return minimums
 
     @field_validator("ignored_categories")
     @classmethod

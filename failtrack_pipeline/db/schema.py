@@ -98,6 +98,19 @@ failure_recordings = sa.Table(
     sa.Column("recorded_at", UTCDateTime(), nullable=False, index=True),
 )
 
+# Written by each scrape run as it ends (its last attempt): how many of its accepted events
+# had each optional field filled. The dashboard turns it into daily coverage per source.
+run_field_coverage = sa.Table(
+    "run_field_coverage",
+    metadata,
+    sa.Column("run_id", sa.String(64), primary_key=True, comment="Dagster run id"),
+    sa.Column("field", sa.String(32), primary_key=True, comment="the optional event field"),
+    sa.Column("source_id", sa.String(64), nullable=False, comment="the source the run scraped"),
+    sa.Column("day", sa.Date(), nullable=False, index=True, comment="UTC date the run ended"),
+    sa.Column("accepted", sa.Integer(), nullable=False, comment="events the run accepted"),
+    sa.Column("filled", sa.Integer(), nullable=False, comment="of those, with the field filled"),
+)
+
 RUN_STATUS_COMMENT = "success, partial, failed or silent_failure"
 EMPTY_JSON_OBJECT = sa.text("'{}'")
 
@@ -272,4 +285,20 @@ top_failure_groups = sa.Table(
     ),
     sa.Column("as_of", sa.Date(), nullable=False, comment="last UTC day of the window"),
     comment="The 20 groups with most occurrences in 7 days, plus every new or regressed one",
+)
+
+
+source_field_coverage = sa.Table(
+    "source_field_coverage",
+    metadata,
+    sa.Column("source_id", sa.String(64), primary_key=True, comment="the source"),
+    sa.Column("field", sa.String(32), primary_key=True, comment="the optional event field"),
+    sa.Column("day", sa.Date(), nullable=False, comment="the UTC day described (as_of)"),
+    sa.Column("accepted", sa.Integer(), nullable=False, comment="events accepted that day"),
+    sa.Column("filled", sa.Integer(), nullable=False, comment="of those, with the field filled"),
+    sa.Column("coverage", sa.Float(), comment="filled / accepted (0..1)"),
+    sa.Column("coverage_median_30d", sa.Float(), comment="median daily coverage, 30 days before"),
+    sa.Column("coverage_zscore", sa.Float(), comment="robust z of the day against those 30 days"),
+    sa.Column("min_coverage", sa.Float(), comment="the source's min_coverage for the field"),
+    sa.Column("problem", sa.String(16), comment="below_minimum, dropped (z <= -3.5) or NULL: fine"),
 )
