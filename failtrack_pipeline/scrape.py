@@ -58,8 +58,9 @@ class SourceScrape:
         `baseline`, a run that reads without error is judged for a silent failure.
         `now` is the moment events are judged at (what has ended, what lies implausibly far
         away); failures and events are stamped with the real time they were seen, always,
-        so that one table never mixes two clocks. Failures go through `recorder` (default: straight into `engine`'s tables), in
-        batches named after the step `attempt`, so a retried step counts afresh."""
+        so that one table never mixes two clocks. Failures go through `recorder` (default:
+        straight into `engine`'s tables), in batches named after the step `attempt`, so a
+        retried step counts afresh."""
         self.source = source
         self.engine = engine
         self.run_id = run_id

@@ -15,6 +15,7 @@ from failtrack_pipeline.tracking.outcome import Tag
 from failtrack_pipeline.tracking.store import forget_fixed_samples, group_samples
 
 FAILURE_GROUP_TAG = "failtrack/failure_group"
+RETRY_JOB = "retry_events_job"
 
 
 class RetryConfig(EventClock):
@@ -96,6 +97,7 @@ def retry_events(
 
 def build_retry_job() -> JobDefinition:
     @job(
+        name=RETRY_JOB,
         hooks={record_scrape_failure},
         description="Retry chosen events of one source: by external_ids or a failure group.",
     )

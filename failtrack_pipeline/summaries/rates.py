@@ -306,9 +306,7 @@ def _streak(source_ids: Sequence[str], as_of: date) -> sa.Subquery:
     """The latest successful run's start, and the first start after it (of a run that was
     not a success): since when the source has been failing, if its last run did not succeed."""
     runs = scrape_runs.c
-    scraped = sa.and_(
-        runs.day <= as_of, runs.source_id.in_(source_ids), runs.is_retry.is_(False)
-    )
+    scraped = sa.and_(runs.day <= as_of, runs.source_id.in_(source_ids), runs.is_retry.is_(False))
     successes = (
         sa.select(runs.source_id, sa.func.max(runs.started_at).label("last_success_at"))
         .where(scraped, runs.status == RunStatus.SUCCESS.value)

@@ -56,9 +56,7 @@ _COLUMNS: dict[str, list[sa.Column]] = {
             _UTCDateTime(),
             comment="start of the first of the unbroken latest runs that were not a success",
         ),
-        sa.Column(
-            "last_success_at", _UTCDateTime(), comment="start of the latest successful run"
-        ),
+        sa.Column("last_success_at", _UTCDateTime(), comment="start of the latest successful run"),
     ],
     "top_failure_groups": [
         sa.Column(
