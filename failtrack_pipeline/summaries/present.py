@@ -60,6 +60,11 @@ _health_order = sa.case(
     value=_rates.health,
 )
 
+# The rate health is judged on: the worse of the event and the run rate.
+_health_rate = sa.case(
+    (_rates.success_rate_7d < _rates.run_success_rate_7d, _rates.success_rate_7d),
+    else_=_rates.run_success_rate_7d,
+)
 SUCCESS_RATES_PREVIEW = Preview(
     source_success_rates,
     (
@@ -79,7 +84,7 @@ SUCCESS_RATES_PREVIEW = Preview(
         "last_run_status",
         "last_run_at",
     ),
-    (_health_order, _rates.success_rate_7d.asc().nulls_first(), _rates.source_id),
+    (_health_order, _health_rate.asc().nulls_first(), _rates.source_id),
 )
 # What a person asks first: which source, why, since when (the table's first rows are the
 # worst sources); `trend` is added by `sources_overview`.
