@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
 import sqlalchemy as sa
 
-from failtrack_pipeline.db.engine import create_db_engine, database_url_from_env, redacted
+from failtrack_pipeline.db.engine import (
+    DATABASE_URL_ENV,
+    create_db_engine,
+    database_url_from_env,
+    redacted,
+)
 from failtrack_pipeline.db.migrate import migrate
 from failtrack_pipeline.sources.demo import DEMO_AS_OF
+from failtrack_pipeline.sources.registry import DEMO_SOURCES_FILE, SOURCES_FILE_ENV
 from failtrack_pipeline.tracking.outcome import Tag
 
 if TYPE_CHECKING:
@@ -22,6 +30,8 @@ if TYPE_CHECKING:
 
 # The story is in the tags and tables; the failing demo sources are expected.
 _QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+# The demo's archived feeds are judged as of the day they were captured; a user's own
+# sources file is judged as of now.
 _DEMO_SCRAPE = _QUIET | {"ops": {"scrape_source": {"config": {"as_of": DEMO_AS_OF}}}}
 # Earlier scrapes the demo replays first, so that a source has a baseline to fall short of.
 DEMO_HISTORY_FILE = Path(__file__).parent / "sources" / "demo" / "history.yaml"
@@ -31,7 +41,11 @@ HISTORY_RUNS = 4
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="failtrack", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("demo", help="scrape every enabled source once and show the results")
+    commands.add_parser(
+        "demo",
+        help="scrape every enabled source once and show the results (the demo sources also "
+        "get 30 days of history)",
+    )
     commands.add_parser("migrate", help="bring failtrack's tables to the newest schema")
     args = parser.parse_args(argv)
     try:
@@ -70,16 +84,20 @@ def _demo(home: Path) -> int:
     instance = DagsterInstance.get()
     job = defs.get_job_def("scrape_sources_job")
     sources = load_sources(default_sources_path())
-    replayed = replay_history(instance, sources.ids())
-    if replayed:
-        print(f"Replayed {HISTORY_RUNS} earlier scrapes of {', '.join(replayed)} (history.yaml)")
+    is_demo = sources.path.resolve() == DEMO_SOURCES_FILE.resolve()
+    if is_demo:
+        replayed = replay_history(instance, sources.ids())
+        if replayed:
+            print(
+                f"Replayed {HISTORY_RUNS} earlier scrapes of {', '.join(replayed)} (history.yaml)"
+            )
     rows = []
     for source in sources.enabled():
         result = job.execute_in_process(
             partition_key=source.id,
             instance=instance,
             raise_on_error=False,
-            run_config=_DEMO_SCRAPE,
+            run_config=_DEMO_SCRAPE if is_demo else _QUIET,
         )
         run = instance.get_run_by_id(result.run_id)
         tags = run.tags if run else {}
@@ -97,7 +115,11 @@ def _demo(home: Path) -> int:
     print("\nScrape runs (their failtrack/* tags):")
     print(pd.DataFrame(rows).to_string(index=False))
     url = database_url_from_env()
-    dashboard = _refresh_dashboard(instance, defs, create_db_engine(url))
+    engine = create_db_engine(url)
+    if is_demo:
+        days = _seed_history(instance, defs, engine, sources.ids())
+        print(f"\nSeeded {len(days)} days of history before today ({days[0]} to {days[-1]})")
+    dashboard = _refresh_dashboard(instance, defs, engine)
     print(
         f"\nResults\n"
         f"  Dagster runs and tags:   {home} (DAGSTER_HOME)\n"
@@ -106,13 +128,37 @@ def _demo(home: Path) -> int:
         f"                           source_daily_stats, source_daily_skips,\n"
         f"                           source_success_rates, error_category_breakdown,\n"
         f"                           top_failure_groups)\n"
-        f"\nOpen the UI\n"
-        f"  DAGSTER_HOME={home} .venv/bin/dagster dev -w workspace.yaml\n"
+        f"\nOpen the UI (Ctrl-C stops it)\n"
+        f"  {ui_command(home)}\n"
         f"  then browse http://127.0.0.1:3000/assets/source_success_rates (the dashboard)\n"
         f"  and http://127.0.0.1:3000/runs filtered by tag, e.g. failtrack/status=failed\n"
         f"  or failtrack/status=silent_failure"
     )
     return 0 if dashboard else 1
+
+
+def ui_command(home: Path) -> str:
+    """The shell command that serves what this demo wrote: the same Dagster home, sources
+    file and database, from any folder (the definitions are found as a module)."""
+    env = {"DAGSTER_HOME": str(home)}
+    env |= {
+        name: os.environ[name]
+        for name in (SOURCES_FILE_ENV, DATABASE_URL_ENV)
+        if name in os.environ
+    }
+    dagster = Path(sys.executable).parent / "dagster"
+    assignments = " ".join(f"{name}={shlex.quote(value)}" for name, value in env.items())
+    return f"{assignments} {shlex.quote(str(dagster))} dev -m failtrack_pipeline.definitions"
+
+
+def _seed_history(
+    instance: DagsterInstance, defs: Definitions, engine: sa.Engine, source_ids: list[str]
+) -> list[date]:
+    from failtrack_pipeline.demo_history import seed_history
+    from failtrack_pipeline.summaries.days import utc_today
+
+    thresholds = (defs.resources or {})["health_thresholds"].thresholds()
+    return seed_history(instance, engine, source_ids, utc_today(), thresholds)
 
 
 def replay_history(instance: DagsterInstance, source_ids: list[str]) -> list[str]:
@@ -134,10 +180,10 @@ def replay_history(instance: DagsterInstance, source_ids: list[str]) -> list[str
 
 
 def _refresh_dashboard(instance: DagsterInstance, defs: Definitions, engine: sa.Engine) -> bool:
-    """Materialize today's summary tables and checks, then print the success-rate table."""
+    """Materialize today's summary tables and checks, then print the sources overview."""
     from failtrack_pipeline.defs.dashboard import DASHBOARD_JOB
     from failtrack_pipeline.summaries.days import utc_today
-    from failtrack_pipeline.summaries.present import SUCCESS_RATES_PREVIEW, formatted
+    from failtrack_pipeline.summaries.present import formatted, sources_overview
 
     result = defs.resolve_job_def(DASHBOARD_JOB).execute_in_process(
         instance=instance,
@@ -148,9 +194,10 @@ def _refresh_dashboard(instance: DagsterInstance, defs: Definitions, engine: sa.
     if not result.success:
         print(f"\nfailtrack: the dashboard run {result.run_id} failed", file=sys.stderr)
         return False
-    rates = formatted(SUCCESS_RATES_PREVIEW.read(engine, limit=None))
-    print(f"\nSuccess rates (table source_success_rates, as of {utc_today()}):")
-    print(pd.DataFrame(rates).to_string(index=False))
+    overview = formatted(sources_overview(engine))
+    columns = ("source_id", "health", "health_reason", "failing_since", "top_error_message")
+    print(f"\nSources overview (table source_success_rates, as of {utc_today()}):")
+    print(pd.DataFrame(overview, columns=columns).to_string(index=False))
     warnings = [
         f"{check.check_name}: {check.severity.value.lower()}"
         for check in result.get_asset_check_evaluations()

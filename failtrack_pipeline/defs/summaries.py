@@ -46,7 +46,7 @@ from failtrack_pipeline.defs.scrape import FINISHED_RUN_STATUSES
 from failtrack_pipeline.summaries.breakdown import build_error_category_breakdown
 from failtrack_pipeline.summaries.daily import ScrapeRun, refresh_day
 from failtrack_pipeline.summaries.days import parse_day, start_of_day
-from failtrack_pipeline.summaries.groups import build_top_failure_groups
+from failtrack_pipeline.summaries.groups import TopGroups, build_top_failure_groups
 from failtrack_pipeline.summaries.present import (
     BREAKDOWN_PREVIEW,
     DAILY_SKIPS_PREVIEW,
@@ -347,6 +347,14 @@ def error_category_breakdown(failtrack_db: FailtrackDatabase) -> MaterializeResu
     )
 
 
+def top_groups_metadata(engine: sa.Engine, groups: TopGroups, as_of: date) -> dict[str, Any]:
+    return table_metadata(engine, TOP_GROUPS_PREVIEW) | {
+        "as_of": as_of.isoformat(),
+        "new_groups": MetadataValue.int(groups.new_groups),
+        "regressed_groups": MetadataValue.int(groups.regressed_groups),
+    }
+
+
 @asset(key=TOP_GROUPS, group_name=DASHBOARD_GROUP, kinds={"table"}, deps=[FAILURES])
 def top_failure_groups(config: AsOfConfig, failtrack_db: FailtrackDatabase) -> MaterializeResult:
     """The failure groups as an issue list: the 20 with most occurrences in the last 7 days
@@ -354,14 +362,7 @@ def top_failure_groups(config: AsOfConfig, failtrack_db: FailtrackDatabase) -> M
     engine = failtrack_db.get_engine()
     as_of = config.day()
     groups = build_top_failure_groups(engine, as_of)
-    return MaterializeResult(
-        metadata=table_metadata(engine, TOP_GROUPS_PREVIEW)
-        | {
-            "as_of": as_of.isoformat(),
-            "new_groups": MetadataValue.int(groups.new_groups),
-            "regressed_groups": MetadataValue.int(groups.regressed_groups),
-        }
-    )
+    return MaterializeResult(metadata=top_groups_metadata(engine, groups, as_of))
 
 
 def _moment(epoch_seconds: float | None) -> datetime | None:
