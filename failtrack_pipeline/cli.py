@@ -78,12 +78,13 @@ def _dagster_home() -> Path:
 def _demo(home: Path) -> int:
     from dagster import DagsterInstance
 
-    from failtrack_pipeline.definitions import defs
+    from failtrack_pipeline.definitions import build_definitions
     from failtrack_pipeline.sources.registry import default_sources_path, load_sources
 
     instance = DagsterInstance.get()
-    job = defs.get_job_def("scrape_sources_job")
     sources = load_sources(default_sources_path())
+    defs = build_definitions(sources)
+    job = defs.get_job_def("scrape_sources_job")
     is_demo = sources.path.resolve() == DEMO_SOURCES_FILE.resolve()
     if is_demo:
         replayed = replay_history(instance, sources.ids())

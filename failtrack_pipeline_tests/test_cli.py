@@ -41,9 +41,53 @@ def test_failtrack_demo_shows_skips_and_the_silent_failure(
     assert main(["demo"]) == 0
     printed = capsys.readouterr().out
     assert "Replayed 4 earlier scrapes of night_markets" in printed
-    runs = printed.split("Scrape runs")[1].split("Success rates")[0]
+    runs = printed.split("Scrape runs")[1].split("Seeded")[0]
     rows = {line.split()[0]: line.split() for line in runs.splitlines()[2:] if line.strip()}
     # source, status, processed, succeeded, failed, skipped, top error
     assert rows["night_markets"][1:] == ["silent_failure", "0", "0", "0", "0", "silent_failure"]
     assert rows["riverside_theatre"][5] == "1"  # the ignored kids' show
     assert rows["city_concerts"][5] == "1"  # the cancelled concert (more once events end)
+    assert "Seeded 29 days of history before today" in printed
+    overview = printed.split("Sources overview")[1].split("Checks not passing")[0]
+    rows = {line.split()[0]: line for line in overview.splitlines()[2:] if line.strip()}
+    assert "run rate 42.9 % (4 failed of 7 runs)" in rows["broken_json_feed"]
+    assert "ConnectError: [Errno <int>] Connection refused" in rows["offline_calendar"]
+    ui = printed.split("Open the UI")[1].splitlines()[1].split()
+    assert ui[:2] == [
+        f"DAGSTER_HOME={tmp_path}",
+        f"{DATABASE_URL_ENV}=sqlite:///{tmp_path}/failtrack.db",
+    ]
+    assert ui[-3:] == ["dev", "-m", "failtrack_pipeline.definitions"]
+
+
+OWN_SOURCES = """
+sources:
+  - id: my_club
+    name: My club
+    kind: json
+    url: club.json
+    records: events
+    fields: {external_id: id, title: title, starts_at: start, ends_at: end, venue_name: venue}
+"""
+
+
+@pytest.mark.slow
+def test_failtrack_demo_on_ones_own_sources_file_judges_as_of_now_and_seeds_nothing(
+    tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Ended on 2026-11-28: after the demo's date, before the day this was written.
+    club = '{"events": [{"id": "c1", "title": "Quiz", "start": "2026-11-28T19:00:00Z", '
+    club += '"end": "2026-11-28T22:00:00Z", "venue": "Bar"}]}'
+    (tmp_path / "club.json").write_text(club)
+    (tmp_path / "sources.yaml").write_text(OWN_SOURCES)
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    monkeypatch.setenv(DATABASE_URL_ENV, f"sqlite:///{tmp_path / 'failtrack.db'}")
+    monkeypatch.setenv("FAILTRACK_SOURCES_FILE", str(tmp_path / "sources.yaml"))
+    assert main(["demo"]) == 0
+    printed = capsys.readouterr().out
+    assert "Replayed" not in printed and "Seeded" not in printed
+    runs = printed.split("Scrape runs")[1].split("Sources overview")[0]
+    (row,) = [line.split() for line in runs.splitlines()[2:] if line.strip()]
+    assert row == ["my_club", "success", "1", "0", "0", "1"]  # ended: a skip as of now
+    ui = printed.split("Open the UI")[1].splitlines()[1]
+    assert f"FAILTRACK_SOURCES_FILE={tmp_path / 'sources.yaml'}" in ui
