@@ -162,10 +162,12 @@ def _day_of(
         succeeded = profile.events - failed - skipped
         status = RunStatus.PARTIAL if failed else RunStatus.SUCCESS
     seen_at = started + timedelta(seconds=seconds)
+    # No event ids: a group's samples stay the real events of the feed, the ones a retry of
+    # the group can read again.
     failures = [
-        Failure(source_id, category, message, message, f"{source_id}-{back}-{i}", seen_at)
+        Failure(source_id, category, message, message, None, seen_at)
         for category, message, count in happened
-        for i in range(count)
+        for _ in range(count)
     ]
     run = ScrapeRun(
         run_id=f"history-{source_id}-{day.isoformat()}",

@@ -189,7 +189,7 @@ def format_cell(column: str, value: Any) -> str:
     if isinstance(value, float):
         if column.startswith("success_rate_change"):
             return f"{value * 100:+.1f} pp"
-        if column.startswith(("success_rate", "share")):
+        if column.startswith(("success_rate", "run_success_rate", "share")):
             return f"{value * 100:.1f} %"
         if column.endswith("_zscore"):
             return f"{value:+.1f}"
