@@ -28,17 +28,19 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-VIEWPORT = {"width": 1600, "height": 1000}
+VIEWPORT = {"width": 2200, "height": 1100}  # wide enough for the overview's columns
 # Git-ignored; `scripts/screenshots.py` copies the README's images from here.
 SCREENSHOTS = Path(os.environ.get("FAILTRACK_SCREENSHOTS_DIR", REPO / "screenshots"))
 
 # The rows of the table in the metadata entry named `key`: header row first, every cell's
 # rendered text (what is on screen: a message's `<int>` only if it was not taken for HTML).
+# The entry is scrolled into view, for the screenshot.
 _METADATA_TABLE = """
 (key) => {
   const entry = [...document.querySelectorAll('tr')].find(
     (tr) => tr.firstElementChild?.innerText.trim() === key && tr.querySelector('table'));
   if (!entry) return null;
+  entry.scrollIntoView();
   return [...entry.querySelector('table').querySelectorAll('tr')].map(
     (tr) => [...tr.children].map((cell) => cell.innerText.trim()));
 }
