@@ -1,4 +1,13 @@
-"""dashboard overview: retry runs, health reasons, failing since, group ids and 24 h counts
+"""dashboard overview: retry runs, health reasons, failing since, group ids and 24 h counts;
+failure groups re-stamped to one clock
+
+Before this revision a scrape run with `as_of` stamped its per-event failures with `as_of`
+instead of the time they were seen. The failure ledger knows when each run's batches were
+really recorded: a group whose `last_seen_at` is more than RESTAMP_TOLERANCE from the
+recording of its `last_run_id` is re-stamped to that moment; its `first_seen_at` too when
+it was the same wrong stamp (else it is only kept no later than `last_seen_at`), and its
+per-day count on the wrong day moves to the real one. What a ledger entry cannot tell (when
+earlier runs saw such a group) stays as it was.
 
 Revision ID: 0007
 Revises: 0003
@@ -6,6 +15,8 @@ Create Date: 2026-12-01
 """
 
 from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from alembic import op
@@ -77,13 +88,107 @@ _COLUMNS: dict[str, list[sa.Column]] = {
 }
 
 
+RESTAMP_TOLERANCE = timedelta(hours=1)
+
+# Frozen copies of the columns the re-stamp touches, as revision 0003 left them.
+_failures = sa.table(
+    "discovery_event_failures",
+    sa.column("fingerprint", sa.String()),
+    sa.column("first_seen_at", sa.DateTime(timezone=True)),
+    sa.column("last_seen_at", sa.DateTime(timezone=True)),
+    sa.column("last_run_id", sa.String()),
+)
+_days = sa.table(
+    "discovery_event_failure_days",
+    sa.column("fingerprint", sa.String()),
+    sa.column("day", sa.Date()),
+    sa.column("source_id", sa.String()),
+    sa.column("occurrences", sa.BigInteger()),
+)
+_recordings = sa.table(
+    "failure_recordings",
+    sa.column("run_id", sa.String()),
+    sa.column("recorded_at", sa.DateTime(timezone=True)),
+)
+
+
 def upgrade() -> None:
     for table, columns in _COLUMNS.items():
         for column in columns:
             op.add_column(table, column)
+    restamp(op.get_bind())
+
+
+def restamp(connection: sa.Connection) -> int:
+    """Re-stamp the groups whose last sighting disagrees with the ledger; returns how many."""
+    recorded = (
+        sa.select(_recordings.c.run_id, sa.func.max(_recordings.c.recorded_at).label("at"))
+        .group_by(_recordings.c.run_id)
+        .subquery()
+    )
+    groups = connection.execute(
+        sa.select(
+            _failures.c.fingerprint,
+            _failures.c.first_seen_at,
+            _failures.c.last_seen_at,
+            recorded.c.at,
+        ).join(recorded, recorded.c.run_id == _failures.c.last_run_id)
+    ).all()
+    restamped = 0
+    for fingerprint, first, last, at in groups:
+        first, last, at = _utc(first), _utc(last), _utc(at)
+        if abs(last - at) <= RESTAMP_TOLERANCE:
+            continue
+        new_first = at if first == last else min(first, at)
+        connection.execute(
+            sa.update(_failures)
+            .where(_failures.c.fingerprint == fingerprint)
+            .values(
+                first_seen_at=_stored(connection, new_first), last_seen_at=_stored(connection, at)
+            )
+        )
+        _move_day(connection, fingerprint, last.date(), at.date())
+        restamped += 1
+    return restamped
+
+
+def _move_day(connection: sa.Connection, fingerprint: str, wrong: object, real: object) -> None:
+    if wrong == real:
+        return
+    on_day = sa.and_(_days.c.fingerprint == fingerprint, _days.c.day == wrong)
+    row = connection.execute(
+        sa.select(_days.c.source_id, _days.c.occurrences).where(on_day)
+    ).first()
+    if row is None:
+        return
+    connection.execute(sa.delete(_days).where(on_day))
+    on_real = sa.and_(_days.c.fingerprint == fingerprint, _days.c.day == real)
+    moved = connection.execute(
+        sa.update(_days).where(on_real).values(occurrences=_days.c.occurrences + row.occurrences)
+    )
+    if not moved.rowcount:
+        connection.execute(
+            sa.insert(_days).values(
+                fingerprint=fingerprint,
+                day=real,
+                source_id=row.source_id,
+                occurrences=row.occurrences,
+            )
+        )
+
+
+def _utc(moment: datetime) -> datetime:
+    """SQLite hands back naive UTC, PostgreSQL aware times."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _stored(connection: sa.Connection, moment: datetime) -> datetime:
+    """As failtrack stores a time: naive UTC on SQLite, aware on PostgreSQL."""
+    return moment.replace(tzinfo=None) if connection.dialect.name == "sqlite" else moment
 
 
 def downgrade() -> None:
+    # The re-stamp is not undone: the times it wrote are the true ones.
     for table, columns in reversed(_COLUMNS.items()):
         with op.batch_alter_table(table) as batch:
             for column in reversed(columns):
