@@ -1,11 +1,20 @@
 from __future__ import annotations
 
+import os
+import shlex
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
 import pytest
 import sqlalchemy as sa
 
 from failtrack_pipeline.cli import main
 from failtrack_pipeline.db.engine import DATABASE_URL_ENV, create_db_engine
 from failtrack_pipeline.db.migrate import current_revision, head_revision
+from failtrack_pipeline_tests.webserver import free_port, graphql
 
 
 def test_failtrack_migrate_brings_the_database_to_head_without_showing_the_password(
@@ -91,3 +100,51 @@ def test_failtrack_demo_on_ones_own_sources_file_judges_as_of_now_and_seeds_noth
     assert row == ["my_club", "success", "1", "0", "0", "1"]  # ended: a skip as of now
     ui = printed.split("Open the UI")[1].splitlines()[1]
     assert f"FAILTRACK_SOURCES_FILE={tmp_path / 'sources.yaml'}" in ui
+    assert health_checks_served_by(ui, cwd=tmp_path.parent) == ["health_my_club"]
+
+
+_CHECKS = """{ assetNodeOrError(assetKey: {path: ["source_success_rates"]}) {
+    ... on AssetNode { assetChecksOrError { ... on AssetChecks { checks { name } } } } } }"""
+
+
+def health_checks_served_by(ui_command: str, cwd: Path, timeout: float = 120) -> list[str]:
+    """Run the printed UI command from another folder, with none of failtrack's variables of
+    this process, read the health checks it serves, then stop it as Ctrl-C does (SIGINT to
+    its process group), which must end it cleanly."""
+    words = shlex.split(ui_command)
+    split = next(i for i, word in enumerate(words) if "=" not in word)
+    assigned = dict(word.split("=", 1) for word in words[:split])
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FAILTRACK_", "DAGSTER_"))}
+    port = free_port()
+    command = [*words[split:], "-h", "127.0.0.1", "-p", str(port)]
+    server = subprocess.Popen(
+        command,
+        cwd=cwd,
+        env=env | assigned,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as in a terminal
+    )
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            assert server.poll() is None, "the UI command exited"
+            assert time.monotonic() < deadline, "the UI never served the dashboard"
+            try:
+                node = graphql(f"http://127.0.0.1:{port}", _CHECKS)["assetNodeOrError"]
+            except (httpx.HTTPError, RuntimeError):
+                node = {}
+            if "assetChecksOrError" in node:
+                checks = node["assetChecksOrError"]["checks"]
+                names = sorted(check["name"] for check in checks)
+                return [name for name in names if name.startswith("health_")]
+            time.sleep(1)
+    finally:
+        os.killpg(server.pid, signal.SIGINT)
+        try:
+            assert server.wait(timeout=60) == 0, "dagster dev did not stop cleanly on Ctrl-C"
+        finally:
+            if server.poll() is None:
+                os.killpg(server.pid, signal.SIGKILL)
+                server.wait()
