@@ -155,11 +155,16 @@ def ui_command(home: Path) -> str:
 def _seed_history(
     instance: DagsterInstance, defs: Definitions, engine: sa.Engine, source_ids: list[str]
 ) -> list[date]:
-    from failtrack_pipeline.demo_history import seed_history
+    from failtrack_pipeline.defs.summaries import report_past_day
     from failtrack_pipeline.summaries.days import utc_today
+    from failtrack_pipeline.summaries.demo_history import seed_history
 
     thresholds = (defs.resources or {})["health_thresholds"].thresholds()
-    return seed_history(instance, engine, source_ids, utc_today(), thresholds)
+
+    def report(day: date) -> None:
+        report_past_day(instance, engine, source_ids, day, thresholds)
+
+    return seed_history(engine, source_ids, utc_today(), report)
 
 
 def replay_history(instance: DagsterInstance, source_ids: list[str]) -> list[str]:

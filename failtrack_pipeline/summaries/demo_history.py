@@ -7,41 +7,23 @@ regressed group), a steady 83 % source that pages nobody.
 
 Each day has one run per source, written straight into failtrack's tables (run ids
 `history-<source>-<day>`: they are no Dagster runs, so no run tags) with the failure groups
-today's real runs found, so a group's history and today's occurrences are one group. Each
-seeded day is then reported to Dagster as a materialization of the dashboard assets, so the
-Plots tab draws 30 points and the daily partitions show as filled.
+today's real runs found, so a group's history and today's occurrences are one group. After
+each day, `on_day` is called (the demo reports that day's dashboard to Dagster, so the
+Plots tab draws 30 points and the daily partitions show as filled).
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 import sqlalchemy as sa
-from dagster import AssetMaterialization, DagsterInstance
 
 from failtrack_pipeline.db.schema import discovery_event_failures
-from failtrack_pipeline.defs.summaries import (
-    DAILY_SKIPS,
-    DAILY_STATS,
-    SCRAPE_RUNS,
-    SUCCESS_RATES,
-    TOP_GROUPS,
-    success_rates_metadata,
-    table_metadata,
-    top_groups_metadata,
-)
 from failtrack_pipeline.errors import ErrorCategory
 from failtrack_pipeline.summaries.daily import ScrapeRun, refresh_day
-from failtrack_pipeline.summaries.groups import build_top_failure_groups
-from failtrack_pipeline.summaries.present import (
-    DAILY_SKIPS_PREVIEW,
-    DAILY_STATS_PREVIEW,
-    SCRAPE_RUNS_PREVIEW,
-)
-from failtrack_pipeline.summaries.rates import Thresholds, build_success_rates
 from failtrack_pipeline.tracking.failures import Failure
 from failtrack_pipeline.tracking.outcome import RunStatus
 from failtrack_pipeline.tracking.store import record_failures
@@ -89,14 +71,13 @@ PROFILES: dict[str, Profile] = {
 
 
 def seed_history(
-    instance: DagsterInstance,
     engine: sa.Engine,
     source_ids: Sequence[str],
     today: date,
-    thresholds: Thresholds,
+    on_day: Callable[[date], None] = lambda day: None,
 ) -> list[date]:
-    """Write the history of the profiled `source_ids` for the HISTORY_DAYS before `today`
-    and report each day's dashboard to Dagster; returns the days, oldest first."""
+    """Write the history of the profiled `source_ids` for the HISTORY_DAYS before `today`,
+    calling `on_day` after each day; returns the days, oldest first."""
     profiled = [source_id for source_id in source_ids if source_id in PROFILES]
     groups = _todays_groups(engine, profiled)
     rng = random.Random(20261125)  # the same history on every run of the demo
@@ -109,7 +90,7 @@ def seed_history(
             if failures:
                 record_failures(engine, failures, run_id=run.run_id, batch="history")
         refresh_day(engine, day, runs)
-        _report_day(instance, engine, source_ids, day, thresholds)
+        on_day(day)
     return days
 
 
@@ -189,33 +170,3 @@ def _day_of(
 _FEED_CATEGORIES = frozenset(
     {ErrorCategory.NETWORK.value, ErrorCategory.PARSING.value, ErrorCategory.RATE_LIMIT.value}
 )
-
-
-def _report_day(
-    instance: DagsterInstance,
-    engine: sa.Engine,
-    source_ids: Sequence[str],
-    day: date,
-    thresholds: Thresholds,
-) -> None:
-    """The dashboard as it would have looked on `day`, as runless materializations."""
-    partition = day.isoformat()
-    for key, preview in (
-        (SCRAPE_RUNS, SCRAPE_RUNS_PREVIEW),
-        (DAILY_STATS, DAILY_STATS_PREVIEW),
-        (DAILY_SKIPS, DAILY_SKIPS_PREVIEW),
-    ):
-        metadata = table_metadata(engine, preview, preview.table.c.day == day)
-        instance.report_runless_asset_event(
-            AssetMaterialization(key, partition=partition, metadata=metadata)
-        )
-    rates = build_success_rates(engine, source_ids, day, thresholds)
-    instance.report_runless_asset_event(
-        AssetMaterialization(
-            SUCCESS_RATES, metadata=success_rates_metadata(engine, rates, day, thresholds)
-        )
-    )
-    groups = build_top_failure_groups(engine, day)
-    instance.report_runless_asset_event(
-        AssetMaterialization(TOP_GROUPS, metadata=top_groups_metadata(engine, groups, day))
-    )
