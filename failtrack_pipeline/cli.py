@@ -155,7 +155,7 @@ def ui_command(home: Path) -> str:
 def _seed_history(
     instance: DagsterInstance, defs: Definitions, engine: sa.Engine, source_ids: list[str]
 ) -> list[date]:
-    from failtrack_pipeline.defs.summaries import report_past_day
+    from failtrack_pipeline.defs.history import report_past_day
     from failtrack_pipeline.summaries.days import utc_today
     from failtrack_pipeline.summaries.demo_history import seed_history
 

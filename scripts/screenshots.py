@@ -23,6 +23,7 @@ BROWSER_TEST = REPO / "failtrack_pipeline_tests" / "browser"
 IMAGES = {
     "sources-overview.png": "screenshot-sources-overview.png",
     "failure-groups.png": "screenshot-failure-groups.png",
+    "source-trend.png": "screenshot-source-trend.png",
     "failed-runs.png": "screenshot-failed-runs.png",
 }
 

@@ -13,8 +13,10 @@
 # No `from __future__ import annotations`: Dagster reads the resource annotations.
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+import sqlalchemy as sa
 from dagster import (
     AssetCheckResult,
     AssetChecksDefinition,
@@ -34,7 +36,7 @@ from failtrack_pipeline.defs.summaries import (
     table_preview,
 )
 from failtrack_pipeline.summaries.present import TOP_GROUPS_PREVIEW, Preview
-from failtrack_pipeline.summaries.rates import Health
+from failtrack_pipeline.summaries.rates import Health, Thresholds
 
 _SEVERITY = {Health.DEGRADED: AssetCheckSeverity.WARN, Health.FAILING: AssetCheckSeverity.ERROR}
 _HEALTH_COLUMNS = (
@@ -65,6 +67,44 @@ def health_check_name(source_id: str) -> str:
     return f"health_{source_id}"
 
 
+@dataclass(frozen=True)
+class HealthVerdict:
+    """One source's health check outcome: what the check and a reported past day show."""
+
+    passed: bool
+    severity: AssetCheckSeverity
+    metadata: dict[str, Any]
+
+
+def source_health(
+    engine: sa.Engine, source_ids: Sequence[str], thresholds: Thresholds
+) -> Iterator[tuple[str, HealthVerdict]]:
+    """Each source's verdict from `source_success_rates` as it stands."""
+    rows = {row["source_id"]: row for row in _HEALTH.read(engine, limit=None)}
+    for source_id in source_ids:
+        row = rows.get(source_id)
+        health = Health(row["health"]) if row else Health.NO_DATA
+        metadata: dict[str, Any] = {
+            "health": health.value,
+            "health_thresholds": MetadataValue.text(
+                f"healthy >= {thresholds.healthy:.0%}, degraded >= {thresholds.degraded:.0%}"
+            ),
+        }
+        if row:
+            metadata |= {
+                "reason": MetadataValue.text(row["health_reason"] or ""),
+                "runs_7d": MetadataValue.int(row["runs_7d"]),
+                "as_of": row["as_of"].isoformat(),
+            }
+            for rate in ("success_rate_7d", "run_success_rate_7d"):
+                if row[rate] is not None:
+                    metadata[rate] = MetadataValue.float(row[rate])
+        else:
+            metadata["reason"] = "not in source_success_rates yet: materialize it first"
+        severity = _SEVERITY.get(health, AssetCheckSeverity.WARN)
+        yield source_id, HealthVerdict(health not in _SEVERITY, severity, metadata)
+
+
 def build_health_checks(source_ids: Sequence[str]) -> AssetChecksDefinition:
     @multi_asset_check(
         specs=[
@@ -85,36 +125,14 @@ def build_health_checks(source_ids: Sequence[str]) -> AssetChecksDefinition:
     def source_health_checks(
         failtrack_db: FailtrackDatabase, health_thresholds: HealthThresholds
     ) -> Iterator[AssetCheckResult]:
-        rows = {
-            row["source_id"]: row for row in _HEALTH.read(failtrack_db.get_engine(), limit=None)
-        }
         thresholds = health_thresholds.thresholds()
-        for source_id in source_ids:
-            row = rows.get(source_id)
-            health = Health(row["health"]) if row else Health.NO_DATA
-            metadata: dict[str, Any] = {
-                "health": health.value,
-                "health_thresholds": MetadataValue.text(
-                    f"healthy >= {thresholds.healthy:.0%}, degraded >= {thresholds.degraded:.0%}"
-                ),
-            }
-            if row:
-                metadata |= {
-                    "reason": MetadataValue.text(row["health_reason"] or ""),
-                    "runs_7d": MetadataValue.int(row["runs_7d"]),
-                    "as_of": row["as_of"].isoformat(),
-                }
-                for rate in ("success_rate_7d", "run_success_rate_7d"):
-                    if row[rate] is not None:
-                        metadata[rate] = MetadataValue.float(row[rate])
-            else:
-                metadata["reason"] = "not in source_success_rates yet: materialize it first"
+        for source_id, health in source_health(failtrack_db.get_engine(), source_ids, thresholds):
             yield AssetCheckResult(
                 check_name=health_check_name(source_id),
                 asset_key=SUCCESS_RATES,
-                passed=health not in _SEVERITY,
-                severity=_SEVERITY.get(health, AssetCheckSeverity.WARN),
-                metadata=metadata,
+                passed=health.passed,
+                severity=health.severity,
+                metadata=health.metadata,
             )
 
     return source_health_checks

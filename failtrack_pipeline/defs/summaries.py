@@ -18,7 +18,6 @@ import sqlalchemy as sa
 from dagster import (
     AssetExecutionContext,
     AssetKey,
-    AssetMaterialization,
     AssetsDefinition,
     AssetSpec,
     BackfillPolicy,
@@ -364,35 +363,6 @@ def top_failure_groups(config: AsOfConfig, failtrack_db: FailtrackDatabase) -> M
     as_of = config.day()
     groups = build_top_failure_groups(engine, as_of)
     return MaterializeResult(metadata=top_groups_metadata(engine, groups, as_of))
-
-
-def report_past_day(
-    instance: DagsterInstance,
-    engine: sa.Engine,
-    source_ids: Sequence[str],
-    day: date,
-    thresholds: Thresholds,
-) -> None:
-    """Build the dashboard as it was on `day` and record it as runless materializations
-    (the daily tables' partition `day`, the windowed tables as of `day`): for history
-    written straight into the tables, such as the demo's, so plots and partitions show it."""
-    partition = day.isoformat()
-    for key, preview in (
-        (SCRAPE_RUNS, SCRAPE_RUNS_PREVIEW),
-        (DAILY_STATS, DAILY_STATS_PREVIEW),
-        (DAILY_SKIPS, DAILY_SKIPS_PREVIEW),
-    ):
-        metadata = table_metadata(engine, preview, preview.table.c.day == day)
-        instance.report_runless_asset_event(
-            AssetMaterialization(key, partition=partition, metadata=metadata)
-        )
-    rates = build_success_rates(engine, source_ids, day, thresholds)
-    groups = build_top_failure_groups(engine, day)
-    for key, metadata in (
-        (SUCCESS_RATES, success_rates_metadata(engine, rates, day, thresholds)),
-        (TOP_GROUPS, top_groups_metadata(engine, groups, day)),
-    ):
-        instance.report_runless_asset_event(AssetMaterialization(key, metadata=metadata))
 
 
 def _moment(epoch_seconds: float | None) -> datetime | None:

@@ -134,6 +134,31 @@ def test_the_failure_group_list_shows_messages_with_their_placeholders(
     assert shown == stored
 
 
+_CHECK_EXECUTIONS = """
+query ($key: AssetKeyInput!, $check: String!) {
+  assetCheckExecutions(assetKey: $key, checkName: $check, limit: 100) {
+    evaluation { metadataEntries { label } }
+  }
+}
+"""
+
+
+def test_each_source_health_check_plots_its_rates_over_the_month(dashboard: Dashboard) -> None:
+    check = "health_broken_json_feed"
+    executions = graphql(
+        dashboard.url, _CHECK_EXECUTIONS, key={"path": ["source_success_rates"]}, check=check
+    )["assetCheckExecutions"]
+    assert len(executions) == 30  # 29 seeded days and today
+    labels = {entry["label"] for e in executions for entry in e["evaluation"]["metadataEntries"]}
+    assert {"success_rate_7d", "run_success_rate_7d"} <= labels
+    page = dashboard.page
+    page.goto(f"{dashboard.url}/assets/source_success_rates?view=checks&checkDetail={check}")
+    chart = page.locator("canvas").first  # the section opens once the executions load
+    chart.wait_for(timeout=60_000)
+    chart.scroll_into_view_if_needed()
+    screenshot(page, "source-trend")
+
+
 def test_the_runs_page_filters_failed_runs(dashboard: Dashboard) -> None:
     page = dashboard.page
     failed = quote("tag:failtrack/status=failed")
