@@ -135,7 +135,7 @@ def table_metadata(
 
 
 def table_preview(
-    preview: Preview, rows: Sequence[Mapping[str, Any]], columns: Sequence[str]
+    preview: Preview, rows: Sequence[dict[str, Any]], columns: Sequence[str]
 ) -> MetadataValue:
     """Rows as Dagster table metadata: every cell text as people read it (rates in %)."""
     schema = TableSchema(
@@ -144,7 +144,7 @@ def table_preview(
             for name in columns
         ]
     )
-    records = [TableRecord({name: row[name] for name in columns}) for row in formatted(list(rows))]
+    records = [TableRecord({name: row[name] for name in columns}) for row in formatted(rows)]
     return MetadataValue.table(records=records, schema=schema)
 
 
