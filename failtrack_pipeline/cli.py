@@ -5,18 +5,29 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
 import sqlalchemy as sa
 
-from failtrack_pipeline.config.environment import SPOOL_DIR_ENV, configured
+from failtrack_pipeline.config.environment import (
+    DATABASE_URL_ENV,
+    SOURCES_FILE_ENV,
+    SPOOL_DIR_ENV,
+    configured,
+)
+from failtrack_pipeline.config.sources_file import DEMO_SOURCES_FILE
 from failtrack_pipeline.db.engine import create_db_engine, database_url_from_env, redacted
 from failtrack_pipeline.db.migrate import migrate
 from failtrack_pipeline.defs.run_tags import Tag
 from failtrack_pipeline.sources.demo import DEMO_AS_OF
+
+# The project folder (pyproject.toml with its [tool.dg] table) `dg dev` serves.
+PROJECT = Path(__file__).resolve().parents[1]
 
 if TYPE_CHECKING:
     from dagster import DagsterInstance, Definitions
@@ -24,6 +35,8 @@ if TYPE_CHECKING:
 
 # The story is in the tags and tables; the failing demo sources are expected.
 _QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+# The demo's archived feeds are judged as of the day they were captured; a user's own
+# sources file is judged as of now.
 _DEMO_SCRAPE = _QUIET | {"ops": {"scrape_source": {"config": {"as_of": DEMO_AS_OF}}}}
 # Earlier scrapes the demo replays first, so that a source has a baseline to fall short of.
 DEMO_HISTORY_FILE = Path(__file__).parent / "sources" / "demo" / "history.yaml"
@@ -33,7 +46,11 @@ HISTORY_RUNS = 4
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="failtrack", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("demo", help="scrape every enabled source once and show the results")
+    commands.add_parser(
+        "demo",
+        help="scrape every enabled source once and show the results (the demo sources also "
+        "get 30 days of history)",
+    )
     commands.add_parser(
         "migrate", help="bring failtrack's tables and Dagster's storage to the newest schema"
     )
@@ -123,23 +140,28 @@ def _dead_letters(*, retry: bool) -> int:
 
 def _demo(home: Path) -> int:
     from failtrack_pipeline.config.sources_file import default_sources_path, load_sources
-    from failtrack_pipeline.definitions import defs
+    from failtrack_pipeline.definitions import build_definitions
 
-    _migrate_dagster_storage()  # before `dagster dev` starts its processes together
+    _migrate_dagster_storage()  # before `dg dev` starts its processes together
     migrate(create_db_engine(database_url_from_env()))
     instance = _instance()
-    job = defs.get_job_def("scrape_sources_job")
     sources = load_sources(default_sources_path())
-    replayed = replay_history(instance, sources.ids())
-    if replayed:
-        print(f"Replayed {HISTORY_RUNS} earlier scrapes of {', '.join(replayed)} (history.yaml)")
+    defs = build_definitions(sources)
+    job = defs.get_job_def("scrape_sources_job")
+    is_demo = sources.path.resolve() == DEMO_SOURCES_FILE.resolve()
+    if is_demo:
+        replayed = replay_history(instance, sources.ids())
+        if replayed:
+            print(
+                f"Replayed {HISTORY_RUNS} earlier scrapes of {', '.join(replayed)} (history.yaml)"
+            )
     rows = []
     for source in sources.enabled():
         result = job.execute_in_process(
             partition_key=source.id,
             instance=instance,
             raise_on_error=False,
-            run_config=_DEMO_SCRAPE,
+            run_config=_DEMO_SCRAPE if is_demo else _QUIET,
         )
         run = instance.get_run_by_id(result.run_id)
         tags = run.tags if run else {}
@@ -157,7 +179,11 @@ def _demo(home: Path) -> int:
     print("\nScrape runs (their failtrack/* tags):")
     print(pd.DataFrame(rows).to_string(index=False))
     url = database_url_from_env()
-    dashboard = _refresh_dashboard(instance, defs, create_db_engine(url))
+    engine = create_db_engine(url)
+    if is_demo:
+        days = _seed_history(instance, defs, engine, sources.ids())
+        print(f"\nSeeded {len(days)} days of history before today ({days[0]} to {days[-1]})")
+    dashboard = _refresh_dashboard(instance, defs, engine)
     print(
         f"\nResults\n"
         f"  Dagster runs and tags:   {home} (DAGSTER_HOME)\n"
@@ -166,13 +192,50 @@ def _demo(home: Path) -> int:
         f"                           source_daily_stats, source_daily_skips,\n"
         f"                           source_success_rates, error_category_breakdown,\n"
         f"                           top_failure_groups)\n"
-        f"\nOpen the UI\n"
-        f"  DAGSTER_HOME={home} .venv/bin/dg dev\n"
+        f"\nOpen the UI (Ctrl-C stops it)\n"
+        f"  {ui_command(home)}\n"
         f"  then browse http://127.0.0.1:3000/assets/source_success_rates (the dashboard)\n"
         f"  and http://127.0.0.1:3000/runs filtered by tag, e.g. failtrack/status=failed\n"
         f"  or failtrack/status=silent_failure"
     )
     return 0 if dashboard else 1
+
+
+def ui_command(home: Path) -> str:
+    """The shell command that serves what this demo wrote (the same Dagster home, sources
+    file and database) from any folder: Dagster's `dg dev` on this project. A database URL
+    holding a password is left to the shell's environment: it is never printed."""
+    env = {"DAGSTER_HOME": str(home)}
+    env |= {
+        name: os.environ[name]
+        for name in (SOURCES_FILE_ENV, DATABASE_URL_ENV)
+        if name in os.environ and not _holds_password(os.environ[name])
+    }
+    dg = Path(sys.executable).parent / "dg"
+    assignments = " ".join(f"{name}={shlex.quote(value)}" for name, value in env.items())
+    return f"{assignments} {shlex.quote(str(dg))} dev --target-path {shlex.quote(str(PROJECT))}"
+
+
+def _holds_password(value: str) -> bool:
+    try:
+        return sa.make_url(value).password is not None
+    except (sa.exc.ArgumentError, ValueError):
+        return False
+
+
+def _seed_history(
+    instance: DagsterInstance, defs: Definitions, engine: sa.Engine, source_ids: list[str]
+) -> list[date]:
+    from failtrack_pipeline.defs.history import report_past_day
+    from failtrack_pipeline.summaries.days import utc_today
+    from failtrack_pipeline.summaries.demo_history import seed_history
+
+    thresholds = (defs.resources or {})["health_thresholds"].thresholds()
+
+    def report(day: date) -> None:
+        report_past_day(instance, engine, source_ids, day, thresholds)
+
+    return seed_history(engine, source_ids, utc_today(), report)
 
 
 def replay_history(instance: DagsterInstance, source_ids: list[str]) -> list[str]:
@@ -194,10 +257,10 @@ def replay_history(instance: DagsterInstance, source_ids: list[str]) -> list[str
 
 
 def _refresh_dashboard(instance: DagsterInstance, defs: Definitions, engine: sa.Engine) -> bool:
-    """Materialize today's summary tables and checks, then print the success-rate table."""
+    """Materialize today's summary tables and checks, then print the sources overview."""
     from failtrack_pipeline.defs.dashboard import DASHBOARD_JOB
     from failtrack_pipeline.summaries.days import utc_today
-    from failtrack_pipeline.summaries.present import SUCCESS_RATES_PREVIEW, formatted
+    from failtrack_pipeline.summaries.present import formatted, sources_overview
 
     result = defs.resolve_job_def(DASHBOARD_JOB).execute_in_process(
         instance=instance,
@@ -208,9 +271,10 @@ def _refresh_dashboard(instance: DagsterInstance, defs: Definitions, engine: sa.
     if not result.success:
         print(f"\nfailtrack: the dashboard run {result.run_id} failed", file=sys.stderr)
         return False
-    rates = formatted(SUCCESS_RATES_PREVIEW.read(engine, limit=None))
-    print(f"\nSuccess rates (table source_success_rates, as of {utc_today()}):")
-    print(pd.DataFrame(rates).to_string(index=False))
+    overview = formatted(sources_overview(engine))
+    columns = ("source_id", "health", "health_reason", "failing_since", "top_error_message")
+    print(f"\nSources overview (table source_success_rates, as of {utc_today()}):")
+    print(pd.DataFrame(overview, columns=columns).to_string(index=False))
     warnings = [
         f"{check.check_name}: {check.severity.value.lower()}"
         for check in result.get_asset_check_evaluations()

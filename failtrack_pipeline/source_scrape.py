@@ -57,8 +57,11 @@ class SourceScrape:
         """`only` limits the run to these external_ids (a retry); the rest of the feed is
         still read and validated, so duplicates are judged as in a full scrape. With a
         `baseline`, a run that reads without error is judged for a silent failure.
-        Failures go through `recorder` (default: straight into `engine`'s tables), in
-        batches named after the step `attempt`, so a retried step counts afresh."""
+        `now` is the moment events are judged at (what has ended, what lies implausibly far
+        away); failures and events are stamped with the real time they were seen, always,
+        so that one table never mixes two clocks. Failures go through `recorder` (default:
+        straight into `engine`'s tables), in batches named after the step `attempt`, so a
+        retried step counts afresh."""
         self.source = source
         self.engine = engine
         self.run_id = run_id
@@ -118,7 +121,9 @@ class SourceScrape:
             self._flush_events()
 
     def _fail(self, error: EventError) -> None:
-        failure = describe_failure(self.source.id, error, seen_at=self.now, rules=self.rules)
+        failure = describe_failure(
+            self.source.id, error, seen_at=datetime.now(UTC), rules=self.rules
+        )
         self.outcome.add_failure(failure)
         self._failures.append(failure)
         if len(self._failures) >= FAILURES_PER_BATCH:
@@ -131,7 +136,9 @@ class SourceScrape:
         if silent is None:
             return
         self._flush_failures()  # the events' failures keep their own batches
-        failure = describe_failure(self.source.id, silent, seen_at=self.now, rules=self.rules)
+        failure = describe_failure(
+            self.source.id, silent, seen_at=datetime.now(UTC), rules=self.rules
+        )
         self.outcome.silent_failure = failure
         self._failures.append(failure)
         self._flush_failures(SILENT_FAILURE_BATCH)
@@ -139,7 +146,10 @@ class SourceScrape:
     def _flush_events(self) -> None:
         if self._events:
             upsert_events(
-                self.engine, list(self._events.values()), run_id=self.run_id, now=self.now
+                self.engine,
+                list(self._events.values()),
+                run_id=self.run_id,
+                now=datetime.now(UTC),
             )
             self._events.clear()
 

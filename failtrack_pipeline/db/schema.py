@@ -144,6 +144,13 @@ scrape_runs = sa.Table(
         server_default=EMPTY_JSON_OBJECT,
         comment="events skipped per reason",
     ),
+    sa.Column(
+        "is_retry",
+        sa.Boolean(),
+        nullable=False,
+        server_default=sa.false(),
+        comment="a run of retry_events_job (chosen events only), counted like any run",
+    ),
     sa.Index("ix_scrape_runs_day_source", "day", "source_id"),
     sa.Index("ix_scrape_runs_source_started", "source_id", "started_at"),
     comment="One row per finished scrape run, harvested from Dagster's run records",
@@ -243,6 +250,28 @@ source_success_rates = sa.Table(
         sa.String(32),
         comment="success_rate and/or duration (comma-separated); NULL: none",
     ),
+    sa.Column(
+        "run_success_rate_7d",
+        sa.Float(),
+        comment="share of the 7 days' runs that neither failed nor silently failed",
+    ),
+    sa.Column(
+        "health_reason",
+        sa.String(200),
+        comment="why the health is what it is: the rate that decided it, silent or stale",
+    ),
+    sa.Column("top_error_category", sa.String(32), comment="category of top_error_message"),
+    sa.Column(
+        "top_error_message",
+        sa.String(1000),
+        comment="the failure group with most occurrences in the 7 days (parameterized)",
+    ),
+    sa.Column(
+        "failing_since",
+        UTCDateTime(),
+        comment="start of the first of the unbroken latest runs that were not a success",
+    ),
+    sa.Column("last_success_at", UTCDateTime(), comment="start of the latest successful run"),
     comment="Per source: success rates over 1, 7 and 30 days, durations and a health level",
 )
 
@@ -284,6 +313,19 @@ top_failure_groups = sa.Table(
         comment="seen on as_of after at least 7 quiet days",
     ),
     sa.Column("as_of", sa.Date(), nullable=False, comment="last UTC day of the window"),
+    sa.Column(
+        "failure_group_id",
+        sa.BigInteger(),
+        comment="the discovery_event_failures id: what retry_events_job's failure_group_id takes",
+    ),
+    sa.Column(
+        "occurrences_24h",
+        sa.BigInteger(),
+        nullable=False,
+        server_default="0",
+        comment="on as_of (its UTC day)",
+    ),
+    sa.Column("last_run_id", sa.String(64), comment="the Dagster run that last saw it"),
     comment="The 20 groups with most occurrences in 7 days, plus every new or regressed one",
 )
 

@@ -1,8 +1,9 @@
 """Asset checks on the dashboard tables. None blocks: a failing source never stops the refresh.
 
 - `source_health_checks`: one check per source on `source_success_rates`, a warning when the
-  source is degraded (7-day success rate below the healthy threshold) and an error when it
-  is failing (below the degraded threshold).
+  source is degraded and an error when it is failing. Health is the worse of the 7-day event
+  and run success rates against the thresholds; the check shows both rates (plotted over
+  the check's history) and the reason in words.
 - `anomalous_sources` on `source_success_rates`: warns while any source's success rate or
   run duration on as_of is far outside its own last 30 days (the table's `anomaly` column).
 - `new_or_regressed_failure_groups` on `top_failure_groups`: warns while any failure group is
@@ -12,8 +13,10 @@
 # No `from __future__ import annotations`: Dagster reads the resource annotations.
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+import sqlalchemy as sa
 from dagster import (
     AssetCheckResult,
     AssetChecksDefinition,
@@ -24,14 +27,28 @@ from dagster import (
     multi_asset_check,
 )
 
+from failtrack_pipeline.config.policies import HealthThresholds
 from failtrack_pipeline.db.schema import source_success_rates
 from failtrack_pipeline.defs.resources import FailtrackDatabase
-from failtrack_pipeline.defs.summaries import SUCCESS_RATES, TOP_GROUPS, HealthThresholdsResource
-from failtrack_pipeline.summaries.present import TOP_GROUPS_PREVIEW, Preview, markdown_table
+from failtrack_pipeline.defs.summaries import (
+    SUCCESS_RATES,
+    TOP_GROUPS,
+    HealthThresholdsResource,
+    table_preview,
+)
+from failtrack_pipeline.summaries.present import TOP_GROUPS_PREVIEW, Preview
 from failtrack_pipeline.summaries.rates import Health
 
 _SEVERITY = {Health.DEGRADED: AssetCheckSeverity.WARN, Health.FAILING: AssetCheckSeverity.ERROR}
-_HEALTH_COLUMNS = ("source_id", "health", "success_rate_7d", "runs_7d", "as_of")
+_HEALTH_COLUMNS = (
+    "source_id",
+    "health",
+    "health_reason",
+    "success_rate_7d",
+    "run_success_rate_7d",
+    "runs_7d",
+    "as_of",
+)
 _HEALTH = Preview(source_success_rates, _HEALTH_COLUMNS, (source_success_rates.c.source_id,))
 _ANOMALIES = Preview(
     source_success_rates,
@@ -51,6 +68,44 @@ def health_check_name(source_id: str) -> str:
     return f"health_{source_id}"
 
 
+@dataclass(frozen=True)
+class HealthVerdict:
+    """One source's health check outcome: what the check and a reported past day show."""
+
+    passed: bool
+    severity: AssetCheckSeverity
+    metadata: dict[str, Any]
+
+
+def source_health(
+    engine: sa.Engine, source_ids: Sequence[str], thresholds: HealthThresholds
+) -> Iterator[tuple[str, HealthVerdict]]:
+    """Each source's verdict from `source_success_rates` as it stands."""
+    rows = {row["source_id"]: row for row in _HEALTH.read(engine, limit=None)}
+    for source_id in source_ids:
+        row = rows.get(source_id)
+        health = Health(row["health"]) if row else Health.NO_DATA
+        metadata: dict[str, Any] = {
+            "health": health.value,
+            "health_thresholds": MetadataValue.text(
+                f"healthy >= {thresholds.healthy:.0%}, degraded >= {thresholds.degraded:.0%}"
+            ),
+        }
+        if row:
+            metadata |= {
+                "reason": MetadataValue.text(row["health_reason"] or ""),
+                "runs_7d": MetadataValue.int(row["runs_7d"]),
+                "as_of": row["as_of"].isoformat(),
+            }
+            for rate in ("success_rate_7d", "run_success_rate_7d"):
+                if row[rate] is not None:
+                    metadata[rate] = MetadataValue.float(row[rate])
+        else:
+            metadata["reason"] = "not in source_success_rates yet: materialize it first"
+        severity = _SEVERITY.get(health, AssetCheckSeverity.WARN)
+        yield source_id, HealthVerdict(health not in _SEVERITY, severity, metadata)
+
+
 def build_health_checks(source_ids: Sequence[str]) -> AssetChecksDefinition:
     @multi_asset_check(
         specs=[
@@ -59,8 +114,10 @@ def build_health_checks(source_ids: Sequence[str]) -> AssetChecksDefinition:
                 asset=SUCCESS_RATES,
                 blocking=False,
                 description=(
-                    f"{source_id}: warns when the 7-day success rate is below the healthy "
-                    "threshold, errors when below the degraded one."
+                    f"{source_id}: warns when degraded, errors when failing. Health is the "
+                    "worse of the 7-day event success rate and run success rate (runs that "
+                    "neither failed nor silently failed) against the healthy and degraded "
+                    "thresholds."
                 ),
             )
             for source_id in source_ids
@@ -69,34 +126,14 @@ def build_health_checks(source_ids: Sequence[str]) -> AssetChecksDefinition:
     def source_health_checks(
         failtrack_db: FailtrackDatabase, health_thresholds: HealthThresholdsResource
     ) -> Iterator[AssetCheckResult]:
-        rows = {
-            row["source_id"]: row for row in _HEALTH.read(failtrack_db.get_engine(), limit=None)
-        }
         thresholds = health_thresholds.thresholds()
-        for source_id in source_ids:
-            row = rows.get(source_id)
-            health = Health(row["health"]) if row else Health.NO_DATA
-            metadata: dict[str, Any] = {
-                "health": health.value,
-                "healthy_threshold": thresholds.healthy,
-                "degraded_threshold": thresholds.degraded,
-            }
-            if row:
-                metadata |= {"runs_7d": row["runs_7d"], "as_of": row["as_of"].isoformat()}
-                if row["success_rate_7d"] is not None:
-                    metadata["success_rate_7d"] = MetadataValue.float(row["success_rate_7d"])
-            if health is Health.NO_DATA:
-                metadata["note"] = (
-                    "no scrape run in the last 7 days"
-                    if row
-                    else "not in source_success_rates yet: materialize it first"
-                )
+        for source_id, health in source_health(failtrack_db.get_engine(), source_ids, thresholds):
             yield AssetCheckResult(
                 check_name=health_check_name(source_id),
                 asset_key=SUCCESS_RATES,
-                passed=health not in _SEVERITY,
-                severity=_SEVERITY.get(health, AssetCheckSeverity.WARN),
-                metadata=metadata,
+                passed=health.passed,
+                severity=health.severity,
+                metadata=health.metadata,
             )
 
     return source_health_checks
@@ -117,7 +154,7 @@ def anomalous_sources(failtrack_db: FailtrackDatabase) -> AssetCheckResult:
         severity=AssetCheckSeverity.WARN,
         metadata={
             "anomalous_sources": len(anomalous),
-            "sources": MetadataValue.md(markdown_table(anomalous, _ANOMALIES.columns)),
+            "sources": table_preview(_ANOMALIES, anomalous, _ANOMALIES.columns),
         },
     )
 
@@ -140,6 +177,6 @@ def new_or_regressed_failure_groups(failtrack_db: FailtrackDatabase) -> AssetChe
         metadata={
             "new_groups": new,
             "regressed_groups": regressed,
-            "groups": MetadataValue.md(markdown_table(flagged, TOP_GROUPS_PREVIEW.columns)),
+            "groups": table_preview(TOP_GROUPS_PREVIEW, flagged, TOP_GROUPS_PREVIEW.columns),
         },
     )

@@ -5,18 +5,22 @@ plus `failtrack/external_id` (one event) or `failtrack/failure_group` (a group's
 Events that now succeed leave the samples of the groups they were examples of.
 """
 
+from datetime import UTC, datetime
+
 from dagster import Failure, JobDefinition, OpExecutionContext, job, op
 from pydantic import Field
 
 from failtrack_pipeline.defs.failure_hook import record_scrape_failure
 from failtrack_pipeline.defs.op_config import EventClock
 from failtrack_pipeline.defs.resources import FailtrackDatabase, FailtrackSources
-from failtrack_pipeline.defs.run_tags import Tag
+from failtrack_pipeline.defs.run_tags import Tag, bounded_tag_value, iso_utc
 from failtrack_pipeline.defs.tagged_scrape import run_tagged
 from failtrack_pipeline.source_scrape import SourceScrape
+from failtrack_pipeline.tracking.outcome import RunStatus
 from failtrack_pipeline.tracking.store import forget_fixed_samples, group_samples
 
 FAILURE_GROUP_TAG = "failtrack/failure_group"
+RETRY_JOB = "retry_events_job"
 
 
 class RetryConfig(EventClock):
@@ -27,6 +31,15 @@ class RetryConfig(EventClock):
     failure_group_id: int | None = Field(
         default=None, description="Retry the sample events of this discovery_event_failures row."
     )
+
+
+def refused_config_tags(reason: str | None) -> dict[str, str]:
+    """A retry whose config was refused: failed, with the reason, and no source tag."""
+    return {
+        Tag.STATUS.value: RunStatus.FAILED.value,
+        Tag.PROCESSED_AT.value: iso_utc(datetime.now(UTC)),
+        Tag.ERROR_MESSAGE.value: bounded_tag_value(reason or "bad retry config"),
+    }
 
 
 def retry_targets(
@@ -61,7 +74,13 @@ def retry_events(
     failtrack_sources: FailtrackSources,
     failtrack_db: FailtrackDatabase,
 ) -> None:
-    targets = retry_targets(config, failtrack_sources, failtrack_db)
+    try:
+        targets = retry_targets(config, failtrack_sources, failtrack_db)
+    except Failure as refused:
+        # Filterable in the Runs list like any failed run, but against no source: the
+        # source did nothing wrong, so no count or table holds this run.
+        context.instance.add_run_tags(context.run_id, refused_config_tags(refused.description))
+        raise
     tags = {Tag.SOURCE.value: config.source_id}
     if config.failure_group_id is not None:
         tags[FAILURE_GROUP_TAG] = str(config.failure_group_id)
@@ -98,6 +117,7 @@ def retry_events(
 
 def build_retry_job() -> JobDefinition:
     @job(
+        name=RETRY_JOB,
         hooks={record_scrape_failure},
         description="Retry chosen events of one source: by external_ids or a failure group.",
     )

@@ -1,9 +1,11 @@
 """The dashboard's assets: failtrack's summary tables, each written in failtrack's database.
 
 Every asset writes a plain SQL table (see docs/analysts.md) and reports its row count, column
-schema, table name and a markdown preview; the numbers worth watching over time (overall
-success rate, failing sources, total failures, new groups) are numeric metadata that the
-asset's Plots tab draws.
+schema, table name and a preview as Dagster table metadata (the UI draws it inline, as text:
+no markdown to escape). `source_success_rates` leads with the sources overview (which
+source, why, since when). The numbers worth watching over time (overall success rate,
+failing sources, total failures, new groups, each source's 7-day rates) are numeric
+metadata that the asset's Plots tab draws.
 """
 
 # No `from __future__ import annotations`: Dagster reads the config and context annotations.
@@ -29,6 +31,7 @@ from dagster import (
     RunRecord,
     RunsFilter,
     TableColumn,
+    TableRecord,
     TableSchema,
     asset,
     multi_asset,
@@ -38,24 +41,29 @@ from pydantic import Field, model_validator
 from failtrack_pipeline.config.policies import HealthThresholds
 from failtrack_pipeline.db import schema
 from failtrack_pipeline.defs.resources import FailtrackDatabase
+from failtrack_pipeline.defs.retry_job import RETRY_JOB
 from failtrack_pipeline.defs.run_history import FINISHED_RUN_STATUSES
 from failtrack_pipeline.defs.run_tags import PARTITION_TAG, Tag
 from failtrack_pipeline.summaries.breakdown import build_error_category_breakdown
 from failtrack_pipeline.summaries.daily import ScrapeRun, refresh_day
 from failtrack_pipeline.summaries.days import parse_day, start_of_day
-from failtrack_pipeline.summaries.groups import build_top_failure_groups
+from failtrack_pipeline.summaries.groups import TopGroups, build_top_failure_groups
 from failtrack_pipeline.summaries.present import (
     BREAKDOWN_PREVIEW,
     DAILY_SKIPS_PREVIEW,
     DAILY_STATS_PREVIEW,
     SCRAPE_RUNS_PREVIEW,
+    SOURCES_OVERVIEW,
     SUCCESS_RATES_PREVIEW,
     TOP_GROUPS_PREVIEW,
+    TREND,
     Preview,
+    column_description,
     column_type_name,
-    markdown_table,
+    formatted,
+    sources_overview,
 )
-from failtrack_pipeline.summaries.rates import build_success_rates
+from failtrack_pipeline.summaries.rates import SuccessRates, build_success_rates
 from failtrack_pipeline.summaries.sql import count_rows
 from failtrack_pipeline.tracking.outcome import RunStatus, parse_skip_reasons
 
@@ -126,10 +134,24 @@ def table_metadata(
         if partition is not None:
             counts["dagster/partition_row_count"] = count_rows(connection, table, partition)
     return {
+        "preview": table_preview(preview, preview.read(engine, *where), preview.columns),
         **counts,
         **table_identity(table),
-        "preview": MetadataValue.md(markdown_table(preview.read(engine, *where), preview.columns)),
     }
+
+
+def table_preview(
+    preview: Preview, rows: Sequence[dict[str, Any]], columns: Sequence[str]
+) -> MetadataValue:
+    """Rows as Dagster table metadata: every cell text as people read it (rates in %)."""
+    schema = TableSchema(
+        columns=[
+            TableColumn(name=name, type="text", description=column_description(preview, name))
+            for name in columns
+        ]
+    )
+    records = [TableRecord({name: row[name] for name in columns}) for row in formatted(rows)]
+    return MetadataValue.table(records=records, schema=schema)
 
 
 def table_identity(table: sa.Table) -> dict[str, Any]:
@@ -153,7 +175,7 @@ def scrape_run_from_record(record: RunRecord) -> ScrapeRun | None:
     """A finished run of the scrape job as a `ScrapeRun`; None if it names no source.
 
     The status is the run's `failtrack/status` tag; a run without one counts as failed
-    unless Dagster says it succeeded.
+    unless Dagster says it succeeded. A run of the retry job is marked `is_retry`.
     """
     run = record.dagster_run
     tags = run.tags
@@ -180,22 +202,25 @@ def scrape_run_from_record(record: RunRecord) -> ScrapeRun | None:
         ended_at=max(ended, started),
         events_skipped=_count(tags, Tag.EVENTS_SKIPPED),
         skip_reasons=parse_skip_reasons(tags.get(Tag.SKIP_REASONS.value, "")),
+        is_retry=run.job_name == RETRY_JOB,
     )
 
 
-def harvest_day(instance: DagsterInstance, job_name: str, day: date) -> list[ScrapeRun]:
-    """The finished runs of `job_name` launched on `day` (only those: an indexed range query)."""
-    records = instance.get_run_records(
-        filters=RunsFilter(
-            job_name=job_name,
-            statuses=FINISHED_RUN_STATUSES,
-            # Dagster compares strictly: widen by a microsecond to include midnight itself.
-            created_after=start_of_day(day) - timedelta(microseconds=1),
-            created_before=start_of_day(day + timedelta(days=1)),
+def harvest_day(instance: DagsterInstance, job_names: Sequence[str], day: date) -> list[ScrapeRun]:
+    """The finished runs of `job_names` launched on `day` (only those: indexed range queries)."""
+    runs = []
+    for job_name in job_names:
+        records = instance.get_run_records(
+            filters=RunsFilter(
+                job_name=job_name,
+                statuses=FINISHED_RUN_STATUSES,
+                # Dagster compares strictly: widen by a microsecond to include midnight itself.
+                created_after=start_of_day(day) - timedelta(microseconds=1),
+                created_before=start_of_day(day + timedelta(days=1)),
+            )
         )
-    )
-    runs = (scrape_run_from_record(record) for record in records)
-    return [run for run in runs if run is not None]
+        runs += [run for run in map(scrape_run_from_record, records) if run is not None]
+    return runs
 
 
 def build_daily_stats_assets(scrape_job_name: str) -> AssetsDefinition:
@@ -205,7 +230,8 @@ def build_daily_stats_assets(scrape_job_name: str) -> AssetsDefinition:
                 SCRAPE_RUNS,
                 group_name=DASHBOARD_GROUP,
                 kinds={"table"},
-                description=f"One row per finished run of {scrape_job_name}, per launch day.",
+                description=f"One row per finished run of {scrape_job_name} and {RETRY_JOB} "
+                "(marked is_retry), per launch day.",
             ),
             AssetSpec(
                 DAILY_STATS,
@@ -228,14 +254,14 @@ def build_daily_stats_assets(scrape_job_name: str) -> AssetsDefinition:
     def source_daily_stats(
         context: AssetExecutionContext, failtrack_db: FailtrackDatabase
     ) -> Iterator[MaterializeResult]:
-        """Harvest each day's scrape runs from Dagster's run records, then aggregate the day
-        (and its skips per reason)."""
+        """Harvest each day's scrape and retry runs from Dagster's run records, then
+        aggregate the day (and its skips per reason)."""
         engine = failtrack_db.get_engine()
         days = [date.fromisoformat(key) for key in context.partition_keys]
         harvested = 0
         for day in days:
             refreshed = refresh_day(
-                engine, day, harvest_day(context.instance, scrape_job_name, day)
+                engine, day, harvest_day(context.instance, [scrape_job_name, RETRY_JOB], day)
             )
             harvested += refreshed.runs_harvested
             context.log.info(
@@ -257,6 +283,42 @@ def build_daily_stats_assets(scrape_job_name: str) -> AssetsDefinition:
     return source_daily_stats
 
 
+def success_rates_metadata(
+    engine: sa.Engine, rates: SuccessRates, as_of: date, thresholds: HealthThresholds
+) -> dict[str, Any]:
+    """The sources overview first, then the full table, the counts worth plotting and each
+    source's 7-day event and run success rates (one plot per source)."""
+    overview = table_preview(
+        SOURCES_OVERVIEW, sources_overview(engine), (*SOURCES_OVERVIEW.columns, TREND)
+    )
+    by_health = {
+        f"{health.value}_sources": MetadataValue.int(count)
+        for health, count in rates.sources_by_health.items()
+    }
+    overall = {}
+    if rates.overall_success_rate_7d is not None:
+        overall["overall_success_rate_7d"] = MetadataValue.float(rates.overall_success_rate_7d)
+    per_source = {}
+    for row in SOURCES_OVERVIEW.read(engine, limit=None):
+        for column in ("success_rate_7d", "run_success_rate_7d"):
+            if row[column] is not None:
+                per_source[f"{row['source_id']}/{column}"] = MetadataValue.float(row[column])
+    return (
+        {"sources_overview": overview}
+        | table_metadata(engine, SUCCESS_RATES_PREVIEW)
+        | {
+            "as_of": as_of.isoformat(),
+            "health_thresholds": MetadataValue.text(
+                f"healthy >= {thresholds.healthy:.0%}, degraded >= {thresholds.degraded:.0%}"
+            ),
+        }
+        | overall
+        | by_health
+        | {"anomalous_sources": MetadataValue.int(rates.anomalous_sources)}
+        | per_source
+    )
+
+
 def build_success_rates_asset(source_ids: Sequence[str]) -> AssetsDefinition:
     @asset(
         key=SUCCESS_RATES,
@@ -269,30 +331,15 @@ def build_success_rates_asset(source_ids: Sequence[str]) -> AssetsDefinition:
         failtrack_db: FailtrackDatabase,
         health_thresholds: HealthThresholdsResource,
     ) -> MaterializeResult:
-        """Per source: success rate over 1, 7 and 30 days, change against the previous 7,
-        run durations, last run, a health level (healthy, degraded, failing, no_data), skips,
-        silent failures and anomalies against the source's own last 30 days."""
+        """Which source, why and since when: per source a health level (the worse of the
+        7-day event and run success rates) and its reason, the top failure, failing since,
+        last success, success rates over 1, 7 and 30 days, run durations, skips, silent
+        failures and anomalies against the source's own last 30 days."""
         engine = failtrack_db.get_engine()
         as_of = config.day()
         thresholds = health_thresholds.thresholds()
         rates = build_success_rates(engine, source_ids, as_of, thresholds)
-        by_health = {
-            f"{health.value}_sources": count for health, count in rates.sources_by_health.items()
-        }
-        overall = {}
-        if rates.overall_success_rate_7d is not None:
-            overall["overall_success_rate_7d"] = MetadataValue.float(rates.overall_success_rate_7d)
-        return MaterializeResult(
-            metadata=table_metadata(engine, SUCCESS_RATES_PREVIEW)
-            | {
-                "as_of": as_of.isoformat(),
-                "healthy_threshold": thresholds.healthy,
-                "degraded_threshold": thresholds.degraded,
-            }
-            | overall
-            | by_health
-            | {"anomalous_sources": MetadataValue.int(rates.anomalous_sources)}
-        )
+        return MaterializeResult(metadata=success_rates_metadata(engine, rates, as_of, thresholds))
 
     return source_success_rates
 
@@ -308,20 +355,22 @@ def error_category_breakdown(failtrack_db: FailtrackDatabase) -> MaterializeResu
     )
 
 
+def top_groups_metadata(engine: sa.Engine, groups: TopGroups, as_of: date) -> dict[str, Any]:
+    return table_metadata(engine, TOP_GROUPS_PREVIEW) | {
+        "as_of": as_of.isoformat(),
+        "new_groups": MetadataValue.int(groups.new_groups),
+        "regressed_groups": MetadataValue.int(groups.regressed_groups),
+    }
+
+
 @asset(key=TOP_GROUPS, group_name=DASHBOARD_GROUP, kinds={"table"}, deps=[FAILURES])
 def top_failure_groups(config: AsOfConfig, failtrack_db: FailtrackDatabase) -> MaterializeResult:
-    """The 20 groups with most occurrences in the last 7 days, and every new or regressed one."""
+    """The failure groups as an issue list: the 20 with most occurrences in the last 7 days
+    and every new or regressed one, with the id a retry takes, 24 h and 7-day counts."""
     engine = failtrack_db.get_engine()
     as_of = config.day()
     groups = build_top_failure_groups(engine, as_of)
-    return MaterializeResult(
-        metadata=table_metadata(engine, TOP_GROUPS_PREVIEW)
-        | {
-            "as_of": as_of.isoformat(),
-            "new_groups": MetadataValue.int(groups.new_groups),
-            "regressed_groups": MetadataValue.int(groups.regressed_groups),
-        }
-    )
+    return MaterializeResult(metadata=top_groups_metadata(engine, groups, as_of))
 
 
 def _moment(epoch_seconds: float | None) -> datetime | None:

@@ -1,6 +1,7 @@
 """Scrape runs and the per-day stats built from them.
 
-The Dagster layer turns a day's run records into `ScrapeRun`s; `refresh_day` stores them in
+The Dagster layer turns a day's run records (of the scrape job and the retry job: a retry
+adds occurrences, so it is a run in every count too) into `ScrapeRun`s; `refresh_day` stores them in
 `scrape_runs` (an upsert: harvesting a day again changes nothing) and recomputes that day's
 `source_daily_stats` rows in SQL and its `source_daily_skips` rows (per skip reason), all
 in one transaction. Harvested runs are never deleted here, so a day's stats can be rebuilt
@@ -42,6 +43,7 @@ class ScrapeRun:
     ended_at: datetime
     events_skipped: int = 0
     skip_reasons: Mapping[str, int] = field(default_factory=dict)  # reason -> events
+    is_retry: bool = False  # a retry of chosen events: a run like any other, marked
 
     @property
     def duration_seconds(self) -> float:
@@ -61,6 +63,7 @@ class ScrapeRun:
             "duration_seconds": self.duration_seconds,
             "events_skipped": self.events_skipped,
             "skip_reasons": dict(self.skip_reasons),
+            "is_retry": self.is_retry,
         }
 
 

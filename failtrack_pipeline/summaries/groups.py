@@ -4,6 +4,9 @@ Built from the per-day counts (`discovery_event_failure_days`):
 - the 20 groups with most occurrences in the 7 days ending on `as_of`;
 - plus every group that is **new** (first seen on `as_of`) or **regressed** (seen on `as_of`,
   not in the 7 days before, and before that), so that no such group goes unflagged.
+
+Each row carries the group's `discovery_event_failures` id (what a retry takes), its count
+on `as_of` ("24 h": the UTC day) and in the 7 days, and the last run that saw it.
 """
 
 from __future__ import annotations
@@ -77,15 +80,18 @@ def _top_groups(as_of: date, limit: int) -> sa.Select[Any]:
     ranked = (
         sa.select(
             failures.fingerprint,
+            failures.id.label("failure_group_id"),
             rank.label("rank"),
             failures.source_id,
             failures.error_category,
             failures.error_message,
             activity.c.occurrences_7d,
+            activity.c.on_as_of.label("occurrences_24h"),
             failures.occurrence_count.label("occurrences_total"),
             failures.sample_external_ids,
             failures.first_seen_at,
             failures.last_seen_at,
+            failures.last_run_id,
             is_new.label("is_new"),
             is_regressed.label("is_regressed"),
             sa.literal(as_of, sa.Date()).label("as_of"),

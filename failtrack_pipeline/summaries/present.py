@@ -1,13 +1,15 @@
 """Reading the summary tables back for people: previews, cell formatting and column types.
 
-Shared by the Dagster UI (markdown previews, column schemas) and the terminal (`failtrack demo`).
+Shared by the Dagster UI (table previews, column schemas) and the terminal (`failtrack demo`).
+Cells are formatted as text here; nothing is written as markdown or HTML, so a message's
+`<int>` or `|` reaches the reader as written.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,7 +25,7 @@ from failtrack_pipeline.db.schema import (
 from failtrack_pipeline.summaries.rates import Health
 
 PREVIEW_ROWS = 25
-_MAX_TEXT = 80
+_MAX_TEXT = 160
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,11 @@ _health_order = sa.case(
     value=_rates.health,
 )
 
+# The rate health is judged on: the worse of the event and the run rate.
+_health_rate = sa.case(
+    (_rates.success_rate_7d < _rates.run_success_rate_7d, _rates.success_rate_7d),
+    else_=_rates.run_success_rate_7d,
+)
 SUCCESS_RATES_PREVIEW = Preview(
     source_success_rates,
     (
@@ -67,6 +74,7 @@ SUCCESS_RATES_PREVIEW = Preview(
         "success_rate_7d",
         "success_rate_30d",
         "success_rate_change_7d",
+        "run_success_rate_7d",
         "runs_7d",
         "failed_runs_7d",
         "silent_failures_7d",
@@ -76,7 +84,33 @@ SUCCESS_RATES_PREVIEW = Preview(
         "last_run_status",
         "last_run_at",
     ),
-    (_health_order, _rates.success_rate_7d.asc().nulls_first(), _rates.source_id),
+    (_health_order, _health_rate.asc().nulls_first(), _rates.source_id),
+)
+# What a person asks first: which source, why, since when (the table's first rows are the
+# worst sources); `trend` is added by `sources_overview`.
+SOURCES_OVERVIEW = Preview(
+    source_success_rates,
+    (
+        "source_id",
+        "health",
+        "health_reason",
+        "top_error_message",
+        "failing_since",
+        "last_success_at",
+        "runs_7d",
+        "events_succeeded_7d",
+        "events_failed_7d",
+        "success_rate_7d",
+        "run_success_rate_7d",
+        "anomaly",
+    ),
+    SUCCESS_RATES_PREVIEW.order_by,
+)
+TREND = "trend"
+TREND_DAYS = 14
+TREND_DESCRIPTION = (
+    f"worse of the event and run success rate per day, last {TREND_DAYS} days "
+    "(▁ 0 % … █ 100 %, · no run), then the 7-day change of the event rate"
 )
 DAILY_STATS_PREVIEW = Preview(
     source_daily_stats,
@@ -102,6 +136,7 @@ SCRAPE_RUNS_PREVIEW = Preview(
         "events_skipped",
         "started_at",
         "duration_seconds",
+        "is_retry",
         "run_id",
     ),
     (scrape_runs.c.started_at.desc(), scrape_runs.c.run_id),
@@ -124,19 +159,22 @@ BREAKDOWN_PREVIEW = Preview(
         error_category_breakdown.c.error_category,
     ),
 )
+# As Sentry lists issues: the id to act on (retry_events_job's failure_group_id), the message.
 TOP_GROUPS_PREVIEW = Preview(
     top_failure_groups,
     (
-        "rank",
-        "source_id",
-        "error_category",
+        "failure_group_id",
         "error_message",
+        "error_category",
+        "source_id",
+        "occurrences_24h",
         "occurrences_7d",
         "is_new",
         "is_regressed",
         "first_seen_at",
         "last_seen_at",
         "sample_external_ids",
+        "last_run_id",
     ),
     (top_failure_groups.c.rank,),
 )
@@ -151,7 +189,7 @@ def format_cell(column: str, value: Any) -> str:
     if isinstance(value, float):
         if column.startswith("success_rate_change"):
             return f"{value * 100:+.1f} pp"
-        if column.startswith(("success_rate", "share")):
+        if column.startswith(("success_rate", "run_success_rate", "share")):
             return f"{value * 100:.1f} %"
         if column.endswith("_zscore"):
             return f"{value:+.1f}"
@@ -172,16 +210,59 @@ def formatted(rows: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
     return [{column: format_cell(column, value) for column, value in row.items()} for row in rows]
 
 
-def markdown_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
-    """A GitHub-flavoured markdown table; an explicit line when there are no rows."""
-    if not rows:
-        return "_No rows._"
+def column_description(preview: Preview, column: str) -> str:
+    """The analysts' words for a previewed column: its comment, or the trend's legend."""
+    if column == TREND:
+        return TREND_DESCRIPTION
+    return preview.table.c[column].comment or ""
 
-    def line(cells: Sequence[str]) -> str:
-        return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
 
-    body = [line([row[column] for column in columns]) for row in formatted(rows)]
-    return "\n".join([line(columns), line(["---"] * len(columns)), *body])
+def sources_overview(engine: sa.Engine) -> list[dict[str, Any]]:
+    """`SOURCES_OVERVIEW`'s rows, worst first, each with its `trend` from the daily stats."""
+    rows = SOURCES_OVERVIEW.read(engine, limit=None)
+    with engine.connect() as connection:
+        as_of = connection.execute(sa.select(sa.func.max(_rates.as_of))).scalar_one()
+        query = sa.select(_rates.source_id, _rates.success_rate_change_7d)
+        changes = {source_id: change for source_id, change in connection.execute(query)}
+        daily = _daily_health_rates(connection, as_of) if as_of else {}
+    for row in rows:
+        days = daily.get(row["source_id"], {})
+        line = sparkline(days.get(as_of - timedelta(days=back)) for back in range(TREND_DAYS)[::-1])
+        change = changes.get(row["source_id"])
+        row[TREND] = (
+            line if change is None else f"{line} {format_cell('success_rate_change', change)}"
+        )
+    return rows
+
+
+def sparkline(rates: Iterable[float | None]) -> str:
+    """One block per day, its height the rate; `·` for a day without a run."""
+    return "".join(
+        "·" if rate is None else _BLOCKS[round(rate * (len(_BLOCKS) - 1))] for rate in rates
+    )
+
+
+_BLOCKS = "▁▂▃▄▅▆▇█"
+
+
+def _daily_health_rates(connection: sa.Connection, as_of: date) -> dict[str, dict[date, float]]:
+    """Per source and day: the worse of the event and run success rate, as health judges."""
+    stats = source_daily_stats.c
+    query = sa.select(
+        stats.source_id,
+        stats.day,
+        stats.runs,
+        stats.failed_runs,
+        stats.silent_failures,
+        stats.success_rate,
+    ).where(stats.day.between(as_of - timedelta(days=TREND_DAYS - 1), as_of))
+    rates: dict[str, dict[date, float]] = {}
+    for source_id, day, runs, failed, silent, event_rate in connection.execute(query):
+        run_rate = (runs - failed - silent) / runs if runs else 0.0
+        rates.setdefault(source_id, {})[day] = min(
+            run_rate, event_rate if event_rate is not None else run_rate
+        )
+    return rates
 
 
 def column_type_name(column: sa.Column[Any]) -> str:

@@ -3,7 +3,11 @@
 Rates come from `source_daily_stats` (so they outlive pruned runs), durations and the last
 run from `scrape_runs`. Every window is a run of whole UTC days ending on `as_of`. A rate is
 succeeded / (succeeded + failed): skipped events count in no rate. Each source's anomaly
-scores against its own history (see `anomalies`) are filled in after the rates.
+scores against its own history (see `anomalies`) are filled in after the rates, then the
+reason for its health in words (`health_reason`).
+
+Retry runs count in every rate (they add occurrences), but not in `last_run_*`,
+`last_success_at` or `failing_since`: a retry of one event says nothing of the source.
 """
 
 from __future__ import annotations
@@ -17,10 +21,17 @@ from typing import Any
 import sqlalchemy as sa
 
 from failtrack_pipeline.config.policies import HealthThresholds
-from failtrack_pipeline.db.schema import scrape_runs, source_daily_stats, source_success_rates
+from failtrack_pipeline.db.schema import discovery_event_failure_days as days_table
+from failtrack_pipeline.db.schema import (
+    discovery_event_failures,
+    scrape_runs,
+    source_daily_stats,
+    source_success_rates,
+)
 from failtrack_pipeline.summaries.anomalies import source_anomalies
 from failtrack_pipeline.summaries.days import window_start
 from failtrack_pipeline.summaries.sql import insert_select, ratio, sum_between
+from failtrack_pipeline.tracking.outcome import RunStatus
 
 # The windows, by column suffix: (days back from as_of to the window's last day, length).
 WINDOWS: dict[str, tuple[int, int]] = {
@@ -64,7 +75,50 @@ def build_success_rates(
                 [_never_ran(source_id, as_of) for source_id in missing],
             )
         _store_anomalies(connection, source_ids, as_of)
+        _store_health_reasons(connection)
         return _summarize(connection)
+
+
+def health_reason(row: dict[str, Any]) -> str:
+    """Why a `source_success_rates` row has its health: the rate that decided it first.
+
+    Health is the worse of the event rate and the run rate; the words name that rate with
+    the counts it came from, so that a `failing` source beside a 100 % event rate explains
+    itself (its runs break off) and a `degraded` one at 100 % too (a run read nothing).
+    """
+    if row["health"] == Health.NO_DATA.value:
+        last = row["last_run_at"]
+        return f"stale: no run since {last:%Y-%m-%d}" if last else "no run yet"
+    runs, failed, silent = row["runs_7d"], row["failed_runs_7d"], row["silent_failures_7d"]
+    succeeded, failed_events = row["events_succeeded_7d"], row["events_failed_7d"]
+    run_rate, event_rate = row["run_success_rate_7d"], row["success_rate_7d"]
+    run_words = f"run rate {_percent(run_rate)}"
+    broken = [f"{failed} failed"] if failed else []
+    broken += [f"{silent} silent"] if silent else []
+    run_words += f" ({' + '.join(broken)} of {runs} runs)" if broken else f" ({runs} runs)"
+    if event_rate is None:
+        return f"{run_words}; no events to judge"
+    event_words = (
+        f"event rate {_percent(event_rate)} ({failed_events} of "
+        f"{succeeded + failed_events} events failed)"
+    )
+    if run_rate < event_rate:
+        lead = "silent failures: " if silent and not failed else ""
+        return f"{lead}{run_words}; {event_words}"
+    return f"{event_words}; {run_words}"
+
+
+def _percent(rate: float) -> str:
+    return f"{rate * 100:.1f} %"
+
+
+def _store_health_reasons(connection: sa.Connection) -> None:
+    table = source_success_rates.c
+    rows = connection.execute(sa.select(source_success_rates)).mappings()
+    reasons = [{"key": row["source_id"], "health_reason": health_reason(dict(row))} for row in rows]
+    connection.execute(
+        sa.update(source_success_rates).where(table.source_id == sa.bindparam("key")), reasons
+    )
 
 
 def _store_anomalies(connection: sa.Connection, source_ids: Sequence[str], as_of: date) -> None:
@@ -91,6 +145,8 @@ def _rates(source_ids: Sequence[str], as_of: date, thresholds: HealthThresholds)
     windows = _window_sums(source_ids, as_of)
     durations = _durations(source_ids, as_of)
     last_run = _last_run(source_ids, as_of)
+    streak = _streak(source_ids, as_of)
+    top_error = _top_error(source_ids, as_of)
     ran = sa.union(sa.select(windows.c.source_id), sa.select(last_run.c.source_id)).subquery()
 
     rates = {
@@ -128,11 +184,21 @@ def _rates(source_ids: Sequence[str], as_of: date, thresholds: HealthThresholds)
             last_run.c.last_run_status,
             last_run.c.last_run_at,
             health.label("health"),
+            run_rate.label("run_success_rate_7d"),
+            top_error.c.top_error_category,
+            top_error.c.top_error_message,
+            streak.c.last_success_at,
+            sa.case(
+                (last_run.c.last_run_status == RunStatus.SUCCESS.value, sa.null()),
+                else_=streak.c.failing_since,
+            ).label("failing_since"),
         )
         .select_from(ran)
         .outerjoin(windows, windows.c.source_id == ran.c.source_id)
         .outerjoin(durations, durations.c.source_id == ran.c.source_id)
         .outerjoin(last_run, last_run.c.source_id == ran.c.source_id)
+        .outerjoin(streak, streak.c.source_id == ran.c.source_id)
+        .outerjoin(top_error, top_error.c.source_id == ran.c.source_id)
     )
 
 
@@ -204,7 +270,7 @@ def _last_run(source_ids: Sequence[str], as_of: date) -> sa.CTE:
     )
     ranked = (
         sa.select(runs.source_id, runs.status, runs.started_at, recency.label("recency"))
-        .where(runs.day <= as_of, runs.source_id.in_(source_ids))
+        .where(runs.day <= as_of, runs.source_id.in_(source_ids), runs.is_retry.is_(False))
         .subquery("ranked_runs")
     )
     return (
@@ -215,6 +281,64 @@ def _last_run(source_ids: Sequence[str], as_of: date) -> sa.CTE:
         )
         .where(ranked.c.recency == 1)
         .cte("last_run")
+    )
+
+
+def _streak(source_ids: Sequence[str], as_of: date) -> sa.Subquery:
+    """The latest successful run's start, and the first start after it (of a run that was
+    not a success): since when the source has been failing, if its last run did not succeed."""
+    runs = scrape_runs.c
+    scraped = sa.and_(runs.day <= as_of, runs.source_id.in_(source_ids), runs.is_retry.is_(False))
+    successes = (
+        sa.select(runs.source_id, sa.func.max(runs.started_at).label("last_success_at"))
+        .where(scraped, runs.status == RunStatus.SUCCESS.value)
+        .group_by(runs.source_id)
+        .subquery("successes")
+    )
+    after_success = sa.or_(
+        successes.c.last_success_at.is_(None), runs.started_at > successes.c.last_success_at
+    )
+    return (
+        sa.select(
+            runs.source_id,
+            sa.func.max(successes.c.last_success_at).label("last_success_at"),
+            sa.func.min(sa.case((after_success, runs.started_at))).label("failing_since"),
+        )
+        .select_from(scrape_runs)
+        .outerjoin(successes, successes.c.source_id == runs.source_id)
+        .where(scraped)
+        .group_by(runs.source_id)
+        .subquery("streak")
+    )
+
+
+def _top_error(source_ids: Sequence[str], as_of: date) -> sa.Subquery:
+    """Each source's failure group with most occurrences in the 7 days ending on as_of."""
+    days, failures = days_table.c, discovery_event_failures.c
+    weekly = (
+        sa.select(days.fingerprint, days.source_id, sa.func.sum(days.occurrences).label("n"))
+        .where(days.day.between(window_start(as_of, 7), as_of), days.source_id.in_(source_ids))
+        .group_by(days.fingerprint, days.source_id)
+        .subquery("weekly")
+    )
+    rank = sa.func.row_number().over(
+        partition_by=weekly.c.source_id,
+        order_by=(weekly.c.n.desc(), failures.last_seen_at.desc(), failures.fingerprint),
+    )
+    ranked = (
+        sa.select(
+            weekly.c.source_id,
+            failures.error_category.label("top_error_category"),
+            failures.error_message.label("top_error_message"),
+            rank.label("position"),
+        )
+        .join_from(weekly, discovery_event_failures, failures.fingerprint == weekly.c.fingerprint)
+        .subquery("ranked_errors")
+    )
+    return (
+        sa.select(ranked.c.source_id, ranked.c.top_error_category, ranked.c.top_error_message)
+        .where(ranked.c.position == 1)
+        .subquery("top_error")
     )
 
 

@@ -105,7 +105,9 @@ def test_bad_retry_config_fails_with_a_clear_error_before_anything_runs(
     assert not result.success
     (failure,) = result.get_step_failure_events()
     assert message in failure.step_failure_data.error.message
-    assert "failtrack/status" not in tags
+    # Filterable as a failed run with its reason, but against no source.
+    assert (tags["failtrack/status"], "failtrack/source" in tags) == ("failed", False)
+    assert message in tags["failtrack/error_message"]
     with backend.engine.connect() as connection:
         assert connection.execute(sa.select(sa.func.count()).select_from(events)).scalar() == 0
         failures = sa.select(sa.func.count()).select_from(discovery_event_failures)

@@ -7,6 +7,7 @@ metadata, the check results and the runs filtered by `failtrack/*` tags through 
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -49,7 +50,7 @@ query ($key: AssetKeyInput!) {
           ... on IntMetadataEntry { intValue }
           ... on FloatMetadataEntry { floatValue }
           ... on TextMetadataEntry { text }
-          ... on MarkdownMetadataEntry { mdStr }
+          ... on TableMetadataEntry { table { records schema { columns { name } } } }
           ... on TableSchemaMetadataEntry { schema { columns { name type } } }
         }
       }
@@ -134,12 +135,14 @@ def test_the_webserver_serves_the_dashboard_assets_metadata_checks_and_tagged_ru
             assert metadata["dagster/table_name"] == {"text": table}
             assert metadata["dagster/row_count"]["intValue"] >= 1
             assert metadata["dagster/column_schema"]["schema"]["columns"]
-            assert metadata["preview"]["mdStr"].startswith("| ")
+            preview = metadata["preview"]["table"]
+            assert preview["records"] and preview["schema"]["columns"]
 
         rates, health = latest(url, "source_success_rates")
         assert rates["overall_success_rate_7d"] == {"floatValue": 37 / 42}
         assert rates["failing_sources"] == {"intValue": 1}
-        assert "| offline_calendar | failing |" in rates["preview"]["mdStr"]
+        overview = [json.loads(row) for row in rates["sources_overview"]["table"]["records"]]
+        assert {"source_id": "offline_calendar", "health": "failing"}.items() <= overview[0].items()
         executions = {
             name: check["executionForLatestMaterialization"] for name, check in health.items()
         }

@@ -1,11 +1,14 @@
-"""A stand-in for `scrape_sources_job`: tags its run the way the scrape op does, instantly.
+"""Stand-ins for `scrape_sources_job` and `retry_events_job`: they tag their runs the way
+the real ops do, instantly.
 
-It carries the real job's name, so the dashboard harvests its runs like real scrape runs.
+They carry the real jobs' names, so the dashboard harvests their runs like real ones.
 """
 
 # No `from __future__ import annotations`: Dagster reads the op's config annotation.
 
 from dagster import Config, DagsterInstance, OpExecutionContext, job, op
+
+from failtrack_pipeline.defs.retry_job import RETRY_JOB
 
 
 class FakeScrape(Config):
@@ -29,6 +32,11 @@ def fake_scrape_job() -> None:
     fake_scrape()
 
 
+@job(name=RETRY_JOB)
+def fake_retry_job() -> None:
+    fake_scrape()
+
+
 def scrape(
     instance: DagsterInstance,
     source: str,
@@ -38,8 +46,11 @@ def scrape(
     *,
     fail: bool = False,
     skipped: dict[str, int] | None = None,
+    error: str = "",
+    retry: bool = False,
 ) -> str:
-    """One finished run for `source`; returns its run id. `skipped`: events per skip reason."""
+    """One finished run for `source`; returns its run id. `skipped`: events per skip reason;
+    `error`: its `failtrack/error_message`; `retry`: a run of the retry job."""
     tags = {}
     if status:
         skipped = skipped or {}
@@ -52,8 +63,10 @@ def scrape(
         }
         if skipped:
             tags["failtrack/skip_reasons"] = ",".join(f"{k}={n}" for k, n in skipped.items())
+    if error:
+        tags["failtrack/error_message"] = error
     config = {"source": source, "tags": tags, "fail": fail}
-    result = fake_scrape_job.execute_in_process(
+    result = (fake_retry_job if retry else fake_scrape_job).execute_in_process(
         instance=instance,
         run_config={"ops": {"fake_scrape": {"config": config}}},
         raise_on_error=False,

@@ -76,7 +76,9 @@ def test_the_daily_run_materializes_every_table_with_metadata_and_checks(
         assert metadata["dagster/table_name"] == key
         assert metadata["dagster/row_count"] >= 1
         assert {column.name for column in metadata["dagster/column_schema"].columns}
-        assert metadata["preview"].startswith("| ")
+        preview = metadata["preview"]
+        assert preview.records
+        assert [column.name for column in preview.schema.columns] == list(preview.records[0].data)
 
     rates = materialized["source_success_rates"][0]
     assert rates["dagster/row_count"] == 4
@@ -84,7 +86,11 @@ def test_the_daily_run_materializes_every_table_with_metadata_and_checks(
     assert rates["anomalous_sources"] == 0  # no history to be anomalous against
     assert (rates["healthy_sources"], rates["degraded_sources"]) == (1, 1)
     assert (rates["failing_sources"], rates["no_data_sources"]) == (1, 1)
-    assert "| gamma | failing |" in rates["preview"]
+    shown = {row.data["source_id"]: row.data for row in rates["sources_overview"].records}
+    assert shown["gamma"]["health"] == "failing"
+    assert (
+        shown["gamma"]["health_reason"] == "run rate 0.0 % (1 failed of 1 runs); no events to judge"
+    )
     assert materialized["error_category_breakdown"][0]["total_failures"] == 2
     assert materialized["top_failure_groups"][0]["new_groups"] == 1
     assert materialized["scrape_runs"][0]["dagster/partition_row_count"] == 3
