@@ -101,5 +101,6 @@ def _print_misses(truth: list[str], groups: list[str], limit: int) -> None:
             if len(by_group[group]) > 1:
                 print(f"      merged with {sorted(by_group[group] - {event})[:3]}: {group[:150]!r}")
 
+
 if __name__ == "__main__":
     main()

@@ -134,7 +134,7 @@ NORMALIZE_RULES: Final[tuple[Rule, ...]] = (
         "assigned",
         # A bare value after `name=` (user=root, mode=fast); a URL or number there is left
         # to its own rule.
-        r"""(?<=[a-z]=)(?![a-z][\w+.\-]{0,30}://)(?=[^\s,;&<>'"()\[\]{}]*[a-z])[^\s,;&<>'"()\[\]{}=]+""",
+        r"""(?<=[a-z]=)(?![a-z][\w+.\-]{0,30}://)(?=[^\s,;&<>'"()\[\]{}]*[a-z])[^\s,;&<>'"()\[\]{}=…]+""",
         "<value>",
     ),
     Rule(
@@ -168,7 +168,11 @@ NORMALIZE_RULES: Final[tuple[Rule, ...]] = (
         """,
         "<id>",
     ),
-    Rule("float", r"(?<![\w.])-?\d+\.\d+(?:e[+-]?\d+)?(?!\.\d)(?=(?:ms|s|m|h|d|[kmg]i?b)?\b)", "<float>"),
+    Rule(
+        "float",
+        r"(?<![\w.])-?\d+\.\d+(?:e[+-]?\d+)?(?!\.\d)(?=(?:ms|s|m|h|d|[kmg]i?b)?\b)",
+        "<float>",
+    ),
     Rule("int", r"(?<![\w])-?\d+(?=(?:ms|s|m|h|d|[kmg]i?b)?\b)", "<int>"),
 )
 
