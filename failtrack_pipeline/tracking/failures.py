@@ -12,7 +12,7 @@ from typing import Any
 
 from failtrack_pipeline.errors import ErrorCategory, FailtrackError
 from failtrack_pipeline.tracking.categorize import MessageRule, categorize
-from failtrack_pipeline.tracking.normalize import normalize_message
+from failtrack_pipeline.tracking.normalize import GROUPING_VERSION, normalize_message
 from failtrack_pipeline.tracking.scrub import scrub_secrets
 
 EXAMPLE_MAX_CHARS = 2000
@@ -38,8 +38,16 @@ class Failure:
     @property
     def fingerprint(self) -> str:
         """Identity of the failure group: same source, category and parameterized message."""
-        key = f"{self.source_id}\x1f{self.category.value}\x1f{self.message}"
-        return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+        return fingerprint(self.source_id, self.category, self.message)
+
+
+def fingerprint(
+    source_id: str, category: ErrorCategory, message: str, version: int = GROUPING_VERSION
+) -> str:
+    """A group's key under grouping rules `version`: a rule change is a new key space, which
+    `store.regroup` maps the old rows into, so counts carry over instead of splitting."""
+    key = f"{version}\x1f{source_id}\x1f{category.value}\x1f{message}"
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def describe_failure(
