@@ -11,7 +11,7 @@ from functools import lru_cache
 from typing import Any
 
 from failtrack_pipeline.errors import ErrorCategory, FailtrackError
-from failtrack_pipeline.tracking.categorize import MessageRule, categorize
+from failtrack_pipeline.tracking.categorize import MessageRule, categorize, group_name
 from failtrack_pipeline.tracking.normalize import GROUPING_VERSION, normalize_message
 from failtrack_pipeline.tracking.scrub import scrub_secrets
 
@@ -65,7 +65,7 @@ def describe_failure(
     return Failure(
         source_id=source_id,
         category=categorize(error, rules),
-        message=_normalized(raw),
+        message=group_name(error, rules) or _normalized(raw),
         example=_scrubbed(raw)[:EXAMPLE_MAX_CHARS],
         external_id=external_id,
         seen_at=seen_at,
