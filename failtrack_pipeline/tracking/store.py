@@ -172,8 +172,8 @@ def _upsert(connection: sa.Connection, groups: list[FailureGroup], run_id: str) 
     )
     by_fingerprint = {group.fingerprint: group for group in groups}
     updates = []
-    for row_id, fingerprint, stored in connection.execute(statement):
-        new_samples = by_fingerprint[fingerprint].samples
+    for row_id, key, stored in connection.execute(statement):
+        new_samples = by_fingerprint[key].samples
         merged = merge_samples(new_samples, stored or [])
         if merged != (stored or []):
             updates.append({"row_id": row_id, "samples": merged})
