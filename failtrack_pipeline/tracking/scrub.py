@@ -34,25 +34,30 @@ class ScrubRule(NamedTuple):
     replace: str | Callable[[re.Match[str]], str]
 
 
-# A credential's name: any identifier that ends in (or is) one of these words, also in
-# camelCase or with a digit (oktaApiToken, token1, db_pass, aws_secret_access_key, sl-key).
-_NAME_WORDS = (
-    r"(?:api[_-]?key|apikey|access[_-]?key|secret[_-]?key|private[_-]?key|client[_-]?secret"
-    r"|(?<=[_\-])key|(?<![\w.\-])key|token|secrete?|password|passwd|pass|pwd|pw|passphrase|sig|signature|auth"
-    r"|credentials?|session(?:[_-]?id)?|login|access[_-]?id)"
+# A credential's name: an identifier whose last word (after `_`, `-`, `.` or a camelCase
+# hump) is one of these, maybe followed by a qualifier or a digit (oktaApiToken, token1,
+# db_pass, aws_secret_access_key, sl-key, password_super_secure). The words are a trie by
+# first letter and the name is read segment by segment: both keep the per-word cost low.
+_SEGMENTS = r"(?:(?-i:[A-Za-z0-9][a-z0-9]*)(?:[_.\-]+|(?-i:(?=[A-Z]))))*?"  # one way to split
+_STRONG_WORDS = (
+    r"(?:a(?:pi[_-]?key|ccess[_-]?key)|s(?:ecret(?:[_-]?key)?|ecrete)"
+    r"|p(?:ass(?:word|wd|phrase)?|wd|w|rivate[_-]?key)|client[_-]?secret|(?<=[_\-])key"
+    r"|[a-z]{0,20}?(?:apikey|password|passwd|secret))"  # glued on: ibm_cloud_iamapikey
 )
-_NAME = rf"[\w.\-]{{0,60}}?{_NAME_WORDS}(?:[_-][a-z]{{1,12}}){{0,2}}\d{{0,3}}"
-# After a bare colon only names that cannot be anything else (`auth:SIMPLE` is a mode).
-_STRONG_NAME = (
-    r"[\w.\-]{0,60}?(?:api[_-]?key|apikey|access[_-]?key|secret[_-]?key|private[_-]?key"
-    r"|client[_-]?secret|(?<=[_\-])key|(?<=\w)token|secrete?|password|passwd|pass|pwd|pw|passphrase"
-    r")(?:[_-][a-z]{1,12}){0,2}\d{0,3}"
+_WORDS = (
+    rf"(?:{_STRONG_WORDS}|(?<![a-z0-9])key|[a-z]{{0,20}}?token|a(?:uth|ccess[_-]?id)"
+    r"|s(?:ession(?:[_-]?id)?|ig(?:nature)?)|credentials?|login)"
 )
+_QUALIFIER = r"(?:[_-][a-z]{1,12}){0,2}\d{0,3}"
+_NAME = rf"{_SEGMENTS}{_WORDS}{_QUALIFIER}"
+# After a bare colon only names that cannot be anything else (`auth:SIMPLE` is a mode,
+# `Unexpected token: <` prose); a token needs a word before it (access_token, apiToken).
+_STRONG_NAME = rf"{_SEGMENTS}(?:{_STRONG_WORDS}|(?<=[\w.\-])token){_QUALIFIER}"
 # Between a name and its value: `=`, `:`, `:=`, `::=`, `?=`, `=>`, `==`, `!==`, `%3D`, or a
 # quote/space before a quoted value (`password "x"`). Key words glued into prose
 # ("token: <" in a parser message) are kept out by asking the value to look like one.
-_OPERATOR = r"""(?:["'`\]]?\s{0,3}(?:[:?!]{0,3}={1,3}>?|%3d|\s(?=["'`]))\s{0,3}@?)"""
-_COLON = r"""(?:["'`]?\s{0,3}:(?!//)\s{0,3})"""
+_OPERATOR = r"""(?:["'`\]]?\s{0,3}(?:[:?!]{0,3}={1,3}>?|%3d)\s{0,3}@?)"""
+_COLON = r"""(?:["'`]?\s{0,3}:(?!//)\s{0,3}|\s(?=["'`]))"""
 # A value: quoted (with spaces), else a run to whitespace or a separator. `…` (normalize's
 # truncation mark) ends one.
 _VALUE = r"""(?:"[^"\n]{0,500}"|'[^'\n]{0,500}'|`[^`\n]{0,500}`
@@ -223,7 +228,7 @@ SCRUB_RULES: Final[tuple[ScrubRule, ...]] = (
         | npm_[A-Za-z0-9]{8,}
         | pypi-[A-Za-z0-9_\-]{16,}
         | hv[sbr]\.[\w\-]{20,}
-        | sntr[ysu]_[\w=+/\-]{20,}
+        | sntry[su]_[\w=+/\-]{20,}
         | GR1348941[\w\-]{20,}
         | (?:AP[\dA-F]|AKC)[a-zA-Z0-9]{8,}
         | (?:AC|SK)[a-z0-9]{32}
