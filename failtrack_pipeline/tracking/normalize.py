@@ -19,10 +19,9 @@ change what a message becomes.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Final
 
+from failtrack_pipeline.tracking.one_pass import DIGITS, OnePass, Rule
 from failtrack_pipeline.tracking.scrub import scrub_secrets
 
 # Bump when a rule change makes any message normalize differently: stored groups are then
@@ -32,8 +31,12 @@ GROUPING_VERSION: Final = 2
 MAX_LENGTH: Final = 500
 ELLIPSIS: Final = "…"
 
-_MONTH = r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"  # noqa: E501
-_WEEKDAY = r"(?:mon|tue|wed|thu|fri|sat|sun)(?:day|sday|nesday|rsday|urday)?"
+# Month and weekday names as tries on their first letters: tried at every word's start.
+_MONTH = (
+    r"(?:j(?:an(?:uary)?|u(?:ne?|ly?))|feb(?:ruary)?|ma(?:r(?:ch)?|y)|a(?:pr(?:il)?|ug(?:ust)?)"
+    r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
+)
+_WEEKDAY = r"(?:mon|t(?:ue|hu)|wed|fri|s(?:at|un))(?:day|sday|nesday|rsday|urday)?"
 _TIME = r"\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d{1,9})?(?:\ ?[ap]\.?m\b\.?)?(?![0-9a-y_])"
 _ZONE = r"(?:\ ?(?:z\b|[+-]\d{2}:?\d{2}\b|gmt[+-]\d{4}|(?:gmt|utc|[ecmp][sd]t|cet|cest|bst|jst)\b))"
 _HEX4 = r"[0-9a-f]{1,4}"
@@ -41,17 +44,16 @@ _HEX4 = r"[0-9a-f]{1,4}"
 _TLD = r"(?:com|net|org|edu|gov|io|info|biz|co|uk|de|fr|nl|br|tw|cn|hk|jp|ru|au|ca|in|us|eu|local|internal)"  # noqa: E501
 
 
-@dataclass(frozen=True, slots=True)
-class Rule:
-    """One parameterization: what `pattern` matches becomes `placeholder`."""
-
-    name: str
-    pattern: str  # verbose ((?x)) and case-insensitive; its own groups are named name__part
-    placeholder: str | Callable[[re.Match[str]], str]
-
-
 def _url(match: re.Match[str]) -> str:
     return f"{match['url__scheme']}://{match['url__host']}/<path>"
+
+
+_ID_SHAPE: Final = re.compile(r"_[a-z]?-?\d|[a-z]\d{3}|\d[a-z]+\d", re.IGNORECASE)
+
+
+def _id(match: re.Match[str]) -> str:
+    word = match["id__word"]
+    return word if word and not _ID_SHAPE.search(word) else "<id>"
 
 
 def _quoted(match: re.Match[str]) -> str:
@@ -59,9 +61,9 @@ def _quoted(match: re.Match[str]) -> str:
     text = match.group()
     inner = text[1:-1].strip()
     if " " in inner:
-        return text[0] + _PATTERN.sub(_replace, inner) + text[-1]
-    url = _PATTERN.fullmatch(inner)
-    return _url(url) if url and url.lastgroup == "url" else "<value>"
+        return text[0] + _NORMALIZE.sub(inner) + text[-1]
+    url = _URL.fullmatch(inner)
+    return _url(url) if url else "<value>"
 
 
 # Ordered: what contains other forms goes first (a URL holds ids and dates, a datetime a
@@ -79,6 +81,7 @@ NORMALIZE_RULES: Final[tuple[Rule, ...]] = (
         (?:/<path>|[/?\#][^\s'"<>)]*)?
         """,
         _url,
+        ("://",),
     ),
     Rule(
         "quoted",
@@ -86,21 +89,29 @@ NORMALIZE_RULES: Final[tuple[Rule, ...]] = (
         # unclosed quote costs little.
         r"""(?<![^\W\d_]|>)(?:'[^'\n]{0,200}'|"[^"\n]{0,200}"|“[^”\n]{0,200}”|‘[^’\n]{0,200}’)""",
         _quoted,
+        ("'", '"', "“", "‘"),
     ),
-    Rule("uuid", r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", "<uuid>"),
+    Rule(
+        "uuid",
+        r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b",
+        "<uuid>",
+        ("-",),
+    ),
     Rule(
         "datetime",
         rf"""
-        \b\d{{4}}-\d{{1,2}}-\d{{1,2}}[T\ _]\d{{1,2}}[:.]\d{{2}}(?:[:.]\d{{2}})?(?:[.,]\d{{1,9}})?
-            {_ZONE}?                                        # ISO 8601, RFC 3339, SQL
-        | \b\d{{8}}T\d{{6}}Z?\b                             # iCalendar basic
+        \b(?=\d)(?:\d{{4}}-\d{{1,2}}-\d{{1,2}}[T\ _]\d{{1,2}}[:.]\d{{2}}(?:[:.]\d{{2}})?
+            (?:[.,]\d{{1,9}})?{_ZONE}?                       # ISO 8601, RFC 3339, SQL
+        | \d{{8}}T\d{{6}}Z?\b                                # iCalendar basic
+        | \d{{1,2}}[\ \-]{_MONTH}[\ \-]\d{{2,4}}(?:\ {_TIME})?{_ZONE}?)   # nginx
         | \b(?:{_WEEKDAY},?\ )?\d{{1,2}}[\ \-]{_MONTH}[\ \-]\d{{2,4}}
-            (?:\ {_TIME})?{_ZONE}?                          # RFC 2822, nginx
+            (?:\ {_TIME})?{_ZONE}?                          # RFC 2822
         | \b(?:{_WEEKDAY},?\ )?{_MONTH}\ +\d{{1,2}},?(?:\ \d{{4}})?\ {_TIME}
             {_ZONE}?(?:\ \d{{4}}\b)?(?:\ \([\w\ ]{{1,40}}\))?   # ctime, syslog, JavaScript
         | \b{_WEEKDAY},?\ {_MONTH}\ \d{{1,2}},?\ \d{{4}}\b      # JavaScript toDateString
         """,
         "<datetime>",
+        DIGITS,
     ),
     Rule(
         "date",
@@ -111,24 +122,27 @@ NORMALIZE_RULES: Final[tuple[Rule, ...]] = (
         | \b{_MONTH}\.?\ \d{{1,2}}(?:st|nd|rd|th)?,?\ \d{{4}}\b
         """,
         "<date>",
+        DIGITS,
     ),
     Rule(
         "host",
         # A bare domain name: with a port, or ending in a common top-level domain.
-        rf"""(?<![\w.\-/@>])(?=[\w.\-]{{0,253}}[a-z_])[a-z0-9][\w\-]*(?:\.[\w\-]+)+(?=:\d{{1,5}}\b)
-        | (?<![\w.\-/@>])[a-z0-9][\w\-]*(?:\.[\w\-]+)*\.{_TLD}\b(?![.\-])
+        rf"""(?<![\w.\-/@>])(?=[\w\-]*+\.)(?=[\w.\-]{{0,253}}[a-z_])[a-z0-9][\w\-]*(?:\.[\w\-]+)+(?=:\d{{1,5}}\b)
+        | (?<![\w.\-/@>])(?=[\w\-]*+\.)[a-z0-9][\w\-]*(?:\.[\w\-]+)*\.{_TLD}\b(?![.\-])
         """,
         "<host>",
+        (".",),
     ),
     Rule(
         "ip",
         rf"""
         \b(?:\d{{1,3}}\.){{3}}\d{{1,3}}\b
-        | (?<![\w:<>])(?:(?:{_HEX4}:){{7}}{_HEX4}
+        | (?<![\w:<>])(?=[0-9a-f]{{0,4}}:)(?:(?:{_HEX4}:){{7}}{_HEX4}
             | {_HEX4}(?::{_HEX4}){{0,6}}::(?:{_HEX4}(?::{_HEX4}){{0,6}})?
             | ::{_HEX4}(?::{_HEX4}){{0,6}})(?![\w:<>])
         """,
         "<ip>",
+        (*DIGITS, ":"),
     ),
     Rule(
         "assigned",
@@ -136,56 +150,54 @@ NORMALIZE_RULES: Final[tuple[Rule, ...]] = (
         # to its own rule.
         r"""(?<=[a-z]=)(?![a-z][\w+.\-]{0,30}://)(?=[^\s,;&<>'"()\[\]{}]*[a-z])[^\s,;&<>'"()\[\]{}=…]+""",
         "<value>",
+        ("=",),
     ),
     Rule(
         "user_name",
         # Who an account error is about is not what went wrong: `invalid user bob`.
         r"(?<=\buser\ )(?!<)(?!(?:agent|code|name|id|data|not|is|has|was|with)\b)[\w.\-@]+",
         "<value>",
+        ("user ",),
     ),
-    Rule("mac", r"\b[0-9a-f]{1,2}(?::[0-9a-f]{1,2}){5}\b", "<mac>"),
-    Rule("time", rf"\b{_TIME}(?:{_ZONE}(?!\w))?", "<time>"),
+    Rule("mac", r"\b[0-9a-f]{1,2}(?::[0-9a-f]{1,2}){5}\b", "<mac>", (":",)),
+    Rule("time", rf"\b{_TIME}(?:{_ZONE}(?!\w))?", "<time>", (":",)),
     Rule(
         "path",
         # A file path: two or more segments after a slash, not a fraction (1/2).
         r"""(?<![\w.<>/])(?:\.{1,2}|~)?/(?=[^\s/]*[a-z_.])[\w.\-~+@%=]+(?:/[\w.\-~+@%=]*)+""",
         "<path>",
+        ("/",),
     ),
     Rule(
         "hex",
         # Hex ids need a digit and a letter: "deadbeef" is a word and 12345678 an <int>.
-        r"\b0x[0-9a-f]+\b|\b(?=[0-9a-f]{0,64}\d)(?=[0-9a-f]{0,64}[a-f])[0-9a-f]{8,}\b",
+        r"\b0x[0-9a-f]+\b|\b(?=[0-9a-f]{8})(?=[0-9a-f]{0,64}\d)(?=[0-9a-f]{0,64}[a-f])[0-9a-f]{8,}\b",
         "<hex>",
+        DIGITS,
     ),
     Rule(
         "id",
-        # A word joined to digits by `_` (blk_-1608, attempt_1445_0020_m_000000_0) or a run
-        # of letters and digits that mixes them more than once (tc19060, R02-M1-N0).
-        r"""\b[a-z][a-z0-9]*_[a-z]?-?\d[\w\-]*
+        # A word joined to digits by `_` (blk_-1608, attempt_1445_0020_m_000000_0), with a
+        # run of 3 digits (tc19060) or mixing digits and letters twice (15G1510); `utf8`,
+        # `http2` and `ipv4` are words. A word with a digit is read once, `_id` decides.
+        r"""(?P<id__word>\b[a-z](?=\w*-?\d)\w*+(?:(?<=_)-\d\w*+)?)
         | \b\d+(?:_\d+)+\b
-        | \b(?=[a-z]{0,20}\d)(?=\w{0,40}[a-z]\d{3})\w+\b
-        | \b(?=\w*\d)(?=\w*[a-z])\w*\d[a-z]+\d\w*
+        | \b\d+[a-z]+\d\w*
         """,
-        "<id>",
+        _id,
+        DIGITS,
     ),
     Rule(
         "float",
         r"(?<![\w.])-?\d+\.\d+(?:e[+-]?\d+)?(?!\.\d)(?=(?:ms|s|m|h|d|[kmg]i?b)?\b)",
         "<float>",
+        DIGITS,
     ),
-    Rule("int", r"(?<![\w])-?\d+(?=(?:ms|s|m|h|d|[kmg]i?b)?\b)", "<int>"),
+    Rule("int", r"(?<![\w])-?\d+(?=(?:ms|s|m|h|d|[kmg]i?b)?\b)", "<int>", DIGITS),
 )
 
-_PATTERN: Final = re.compile(
-    "|".join(f"(?P<{rule.name}>{rule.pattern})" for rule in NORMALIZE_RULES),
-    re.VERBOSE | re.IGNORECASE,
-)
-_REPLACE: Final = {rule.name: rule.placeholder for rule in NORMALIZE_RULES}
-
-
-def _replace(match: re.Match[str]) -> str:
-    placeholder = _REPLACE[match.lastgroup or ""]
-    return placeholder if isinstance(placeholder, str) else placeholder(match)
+_NORMALIZE: Final = OnePass(NORMALIZE_RULES)
+_URL: Final = NORMALIZE_RULES[0].regex()
 
 
 _WHITESPACE = re.compile(r"\s+")
@@ -211,7 +223,7 @@ def normalize_message(message: str) -> str:
 
 def _rewrite(text: str) -> str:
     text = _WHITESPACE.sub(" ", scrub_secrets(text))
-    return _PATTERN.sub(_replace, text).strip()
+    return _NORMALIZE.sub(text).strip()
 
 
 def _bound(text: str) -> str:

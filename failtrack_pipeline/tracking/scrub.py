@@ -20,18 +20,11 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Callable
-from typing import Final, NamedTuple
+from typing import Final
+
+from failtrack_pipeline.tracking.one_pass import DIGITS, OnePass, Rule
 
 MASK: Final = "***"
-
-
-class ScrubRule(NamedTuple):
-    """What `pattern` matches is rewritten by `replace`: a fixed text or a function."""
-
-    name: str
-    pattern: re.Pattern[str]  # each rule's own groups are named <name>__<part>
-    replace: str | Callable[[re.Match[str]], str]
 
 
 # A credential's name: an identifier whose last word (after `_`, `-`, `.` or a camelCase
@@ -48,6 +41,20 @@ _WORDS = (
     rf"(?:{_STRONG_WORDS}|(?<![a-z0-9])key|[a-z]{{0,20}}?token|a(?:uth|ccess[_-]?id)"
     r"|s(?:ession(?:[_-]?id)?|ig(?:nature)?)|credentials?|login)"
 )
+# A text holds no credential's name without one of these.
+_NAME_TRIGGERS: Final = (
+    "key",
+    "tok",
+    "secret",
+    "pass",
+    "pw",
+    "auth",
+    "sig",
+    "session",
+    "credential",
+    "login",
+    "access",
+)  # noqa: E501
 _QUALIFIER = r"(?:[_-][a-z]{1,12}){0,2}\d{0,3}"
 _NAME = rf"{_SEGMENTS}{_WORDS}{_QUALIFIER}"
 # After a bare colon only names that cannot be anything else (`auth:SIMPLE` is a mode,
@@ -149,35 +156,34 @@ def _keep_prefix(match: re.Match[str]) -> str:
     return _part(match, "keep") + MASK
 
 
-def _rule(name: str, pattern: str, replace: str | Callable[[re.Match[str]], str]) -> ScrubRule:
-    return ScrubRule(name, re.compile(pattern, re.VERBOSE | re.IGNORECASE), replace)
-
-
 # Ordered: what contains other forms goes first (a header holds a Bearer token, a URL's
 # userinfo looks like an e-mail address, a named value may be a known token).
-SCRUB_RULES: Final[tuple[ScrubRule, ...]] = (
-    _rule(
+SCRUB_RULES: Final[tuple[Rule, ...]] = (
+    Rule(
         "private_key_block",
         r"""-----BEGIN[A-Z ]{0,20}\ PRIVATE\ KEY(?:\ BLOCK)?-----[A-Za-z0-9+/=\s\\:\-,]{0,20000}
         (?:-----END[A-Z ]{0,20}\ PRIVATE\ KEY(?:\ BLOCK)?-----)?""",
         MASK,
+        ("-----begin",),
     ),
-    _rule(
+    Rule(
         # Also when a value was cut short (`…`) before its `@`: half a password is a secret.
         "url_userinfo",
         r"""(?P<url_userinfo__keep>(?<![\w+.\-])[a-z][\w+.\-]{0,30}://)
         (?![^\s/@'"<>?\#…]{0,256}\*\*\*)[^\s/@'"<>?\#…]{1,256}(?=@|…)""",
         _keep_prefix,
+        ("://",),
     ),
-    _rule(
+    Rule(
         # The whole URL is the credential: anyone who has it can post.
         "webhook_url",
         r"""https?://(?:hooks\.slack\.com/(?:services|workflows|triggers)
         |[\w\-]+\.webhook\.office\.com/webhookb2|discord(?:app)?\.com/api/webhooks)/
         [^\s'"<>]{0,300}""",
         MASK,
+        ("hooks.slack", "webhook.office", "discord"),
     ),
-    _rule(
+    Rule(
         # Any scheme (Bearer, Basic, ApiKey, SSWS, GenieKey, …): the scheme stays, the
         # credential goes; a lone value (`Authorization: abc`) goes too.
         "authorization_header",
@@ -185,33 +191,38 @@ SCRUB_RULES: Final[tuple[ScrubRule, ...]] = (
         (?:[a-z][\w\-]{0,30}\s+(?=[^\s,;]))?)
         (?!\*\*\*)(?![^\s,;"']{1,40}\s+\*\*\*)(?:'[^'\n]{1,2000}'|"[^"\n]{1,2000}"|[^\s,;"']{1,2000})""",
         _keep_prefix,
+        ("authorization",),
     ),
-    _rule(
+    Rule(
         "curl_user",
         r"""(?P<curl_user__keep>(?<![\w-])(?:-u|--user|--proxy-user)(?:\s+|=)["']?)
         (?!\*\*\*)[^\s:"']{1,200}:[^\s"']{1,500}""",
         _keep_prefix,
+        ("-u",),
     ),
-    _rule(
+    Rule(
         "bearer_token",
         r"""(?P<bearer_token__keep>(?<![\w-])(?:bearer|basic|token)\s+)
         (?=[\w\-.~+/]{8})(?=[\w\-.~+/]{0,300}?(?:\d|(?-i:[a-z][A-Z])))[\w\-.~+/]+=*""",
         _keep_prefix,
+        ("bearer", "basic", "token"),
     ),
-    _rule(
+    Rule(
         "named_secret",
         rf"""(?<![\w.\-])(?=["'`$\-]{{0,2}}[\w.])(?:["'`$]?(?:{_NAME}(?:\[\d{{0,4}}\])?{_OPERATOR}|{_STRONG_NAME}{_COLON})
         |(?<=\s)--{_NAME}\s+|["'`]{_NAME}["'`]\s{{0,3}}:\s{{0,3}})
         (?P<named_secret__value>{_VALUE})""",
         _mask_value,
+        _NAME_TRIGGERS,
     ),
-    _rule(
+    Rule(
         # `if ("value" == password)`: the value before its name.
         "compared_secret",
         rf"""["'`][^"'`\n]{{1,500}}["'`](?=\s{{0,3}}[!=]={{1,2}}\s{{0,3}}{_NAME}\b)""",
         MASK,
+        ("==", "!="),
     ),
-    _rule(
+    Rule(
         "known_token",
         # Formats that name their issuer (gitleaks' and detect-secrets' rules).
         r"""(?<![\w\-])(?:
@@ -242,7 +253,7 @@ SCRUB_RULES: Final[tuple[ScrubRule, ...]] = (
         )(?![\w\-])""",
         MASK,
     ),
-    _rule(
+    Rule(
         "random_token",
         # Looks random: 20 or more characters of a token alphabet mixing upper case, lower
         # case and digits (or 32 or more hex digits), with enough entropy to be no word.
@@ -253,41 +264,36 @@ SCRUB_RULES: Final[tuple[ScrubRule, ...]] = (
         | (?<![\w\-+.~%])(?:(?<=["'])[0-9a-f]{32,300}|[0-9a-f]{48,300})(?![\w\-+=.~])""",
         _mask_random,
     ),
-    _rule(
+    Rule(
         "email",
         r"(?<![\w.+\-])[\w.+\-]{1,128}@[\w\-]{1,63}(?:\.[\w\-]{1,63})*\.[a-z]{2,63}\b",
         _mask_email,
+        ("@",),
     ),
-    _rule(
+    Rule(
         "iban",
         r"(?<![\w\-])[A-Z]{2}\d{2}(?:\ ?[A-Z0-9]{4}){2,7}(?:\ ?[A-Z0-9]{1,4})?(?![\w\-])",
         _mask_iban,
+        DIGITS,
     ),
-    _rule(
+    Rule(
         # Grouped in fours, or one run that starts like a card network's numbers.
         "card_number",
         r"""(?<![\w\-.])(?:\d{4}(?P<card_number__sep>[\ \-])\d{4}(?P=card_number__sep)\d{4}
         (?P=card_number__sep)\d{1,7} | (?:4|5[1-5]|3[47]|6011|2[2-7])\d{11,17})(?![\w\-.])""",
         _mask_card,
+        DIGITS,
     ),
-    _rule(
+    Rule(
         "phone_number",
         r"""(?<![\w+])\+[1-9]\d{0,2}(?:[\ \-]?\(\d{1,4}\))?(?:[\ \-]?\d{2,4}){2,5}(?![\w.])
         | (?<![\w(])\(\d{3}\)\ ?\d{3}-\d{4}\b | (?<![\w\-.])\d{3}-\d{3}-\d{4}(?![\w\-])""",
         "<phone>",
+        ("+", "(", "-"),
     ),
 )
 
-_PATTERN: Final = re.compile(
-    "|".join(f"(?P<{rule.name}>{rule.pattern.pattern})" for rule in SCRUB_RULES),
-    re.VERBOSE | re.IGNORECASE,
-)
-_REPLACE: Final = {rule.name: rule.replace for rule in SCRUB_RULES}
-
-
-def _replace(match: re.Match[str]) -> str:
-    replace = _REPLACE[match.lastgroup or ""]
-    return replace if isinstance(replace, str) else replace(match)
+_SCRUB: Final = OnePass(SCRUB_RULES)
 
 
 def scrub_secrets(text: str) -> str:
@@ -295,4 +301,4 @@ def scrub_secrets(text: str) -> str:
 
     Never raises and is idempotent: `scrub_secrets(scrub_secrets(t)) == scrub_secrets(t)`.
     """
-    return _PATTERN.sub(_replace, text)
+    return _SCRUB.sub(text)
