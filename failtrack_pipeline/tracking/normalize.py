@@ -92,6 +92,14 @@ NORMALIZE_RULES: Final[tuple[Rule, ...]] = (
         ("'", '"', "“", "‘"),
     ),
     Rule(
+        "assigned",
+        # What follows `name=` is its value, whatever it is (user=root, rhost=10.0.0.1,
+        # uid=0); a URL there is left to its own rule.
+        r"""(?<=[a-z]=)(?![a-z][\w+.\-]{0,30}://)[^\s,;&<>'"()\[\]{}=…]+""",
+        "<value>",
+        ("=",),
+    ),
+    Rule(
         "uuid",
         r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b",
         "<uuid>",
@@ -126,8 +134,9 @@ NORMALIZE_RULES: Final[tuple[Rule, ...]] = (
     ),
     Rule(
         "host",
-        # A bare domain name: with a port, or ending in a common top-level domain.
-        rf"""(?<![\w.\-/@>])(?=[\w\-]*+\.)(?=[\w.\-]{{0,253}}[a-z_])[a-z0-9][\w\-]*(?:\.[\w\-]+)+(?=:\d{{1,5}}\b)
+        # A bare domain name or IP with a port (an endpoint: `<host>:<int>`), or a domain
+        # name ending in a common top-level domain.
+        rf"""(?<![\w.\-/@>])(?=[\w\-]*+\.)[a-z0-9][\w\-]*(?:\.[\w\-]+)+(?=:\d{{1,5}}\b)
         | (?<![\w.\-/@>])(?=[\w\-]*+\.)[a-z0-9][\w\-]*(?:\.[\w\-]+)*\.{_TLD}\b(?![.\-])
         """,
         "<host>",
@@ -143,14 +152,6 @@ NORMALIZE_RULES: Final[tuple[Rule, ...]] = (
         """,
         "<ip>",
         (*DIGITS, ":"),
-    ),
-    Rule(
-        "assigned",
-        # A bare value after `name=` (user=root, mode=fast); a URL or number there is left
-        # to its own rule.
-        r"""(?<=[a-z]=)(?![a-z][\w+.\-]{0,30}://)(?=[^\s,;&<>'"()\[\]{}]*[a-z])[^\s,;&<>'"()\[\]{}=…]+""",
-        "<value>",
-        ("=",),
     ),
     Rule(
         "user_name",
@@ -170,8 +171,9 @@ NORMALIZE_RULES: Final[tuple[Rule, ...]] = (
     ),
     Rule(
         "hex",
-        # Hex ids need a digit and a letter: "deadbeef" is a word and 12345678 an <int>.
-        r"\b0x[0-9a-f]+\b|\b(?=[0-9a-f]{8})(?=[0-9a-f]{0,64}\d)(?=[0-9a-f]{0,64}[a-f])[0-9a-f]{8,}\b",
+        # Hex ids need a digit and a letter ("deadbeef" is a word and 12345678 an <int>),
+        # or a leading zero and a fixed width (00000001).
+        r"\b0x[0-9a-f]+\b|\b0[0-9a-f]{7,}\b|\b(?=[0-9a-f]{8})(?=[0-9a-f]{0,64}\d)(?=[0-9a-f]{0,64}[a-f])[0-9a-f]{8,}\b",
         "<hex>",
         DIGITS,
     ),
@@ -185,6 +187,13 @@ NORMALIZE_RULES: Final[tuple[Rule, ...]] = (
         | \b\d+[a-z]+\d\w*
         """,
         _id,
+        DIGITS,
+    ),
+    Rule(
+        "size",
+        # An amount of data, whatever its unit: 512 B, 1.5 KB and 3 MB are one kind of value.
+        r"(?<![\w.])\d+(?:\.\d+)?\ ?(?:[kmgt]i?b|b|bytes?)\b",
+        "<size>",
         DIGITS,
     ),
     Rule(
