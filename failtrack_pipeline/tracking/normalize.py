@@ -41,7 +41,10 @@ _TIME = r"\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d{1,9})?(?:\ ?[ap]\.?m\b\.?)?(?![0-9a-
 _ZONE = r"(?:\ ?(?:z\b|[+-]\d{2}:?\d{2}\b|gmt[+-]\d{4}|(?:gmt|utc|[ecmp][sd]t|cet|cest|bst|jst)\b))"
 _HEX4 = r"[0-9a-f]{1,4}"
 # Common top-level domains: a bare `word.word.com` is a host, `org.apache.Foo` a class.
-_TLD = r"(?:com|net|org|edu|gov|io|info|biz|co|uk|de|fr|nl|br|tw|cn|hk|jp|ru|au|ca|in|us|eu|local|internal)"  # noqa: E501
+_TLD = (
+    r"(?:com|net|org|edu|gov|mil|int|io|info|biz|co|eu|local|internal|a[rtu]|b[er]|c[ahlnz]|d[ek]"
+    r"|es|f[ir]|gr|hk|hu|i[delnt]|jp|kr|mx|my|n[loz]|p[lt]|r[ou]|s[eg]|t[hrw]|u[aks]|vn|za)"
+)
 
 
 def _url(match: re.Match[str]) -> str:
@@ -155,17 +158,21 @@ NORMALIZE_RULES: Final[tuple[Rule, ...]] = (
     ),
     Rule(
         "user_name",
-        # Who an account error is about is not what went wrong: `invalid user bob`.
-        r"(?<=\buser\ )(?!<)(?!(?:agent|code|name|id|data|not|is|has|was|with)\b)[\w.\-@]+",
+        # Who an account error is about is not what went wrong: `invalid user bob`,
+        # `password for bob from`.
+        r"""(?:(?<=\buser\ )|(?<=\bpassword\ for\ ))(?!<)
+        (?!(?:agent|code|name|id|data|not|is|has|was|with|from|for|invalid)\b)[\w.\-@]+""",
         "<value>",
-        ("user ",),
+        ("user ", "password for "),
     ),
     Rule("mac", r"\b[0-9a-f]{1,2}(?::[0-9a-f]{1,2}){5}\b", "<mac>", (":",)),
     Rule("time", rf"\b{_TIME}(?:{_ZONE}(?!\w))?", "<time>", (":",)),
     Rule(
         "path",
-        # A file path: two or more segments after a slash, not a fraction (1/2).
-        r"""(?<![\w.<>/])(?:\.{1,2}|~)?/(?=[^\s/]*[a-z_.])[\w.\-~+@%=]+(?:/[\w.\-~+@%=]*)+""",
+        # A file path or a URL's path: two or more segments after a slash (not a fraction,
+        # 1/2), with its query.
+        r"""(?<![\w.<>/])(?:\.{1,2}|~)?/(?=[^\s/]*[a-z_.])[\w.\-~+@%=]+(?:/[\w.\-~+@%=]*)+
+        (?:\?[^\s"'<>]*)?""",
         "<path>",
         ("/",),
     ),
