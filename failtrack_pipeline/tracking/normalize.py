@@ -148,7 +148,7 @@ NORMALIZE_RULES: Final[tuple[Rule, ...]] = (
     Rule(
         "ip",
         rf"""
-        \b(?:\d{{1,3}}\.){{3}}\d{{1,3}}\b
+        \b(?:\d{{1,3}}\.){{3}}\d{{1,3}}\b(?:,\ ?(?:\d{{1,3}}\.){{3}}\d{{1,3}}\b)*   # a list is one
         | (?<![\w:<>])(?=[0-9a-f]{{0,4}}:)(?:(?:{_HEX4}:){{7}}{_HEX4}
             | {_HEX4}(?::{_HEX4}){{0,6}}::(?:{_HEX4}(?::{_HEX4}){{0,6}})?
             | ::{_HEX4}(?::{_HEX4}){{0,6}})(?![\w:<>])
@@ -166,7 +166,14 @@ NORMALIZE_RULES: Final[tuple[Rule, ...]] = (
         ("user ", "password for "),
     ),
     Rule("mac", r"\b[0-9a-f]{1,2}(?::[0-9a-f]{1,2}){5}\b", "<mac>", (":",)),
-    Rule("time", rf"\b{_TIME}(?:{_ZONE}(?!\w))?", "<time>", (":",)),
+    Rule(
+        "time",
+        # A time of day, or a duration spelled out (`lifetime 01:01` and `lifetime <1 sec`).
+        rf"""\b{_TIME}(?:{_ZONE}(?!\w))?
+        | (?<![\w.])<?\d+(?:\.\d+)?\ (?:secs?|seconds?|mins?|minutes?|hours?|days?)\b""",
+        "<time>",
+        (":", "sec", "min", "hour", "day"),
+    ),
     Rule(
         "path",
         # A file path or a URL's path: two or more segments after a slash (not a fraction,
@@ -198,8 +205,10 @@ NORMALIZE_RULES: Final[tuple[Rule, ...]] = (
     ),
     Rule(
         "size",
-        # An amount of data, whatever its unit: 512 B, 1.5 KB and 3 MB are one kind of value.
-        r"(?<![\w.])\d+(?:\.\d+)?\ ?(?:[kmgt]i?b|b|bytes?)\b",
+        # An amount of data, whatever its unit: 512 B, 1.5 KB and 3 MB are one kind of value,
+        # and so is one restated in another unit: `1573 bytes (1.53 KB)`.
+        r"""(?<![\w.])\d+(?:\.\d+)?\ ?(?:[kmgt]i?b|b|bytes?)\b
+        (?:\ \(\d+(?:\.\d+)?\ ?(?:[kmgt]i?b|b|bytes?)\))?""",
         "<size>",
         DIGITS,
     ),
