@@ -87,20 +87,21 @@ NORMALIZE_RULES: Final[tuple[Rule, ...]] = (
         ("://",),
     ),
     Rule(
+        "assigned",
+        # What follows `name=` is its value, whatever it is (user=root, rhost=10.0.0.1,
+        # uid=0, tag="View Lock"); a URL there is left to its own rule.
+        r"""(?<=[a-z]=)(?![a-z][\w+.\-]{0,30}://)
+        (?:"[^"\n]{0,200}"|'[^'\n]{0,200}'|[^\s,;&<>'"()\[\]{}=…]+)""",
+        "<value>",
+        ("=",),
+    ),
+    Rule(
         "quoted",
         # Not after a letter, so apostrophes (venue's, can't) open nothing. Bounded, so an
         # unclosed quote costs little.
         r"""(?<![^\W\d_]|>)(?:'[^'\n]{0,200}'|"[^"\n]{0,200}"|“[^”\n]{0,200}”|‘[^’\n]{0,200}’)""",
         _quoted,
         ("'", '"', "“", "‘"),
-    ),
-    Rule(
-        "assigned",
-        # What follows `name=` is its value, whatever it is (user=root, rhost=10.0.0.1,
-        # uid=0); a URL there is left to its own rule.
-        r"""(?<=[a-z]=)(?![a-z][\w+.\-]{0,30}://)[^\s,;&<>'"()\[\]{}=…]+""",
-        "<value>",
-        ("=",),
     ),
     Rule(
         "uuid",
@@ -196,7 +197,8 @@ NORMALIZE_RULES: Final[tuple[Rule, ...]] = (
         # A word joined to digits by `_` (blk_-1608, attempt_1445_0020_m_000000_0), with a
         # run of 3 digits (tc19060) or mixing digits and letters twice (15G1510); `utf8`,
         # `http2` and `ipv4` are words. A word with a digit is read once, `_id` decides.
-        r"""(?P<id__word>\b[a-z](?=\w*-?\d)\w*+(?:(?<=_)-\d\w*+)?)
+        r"""\b[\w.\-]+~[\w.\-~]+                 # a component identity: name~key~arch~~version
+        | (?P<id__word>\b[a-z](?=\w*-?\d)\w*+(?:(?<=_)-\d\w*+)?)
         | \b\d+(?:_\d+)+\b
         | \b\d+[a-z]+\d\w*
         """,
