@@ -5,7 +5,9 @@
 Every message carries fresh ids, times, URLs or tokens, so none repeats and each call is a
 cache miss. Prints the median of `scrub_secrets` alone and of `normalize_message` (which
 scrubs first), against a baseline measured in the same run: one `re.sub` of digit runs,
-the least a parameterizer can do.
+the least a parameterizer can do. Then what describing a failure costs the scrape
+(`describe_failure`, through its caches) when a realistic share of failure messages is
+unique, against the same stream where every message repeats (all cache hits).
 """
 
 from __future__ import annotations
@@ -17,7 +19,11 @@ import statistics
 import time
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 
+from failtrack_pipeline.errors import EventError
+from failtrack_pipeline.tracking import failures
+from failtrack_pipeline.tracking.failures import describe_failure
 from failtrack_pipeline.tracking.normalize import normalize_message
 from failtrack_pipeline.tracking.scrub import scrub_secrets
 
@@ -69,9 +75,34 @@ def median_us(function: Callable[[str], str], texts: list[str]) -> float:
     return statistics.median(timings) * 1e6
 
 
+def stream(count: int, unique_share: float, seed: int = 2) -> list[str]:
+    """`count` failure messages: `unique_share` of them new, the rest from 50 recurring."""
+    rng = random.Random(seed)
+    recurring = messages(50, seed=seed)
+    fresh = iter(messages(count, seed=seed + 1))
+    return [
+        next(fresh) if rng.random() < unique_share else rng.choice(recurring) for _ in range(count)
+    ]
+
+
+def describe_us(texts: list[str]) -> float:
+    """Mean µs per failure, caches emptied first: what a run's failed events cost to describe
+    (as the scrape records them: typed `EventError`s, so categorizing is free)."""
+    failures._normalized.cache_clear()
+    failures._scrubbed.cache_clear()
+    seen_at = datetime(2026, 12, 1, tzinfo=UTC)
+    errors = [EventError(text) for text in texts]
+    started = time.perf_counter()
+    for error in errors:
+        describe_failure("bench", error, seen_at=seen_at)
+    return (time.perf_counter() - started) / len(texts) * 1e6
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=5000)
+    parser.add_argument("--failures", type=int, default=20_000)
+    parser.add_argument("--unique-share", type=float, default=0.2)
     args = parser.parse_args()
     texts = messages(args.messages)
     assert len(set(texts)) > 0.99 * len(texts), "messages must be unique: every call a miss"
@@ -83,6 +114,12 @@ def main() -> None:
     ):
         cost = median_us(function, texts)
         print(f"{name:<18} median {cost:6.1f} µs per miss  ({cost / baseline:.0f}x baseline)")
+    hits = describe_us(stream(args.failures, 0.0))
+    mixed = describe_us(stream(args.failures, args.unique_share))
+    print(
+        f"describe_failure, all messages recurring: {hits:.1f} µs/failure; "
+        f"{args.unique_share:.0%} unique: {mixed:.1f} µs/failure ({mixed / hits:.1f}x)"
+    )
 
 
 if __name__ == "__main__":
