@@ -192,7 +192,7 @@ def _load_rule(item: object, where: str, file: str) -> MessageRule:
             file,
             where,
             "pattern",
-            f"not a regular expression linear-time matching accepts ({reason}); "
+            f"not a valid regular expression for linear-time matching ({reason}); "
             "lookarounds and backreferences are not supported",
         ) from None
     if rule.regex.search(""):

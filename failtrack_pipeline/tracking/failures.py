@@ -16,6 +16,9 @@ from failtrack_pipeline.tracking.normalize import GROUPING_VERSION, normalize_me
 from failtrack_pipeline.tracking.scrub import scrub_secrets
 
 EXAMPLE_MAX_CHARS = 2000
+# The grouping version of groups a user rule named (`group_as`): no normalizer upgrade
+# re-keys them, their name is the person's.
+USER_NAMED = 0
 # NUL (PostgreSQL refuses it) and lone surrogates (undecodable bytes, not UTF-8): replaced.
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
@@ -34,11 +37,13 @@ class Failure:
     example: str  # scrubbed original, for debugging
     external_id: str | None
     seen_at: datetime
+    # Which rules named the group: the normalizer's version, or USER_NAMED (a `group_as`).
+    grouping_version: int = GROUPING_VERSION
 
     @property
     def fingerprint(self) -> str:
         """Identity of the failure group: same source, category and parameterized message."""
-        return fingerprint(self.source_id, self.category, self.message)
+        return fingerprint(self.source_id, self.category, self.message, self.grouping_version)
 
 
 def fingerprint(
@@ -62,13 +67,15 @@ def describe_failure(
     raw = _UNSTORABLE.sub("\ufffd", _raw_message(error))
     if external_id is None and isinstance(error, FailtrackError):
         external_id = error.external_id
+    named = group_name(error, rules)
     return Failure(
         source_id=source_id,
         category=categorize(error, rules),
-        message=group_name(error, rules) or _normalized(raw),
+        message=named or _normalized(raw),
         example=_scrubbed(raw)[:EXAMPLE_MAX_CHARS],
         external_id=external_id,
         seen_at=seen_at,
+        grouping_version=USER_NAMED if named else GROUPING_VERSION,
     )
 
 

@@ -18,11 +18,12 @@ change what a message becomes.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Final
 
 from failtrack_pipeline.tracking.one_pass import DIGITS, OnePass, Rule
-from failtrack_pipeline.tracking.scrub import scrub_secrets
+from failtrack_pipeline.tracking.scrub import SCRUB_RULES, scrub_secrets
 
 # Bump when a rule change makes any message normalize differently: stored groups are then
 # re-keyed (tracking/store.py), so the change merges them instead of starting new ones.
@@ -225,6 +226,18 @@ NORMALIZE_RULES: Final[tuple[Rule, ...]] = (
 
 _NORMALIZE: Final = OnePass(NORMALIZE_RULES)
 _URL: Final = NORMALIZE_RULES[0].regex()
+
+
+def rules_digest() -> str:
+    """A digest of the scrubber's and normalizer's tables: what GROUPING_VERSION stands for.
+
+    A test pins it per version, so a rule change that forgets to bump the version fails.
+    """
+    parts = [
+        f"{rule.name}\x1f{rule.pattern}\x1f{getattr(rule.replace, '__name__', rule.replace)}"
+        for rule in (*SCRUB_RULES, *NORMALIZE_RULES)
+    ]
+    return hashlib.sha256("\x1e".join(parts).encode()).hexdigest()
 
 
 _WHITESPACE = re.compile(r"\s+")

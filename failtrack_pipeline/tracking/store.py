@@ -32,7 +32,7 @@ from failtrack_pipeline.db.schema import discovery_event_failure_days as days_ta
 from failtrack_pipeline.db.schema import discovery_event_failures as failures_table
 from failtrack_pipeline.db.schema import failure_recordings
 from failtrack_pipeline.errors import ErrorCategory
-from failtrack_pipeline.tracking.failures import Failure, fingerprint
+from failtrack_pipeline.tracking.failures import USER_NAMED, Failure, fingerprint
 from failtrack_pipeline.tracking.normalize import GROUPING_VERSION, normalize_message
 
 SAMPLE_SIZE = 10
@@ -51,6 +51,7 @@ class FailureGroup:
     count: int
     first_seen_at: datetime
     last_seen_at: datetime
+    grouping_version: int
     samples: list[str] = field(default_factory=list)  # newest first, distinct
     days: Counter[date] = field(default_factory=Counter)  # occurrences per UTC day
 
@@ -78,6 +79,7 @@ def group_failures(failures: Iterable[Failure]) -> list[FailureGroup]:
                 count=0,
                 first_seen_at=failure.seen_at,
                 last_seen_at=failure.seen_at,
+                grouping_version=failure.grouping_version,
             )
         group.count += 1
         group.days[failure.seen_at.astimezone(UTC).date()] += 1
@@ -149,7 +151,7 @@ def _upsert(connection: sa.Connection, groups: list[FailureGroup], run_id: str) 
                     "first_seen_at": group.first_seen_at,
                     "last_seen_at": group.last_seen_at,
                     "last_run_id": run_id,
-                    "grouping_version": GROUPING_VERSION,
+                    "grouping_version": group.grouping_version,
                 }
                 for group in groups
             ]
@@ -250,13 +252,13 @@ def regroup(engine: sa.Engine) -> int:
 
     One transaction, rows locked: a concurrent writer waits, then finds nothing to do.
     The category stays as recorded (the error itself is gone); the message is the stored
-    example normalized by today's rules.
+    example normalized by today's rules. Groups a user rule named (`group_as`) stay as named.
     """
     table = failures_table
     with engine.begin() as connection:
         old = connection.execute(
             sa.select(table)
-            .where(table.c.grouping_version != GROUPING_VERSION)
+            .where(table.c.grouping_version.not_in([GROUPING_VERSION, USER_NAMED]))
             .order_by(table.c.id)
             .with_for_update()
         ).all()

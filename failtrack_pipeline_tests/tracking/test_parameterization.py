@@ -10,7 +10,16 @@ from __future__ import annotations
 
 import pytest
 
-from failtrack_pipeline.tracking.normalize import NORMALIZE_RULES, normalize_message
+from failtrack_pipeline.tracking.normalize import (
+    GROUPING_VERSION,
+    NORMALIZE_RULES,
+    normalize_message,
+    rules_digest,
+)
+
+# The rule tables each grouping version stands for. Changed a rule? Bump GROUPING_VERSION
+# in tracking/normalize.py (stored groups are then re-keyed) and record the new digest.
+DIGESTS = {2: "47f227410f437085e9428bc1dff394aef77da3e2b9ac3283c8bf827d1c4ef98f"}
 
 CASES: list[tuple[str, str, str]] = [
     ("url", "GET https://api.example.com/v1/events/7?page=2 failed", "GET https://api.example.com/<path> failed"),
@@ -97,3 +106,9 @@ def test_every_rule_is_reached_by_a_case() -> None:
         if not any(rule.regex().search(message) for _, message, _ in CASES)
     ]
     assert unreached == []
+
+
+def test_a_rule_change_comes_with_a_new_grouping_version() -> None:
+    assert rules_digest() == DIGESTS.get(GROUPING_VERSION), (
+        "the scrubber's or normalizer's rules changed: bump GROUPING_VERSION, record its digest"
+    )

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from failtrack_pipeline.db.schema import discovery_event_failure_days as days_table
 from failtrack_pipeline.db.schema import discovery_event_failures as failures_table
 from failtrack_pipeline.errors import ErrorCategory
+from failtrack_pipeline.tracking.categorize import load_rules
 from failtrack_pipeline.tracking.failures import describe_failure, fingerprint
 from failtrack_pipeline.tracking.normalize import GROUPING_VERSION
 from failtrack_pipeline.tracking.store import record_failures, regroup
@@ -18,7 +19,7 @@ T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 OLD_VARIANTS = [
     ("connection refused by <int>.<int>.<int>.<time>", "connection refused by 10.0.0.1:80"),
     ("connection refused by <int>.<int>.<int>.<time>", "connection refused by 10.0.0.2:8080"),
-    ("connection refused by <ip>:<int>", "connection refused by 10.0.0.3:443"),
+    ("connection refused by <host>:<int>", "connection refused by 10.0.0.3:443"),
 ]
 
 
@@ -64,7 +65,7 @@ def test_an_upgrade_merges_old_groups_with_counts_times_samples_and_days(
     assert len(rows) == 1
     (row,) = rows
     assert row.fingerprint == new.fingerprint
-    assert row.error_message == "connection refused by <ip>:<int>"
+    assert row.error_message == "connection refused by <host>:<int>"
     assert row.grouping_version == GROUPING_VERSION
     assert row.occurrence_count == 10 + 11 + 12 + 1
     assert row.first_seen_at == T0
@@ -81,3 +82,24 @@ def test_regrouping_twice_changes_nothing(engine: sa.Engine) -> None:
 
     assert regroup(engine) == len(OLD_VARIANTS)
     assert regroup(engine) == 0
+
+
+def test_a_group_named_by_a_user_rule_keeps_its_name(engine: sa.Engine) -> None:
+    rules = load_rules(
+        [
+            {
+                "name": "moved",
+                "category": "network_error",
+                "pattern": "moved",
+                "group_as": "feed moved",
+            }
+        ],  # noqa: E501
+        "rules.yaml",
+    )
+    named = describe_failure("src", "feed moved to 10.0.0.1:80", seen_at=T0, rules=rules)
+    record_failures(engine, [named], run_id="run-1", batch="b")
+
+    assert regroup(engine) == 0
+    with engine.connect() as connection:
+        (row,) = connection.execute(sa.select(failures_table)).all()
+    assert (row.error_message, row.fingerprint) == ("feed moved", named.fingerprint)
