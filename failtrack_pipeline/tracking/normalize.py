@@ -10,8 +10,8 @@ failures of one source group together, failures of two hosts do not.
 
 The rules are Sentry's way: an ordered table of named, commented patterns, combined into
 one regular expression that rewrites a message in a single pass. Where two rules could
-match at one place, the earlier one wins (an IP before a time, so `0.0.0.0:80` is
-`<ip>:<int>`). Nothing depends on other messages: a message's group is a function of its
+match at one place, the earlier one wins (an endpoint before a time, so `0.0.0.0:80` is
+`<host>:<int>`). Nothing depends on other messages: a message's group is a function of its
 text and `GROUPING_VERSION`, which changes whenever these rules (or the scrubber's)
 change what a message becomes.
 """
@@ -42,6 +42,7 @@ _TIME = r"\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d{1,9})?(?:\ ?[ap]\.?m\b\.?)?(?![0-9a-
 _ZONE = r"(?:\ ?(?:z\b|[+-]\d{2}:?\d{2}\b|gmt[+-]\d{4}|(?:gmt|utc|[ecmp][sd]t|cet|cest|bst|jst)\b))"
 _HEX4 = r"[0-9a-f]{1,4}"
 # Common top-level domains: a bare `word.word.com` is a host, `org.apache.Foo` a class.
+# (An `int` or `in` ending makes `x.int` a host too: accepted, it is rare in error text.)
 _TLD = (
     r"(?:com|net|org|edu|gov|mil|int|io|info|biz|co|eu|local|internal|a[rtu]|b[er]|c[ahlnz]|d[ek]"
     r"|es|f[ir]|gr|hk|hu|i[delnt]|jp|kr|mx|my|n[loz]|p[lt]|r[ou]|s[eg]|t[hrw]|u[aks]|vn|za)"
