@@ -171,11 +171,12 @@ NORMALIZE_RULES: Final[tuple[Rule, ...]] = (
     Rule("mac", r"\b[0-9a-f]{1,2}(?::[0-9a-f]{1,2}){5}\b", "<mac>", (":",)),
     Rule(
         "time",
-        # A time of day, or a duration spelled out (`lifetime 01:01` and `lifetime <1 sec`).
+        # A time of day, or seconds spelled out: `lifetime 01:01` and `lifetime <1 sec` are one
+        # slot (minutes, hours and days keep their unit: `<int> days`).
         rf"""\b{_TIME}(?:{_ZONE}(?!\w))?
-        | (?<![\w.])<?\d+(?:\.\d+)?\ (?:secs?|seconds?|mins?|minutes?|hours?|days?)\b""",
+        | (?<![\w.])<?\d+(?:\.\d+)?\ (?:secs?|seconds?)\b""",
         "<time>",
-        (":", "sec", "min", "hour", "day"),
+        (":", "sec"),
     ),
     Rule(
         "path",
