@@ -62,11 +62,13 @@ def _id(match: re.Match[str]) -> str:
 
 
 def _quoted(match: re.Match[str]) -> str:
-    """One quoted word is a value; quoted prose keeps its words (`"GET /x HTTP/1.1"`)."""
+    """One quoted word (or date) is a value; quoted prose keeps its words, parameterized
+    (`"GET <path> HTTP/<float>"`)."""
     text = match.group()
     inner = text[1:-1].strip()
     if " " in inner:
-        return text[0] + _NORMALIZE.sub(inner) + text[-1]
+        prose = _NORMALIZE.sub(inner)
+        return text[0] + prose + text[-1] if " " in prose else "<value>"
     url = _URL.fullmatch(inner)
     return _url(url) if url else "<value>"
 

@@ -53,6 +53,7 @@ CASES: list[tuple[str, str, str]] = [
     ("path_with_query", '"GET /v2/servers/detail?all_tenants=1 HTTP/1.1" status: 200', '"GET <path> HTTP/<float>" status: <int>'),
     ("quoted_prose_keeps_constants", '"DELETE /v2/a/b HTTP/1.1" 404', '"DELETE <path> HTTP/<float>" <int>'),
     ("quoted_word", 'venue "Paradiso" has no address', "venue <value> has no address"),
+    ("quoted_datetime", "Invalid date '2024-13-45 10:00' for starts_at", "Invalid date <value> for starts_at"),
     ("assigned", "authentication failure; uid=0 rhost=10.1.2.3 user=root", "authentication failure; uid=<value> rhost=<value> user=<value>"),
     ("assigned_quoted", 'acquire tag="View Lock", pid=7', "acquire tag=<value>, pid=<value>"),
     ("user_name", "Invalid user admin from 1.2.3.4", "Invalid user <value> from <ip>"),
