@@ -81,8 +81,11 @@ def unexplained_secrets(text: str) -> list[str]:
     `postgresql://user:${PASSWORD}@host`, or `password:` followed by `env: VAR`.
     """
     found = []
-    for name, pattern, _replacement in SCRUB_RULES:
-        for match in pattern.finditer(text):
+    for rule in SCRUB_RULES:
+        name, replace = rule.name, rule.replace
+        for match in rule.regex().finditer(text):
+            if (replace if isinstance(replace, str) else replace(match)) == match.group():
+                continue  # a rule that looked and kept it (not random, no checksum)
             line_end = text.find("\n", match.end())
             context = text[match.start() : None if line_end == -1 else line_end]
             if not PLACEHOLDER.search(context):

@@ -23,6 +23,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any, Final, Protocol
 
+import re2
 import yaml
 
 from failtrack_pipeline.base.categories import ErrorCategory
@@ -46,17 +47,36 @@ class SerializedError(Protocol):
     def context(self) -> SerializedError | None: ...
 
 
+def _re2_options() -> re2.Options:
+    options = re2.Options()
+    options.case_sensitive = False
+    options.log_errors = False  # a refused pattern is reported as a ConfigError instead
+    return options
+
+
+_RE2_OPTIONS: Final = _re2_options()
+MAX_GROUP_AS: Final = 200
+
+
 @dataclass(frozen=True)
 class MessageRule:
-    """A named, case-insensitive regular expression: a message it matches gets `category`."""
+    """A named, case-insensitive regular expression: a message it matches gets `category`.
+
+    With `group_as`, every failure it matches joins the one group of that name (Sentry's
+    fingerprint rules): variants a person knows are one problem are counted as one.
+    Patterns run on RE2, in time linear in the message whatever the pattern (`(a+)+$`
+    cannot backtrack); RE2 has no lookarounds or backreferences, so such a pattern is
+    refused (`re2.error`).
+    """
 
     name: str
     category: ErrorCategory
     pattern: str
-    regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
+    group_as: str | None = None
+    regex: re2._Regexp = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "regex", re.compile(self.pattern, re.IGNORECASE))
+        object.__setattr__(self, "regex", re2.compile(self.pattern, _RE2_OPTIONS))
 
 
 # Looked up for every class of an exception's MRO, most specific first, by bare name (any
@@ -69,7 +89,14 @@ _EXCEPTION_TYPES: Final[dict[str, ErrorCategory]] = {
     "TimeoutError": ErrorCategory.NETWORK,  # builtin; socket.timeout is an alias of it
     "ConnectionError": ErrorCategory.NETWORK,  # builtin: refused, reset, aborted, broken pipe
     "gaierror": ErrorCategory.NETWORK,  # socket: the DNS lookup failed
+    "DNSLookupError": ErrorCategory.NETWORK,  # twisted (scrapy)
     "JSONDecodeError": ErrorCategory.PARSING,
+    # An XML parser's error is a parsing error whatever its text says ("invalid token").
+    "ExpatError": ErrorCategory.PARSING,  # xml.parsers.expat, xml.dom.minidom
+    "xml.etree.ElementTree.ParseError": ErrorCategory.PARSING,
+    "SAXException": ErrorCategory.PARSING,  # xml.sax: SAXParseException and kin
+    "XMLSyntaxError": ErrorCategory.PARSING,  # lxml
+    "dateutil.parser._parser.ParserError": ErrorCategory.PARSING,  # "Unknown string format"
     "_csv.Error": ErrorCategory.PARSING,
     "UnicodeDecodeError": ErrorCategory.PARSING,
     "YAMLError": ErrorCategory.PARSING,
@@ -92,8 +119,11 @@ _HTTP_STATUSES: Final[tuple[tuple[Container[int], ErrorCategory], ...]] = (
     (range(500, 600), ErrorCategory.NETWORK),
 )
 
-# httpx's HTTPStatusError text, which is all that survives serialization of the response.
-_HTTPX_STATUS_TEXT = re.compile(r"\b(?:Client|Server) error '(\d{3}) ")
+# The status in the text, all that survives serialization of the response: httpx's
+# HTTPStatusError, and scrapy's HttpError middleware ("Ignoring response <404 https://…>").
+_HTTPX_STATUS_TEXT = re.compile(
+    r"\b(?:Client|Server) error '(\d{3}) |\bIgnoring (?:non-200 )?response <(\d{3}) "
+)
 
 # Dagster's wrappers: their own message names the op, not the failure, so rules skip it.
 _WRAPPER_TYPES: Final = frozenset(
@@ -101,6 +131,7 @@ _WRAPPER_TYPES: Final = frozenset(
 )
 
 _RULE_FIELDS: Final = ("name", "category", "pattern")
+_OPTIONAL_FIELDS: Final = ("group_as",)
 _CATEGORY_VALUES: Final = frozenset(category.value for category in ErrorCategory)
 _MAX_CHAIN: Final = 32
 _MAX_SEARCHED: Final = 20_000  # characters of each message the rules read
@@ -130,10 +161,10 @@ def _load_rule(item: object, where: str, file: str) -> MessageRule:
     name = item.get("name")
     if isinstance(name, str) and name.strip():
         where = f"rule '{name}'"
-    unknown = sorted(str(key) for key in item if key not in _RULE_FIELDS)
+    unknown = sorted(str(key) for key in item if key not in (*_RULE_FIELDS, *_OPTIONAL_FIELDS))
     if unknown:
         raise ConfigError(
-            file, where, unknown[0], "unknown field (allowed: name, category, pattern)"
+            file, where, unknown[0], "unknown field (allowed: name, category, pattern, group_as)"
         )
     missing = [key for key in _RULE_FIELDS if key not in item]
     if missing:
@@ -147,11 +178,23 @@ def _load_rule(item: object, where: str, file: str) -> MessageRule:
     pattern = item["pattern"]
     if not isinstance(pattern, str):
         raise ConfigError(file, where, "pattern", "must be a string (a regular expression)")
-    try:
-        rule = MessageRule(name, ErrorCategory(category), pattern)
-    except re.error as exc:
+    group_as = item.get("group_as")
+    if group_as is not None and (
+        not isinstance(group_as, str) or not group_as.strip() or len(group_as) > MAX_GROUP_AS
+    ):
         raise ConfigError(
-            file, where, "pattern", f"not a valid regular expression: {exc}"
+            file, where, "group_as", f"must be a non-empty string of at most {MAX_GROUP_AS}"
+        )
+    try:
+        rule = MessageRule(name, ErrorCategory(category), pattern, group_as)
+    except re2.error as exc:
+        reason = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else exc
+        raise ConfigError(
+            file,
+            where,
+            "pattern",
+            f"not a valid regular expression for linear-time matching ({reason}); "
+            "lookarounds and backreferences are not supported",
         ) from None
     if rule.regex.search(""):
         raise ConfigError(file, where, "pattern", "matches the empty string, so every message")
@@ -252,7 +295,10 @@ def _live_link(exc: BaseException) -> _Link:
         message = str(exc)
     except Exception:
         message = ""
-    status = _attribute(_attribute(exc, "response"), "status_code")
+    response = _attribute(exc, "response")
+    # httpx has status_code, scrapy's Response (in its HttpError) status.
+    status = _attribute(response, "status_code")
+    status = status if isinstance(status, int) else _attribute(response, "status")
     category = exc.category if isinstance(exc, FailtrackError) else None
     return _Link(
         _type_names(type(exc)),
@@ -300,17 +346,39 @@ def _type_category(link: _Link) -> ErrorCategory | None:
 
 
 def _rule_category(links: list[_Link], rules: Sequence[MessageRule]) -> ErrorCategory | None:
-    text = "\n".join(
+    text = _searched_text(links)
+    return next((rule.category for rule in rules if rule.regex.search(text)), None)
+
+
+def _searched_text(links: list[_Link]) -> str:
+    return "\n".join(
         scrub_secrets(link.message[:_MAX_SEARCHED])
         for link in links
         if _WRAPPER_TYPES.isdisjoint(link.type_names)
     )
-    return next((rule.category for rule in rules if rule.regex.search(text)), None)
+
+
+def group_name(
+    error: BaseException | SerializedError | str, rules: Sequence[MessageRule] | None
+) -> str | None:
+    """The `group_as` of the first rule with one that matches `error`'s messages, if any.
+
+    Read apart from the category: a typed error keeps its category and still joins the
+    group a person named for it. Never raises.
+    """
+    named = [rule for rule in rules or () if rule.group_as]
+    if not named:
+        return None
+    try:
+        text = _searched_text(list(_chain(error)))
+        return next((rule.group_as for rule in named if rule.regex.search(text)), None)
+    except Exception:
+        return None
 
 
 def _status_in(message: str) -> int | None:
     match = _HTTPX_STATUS_TEXT.search(message[:_MAX_SEARCHED])
-    return int(match[1]) if match else None
+    return int(match[1] or match[2]) if match else None
 
 
 def _attribute(obj: object, name: str) -> Any:

@@ -1,104 +1,248 @@
 """Turn an error message into its group's message: the same text for every variant of one error.
 
 Failures are counted per normalized message, so the variable parts (ids, dates, URLs'
-paths, quoted values) become placeholders while the words that say what went wrong stay:
+paths, numbers) become placeholders while the words that say what went wrong stay:
 `Invalid date '2024-13-45' for event 991` and `Invalid date '2025-02-30' for event 17`
 both become `Invalid date <value> for event <int>`, but `venue missing` and
 `title missing` stay apart. A URL keeps its scheme and host, the rest becomes `<path>`
 (`https://api.example.com/v1/events/123?page=2` -> `https://api.example.com/<path>`):
 failures of one source group together, failures of two hosts do not.
+
+The rules are Sentry's way: an ordered table of named, commented patterns, combined into
+one regular expression that rewrites a message in a single pass. Where two rules could
+match at one place, the earlier one wins (an endpoint before a time, so `0.0.0.0:80` is
+`<host>:<int>`). Nothing depends on other messages: a message's group is a function of its
+text and `GROUPING_VERSION`, which changes whenever these rules (or the scrubber's)
+change what a message becomes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Final
 
-from failtrack_pipeline.base.scrub import scrub_secrets
+from failtrack_pipeline.base.one_pass import DIGITS, OnePass, Rule
+from failtrack_pipeline.base.scrub import SCRUB_RULES, scrub_secrets
+
+# Bump when a rule change makes any message normalize differently: stored groups are then
+# re-keyed (tracking/store.py), so the change merges them instead of starting new ones.
+GROUPING_VERSION: Final = 2
 
 MAX_LENGTH: Final = 500
 ELLIPSIS: Final = "…"
 
-# A number may carry a unit (500ms, 2.5s, 64kb) but not be part of a word (utf8, http2, h1).
-_NUMBER_END = r"(?=(?i:ms|s|m|h|d|kb|mb|gb)?\b)"
-_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]{0,6}"
+# Month and weekday names as tries on their first letters: tried at every word's start.
+_MONTH = (
+    r"(?:j(?:an(?:uary)?|u(?:ne?|ly?))|feb(?:ruary)?|ma(?:r(?:ch)?|y)|a(?:pr(?:il)?|ug(?:ust)?)"
+    r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
+)
+_WEEKDAY = r"(?:mon|t(?:ue|hu)|wed|fri|s(?:at|un))(?:day|sday|nesday|rsday|urday)?"
+_TIME = r"\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d{1,9})?(?:\ ?[ap]\.?m\b\.?)?(?![0-9a-y_])"
+_ZONE = r"(?:\ ?(?:z\b|[+-]\d{2}:?\d{2}\b|gmt[+-]\d{4}|(?:gmt|utc|[ecmp][sd]t|cet|cest|bst|jst)\b))"
 _HEX4 = r"[0-9a-f]{1,4}"
-_IPV6_SHORT = (
-    rf"{_HEX4}(?::{_HEX4}){{0,6}}::(?:{_HEX4}(?::{_HEX4}){{0,6}})?|::{_HEX4}(?::{_HEX4}){{0,6}}"
+# Common top-level domains: a bare `word.word.com` is a host, `org.apache.Foo` a class.
+# (An `int` or `in` ending makes `x.int` a host too: accepted, it is rare in error text.)
+_TLD = (
+    r"(?:com|net|org|edu|gov|mil|int|io|info|biz|co|eu|local|internal|a[rtu]|b[er]|c[ahlnz]|d[ek]"
+    r"|es|f[ir]|gr|hk|hu|i[delnt]|jp|kr|mx|my|n[loz]|p[lt]|r[ou]|s[eg]|t[hrw]|u[aks]|vn|za)"
 )
 
-# Ordered (name, pattern, placeholder). URLs first, so their ids and dates go with them; a
-# URL loses the quotes around it, and its host must end cleanly, so one whose digits later
-# became a placeholder is left alone. Dates before times before plain numbers. Quoted values
-# last, so what they held is already a placeholder and a second pass finds nothing new.
-NORMALIZE_RULES: Final[tuple[tuple[str, re.Pattern[str], str], ...]] = (
-    (
+
+def _url(match: re.Match[str]) -> str:
+    return f"{match['url__scheme']}://{match['url__host']}/<path>"
+
+
+_ID_SHAPE: Final = re.compile(r"_[a-z]?-?\d|[a-z]\d{3}|\d[a-z]+\d", re.IGNORECASE)
+
+
+def _id(match: re.Match[str]) -> str:
+    word = match["id__word"]
+    return word if word and not _ID_SHAPE.search(word) else "<id>"
+
+
+def _quoted(match: re.Match[str]) -> str:
+    """One quoted word (or date) is a value; quoted prose keeps its words, parameterized
+    (`"GET <path> HTTP/<float>"`)."""
+    text = match.group()
+    inner = text[1:-1].strip()
+    if " " in inner:
+        prose = _NORMALIZE.sub(inner)
+        return text[0] + prose + text[-1] if " " in prose else "<value>"
+    url = _URL.fullmatch(inner)
+    return _url(url) if url else "<value>"
+
+
+# Ordered: what contains other forms goes first (a URL holds ids and dates, a datetime a
+# time, an IP dots and digits); plain numbers and bare words with digits last.
+NORMALIZE_RULES: Final[tuple[Rule, ...]] = (
+    Rule(
         "url",
-        re.compile(
-            r"(?<![\w+.\->'\"])(?P<quote>['\"])?"
-            r"(?<![\w+.\->])(?P<scheme>[a-zA-Z][\w+.\-]{0,30})://(?:[^\s/@'\"<>]{0,256}@)?"
-            r"(?P<host>[\w\-]+(?:\.[\w\-]+)*|\[[0-9a-fA-F:.]+\])(?::\d{1,5})?"
-            r"(?=[/?#\s'\"),;\]>…]|$)(?:/<path>|[/?#][^\s'\"<>)]*)?(?(quote)(?P=quote)?)"
-        ),
-        r"\g<scheme>://\g<host>/<path>",
+        r"""
+        (?<![\w+.\->])
+        (?P<url__scheme>[a-z][\w+.\-]{0,30})://
+        (?:[^\s/@'"<>]{0,256}@)?                       # userinfo (already scrubbed)
+        (?P<url__host>[\w\-]+(?:\.[\w\-]+)*|\[[0-9a-f:.]+\])
+        (?::\d{1,5})?
+        (?=[/?\#\s'"),;\]>…]|$)
+        (?:/<path>|[/?\#][^\s'"<>)]*)?
+        """,
+        _url,
+        ("://",),
     ),
-    (
-        "uuid",
-        re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I),
-        "<uuid>",
+    Rule(
+        "assigned",
+        # What follows `name=` is its value, whatever it is (user=root, rhost=10.0.0.1,
+        # uid=0, tag="View Lock"); a URL there is left to its own rule.
+        r"""(?<=[a-z]=)(?![a-z][\w+.\-]{0,30}://)
+        (?:"[^"\n]{0,200}"|'[^'\n]{0,200}'|[^\s,;&<>'"()\[\]{}=…]+)""",
+        "<value>",
+        ("=",),
     ),
-    (
-        "datetime",
-        re.compile(
-            r"\b\d{4}-\d{1,2}-\d{1,2}[T ]\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?"
-            r"(?:Z\b|[+-]\d{2}:?\d{2}\b)?"
-            r"|\b\d{8}T\d{6}Z?\b"
-            rf"|\b(?:mon|tue|wed|thu|fri|sat|sun)[a-z]{{0,6}},? \d{{1,2}} {_MONTH} \d{{4}}"
-            r" \d{2}:\d{2}(?::\d{2})?(?: (?:gmt|utc|[+-]\d{4})\b)?",
-            re.I,
-        ),
-        "<datetime>",
-    ),
-    (
-        "date",
-        re.compile(
-            r"\b\d{4}[-/]\d{1,2}[-/]\d{1,2}\b"
-            r"|\b\d{1,2}[./]\d{1,2}[./]\d{4}\b"
-            rf"|\b\d{{1,2}} {_MONTH} \d{{4}}\b"
-            rf"|\b{_MONTH} \d{{1,2}},? \d{{4}}\b",
-            re.I,
-        ),
-        "<date>",
-    ),
-    ("time", re.compile(r"\b\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?\b"), "<time>"),
-    (
-        "ip",
-        re.compile(
-            r"\b(?:\d{1,3}\.){3}\d{1,3}\b"
-            rf"|(?<![\w:<>])(?:(?:{_HEX4}:){{7}}{_HEX4}|{_IPV6_SHORT})(?![\w:<>])",
-            re.I,
-        ),
-        "<ip>",
-    ),
-    (
-        # Hex ids need a digit and a letter: "deadbeef" is a word and 12345678 an <int>.
-        "hex",
-        re.compile(r"\b0x[0-9a-f]+\b|\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{8,}\b", re.I),
-        "<hex>",
-    ),
-    ("float", re.compile(r"(?<![\w.])\d+\.\d+(?!\.\d)" + _NUMBER_END), "<float>"),
-    ("int", re.compile(r"(?<!\w)\d+" + _NUMBER_END), "<int>"),
-    (
+    Rule(
+        "quoted",
         # Not after a letter, so apostrophes (venue's, can't) open nothing. Bounded, so an
         # unclosed quote costs little.
-        "quoted",
-        re.compile(
-            r"(?<![^\W\d_])(?:'[^']{0,200}'|\"[^\"]{0,200}\""
-            r"|“[^”]{0,200}”|‘[^’]{0,200}’)"
-        ),
-        "<value>",
+        r"""(?<![^\W\d_]|>)(?:'[^'\n]{0,200}'|"[^"\n]{0,200}"|“[^”\n]{0,200}”|‘[^’\n]{0,200}’)""",
+        _quoted,
+        ("'", '"', "“", "‘"),
     ),
+    Rule(
+        "uuid",
+        r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b",
+        "<uuid>",
+        ("-",),
+    ),
+    Rule(
+        "datetime",
+        rf"""
+        \b(?=\d)(?:\d{{4}}-\d{{1,2}}-\d{{1,2}}[T\ _]\d{{1,2}}[:.]\d{{2}}(?:[:.]\d{{2}})?
+            (?:[.,]\d{{1,9}})?{_ZONE}?                       # ISO 8601, RFC 3339, SQL
+        | \d{{8}}T\d{{6}}Z?\b                                # iCalendar basic
+        | \d{{1,2}}[\ \-]{_MONTH}[\ \-]\d{{2,4}}(?:\ {_TIME})?{_ZONE}?)   # nginx
+        | \b(?:{_WEEKDAY},?\ )?\d{{1,2}}[\ \-]{_MONTH}[\ \-]\d{{2,4}}
+            (?:\ {_TIME})?{_ZONE}?                          # RFC 2822
+        | \b(?:{_WEEKDAY},?\ )?{_MONTH}\ +\d{{1,2}},?(?:\ \d{{4}})?\ {_TIME}
+            {_ZONE}?(?:\ \d{{4}}\b)?(?:\ \([\w\ ]{{1,40}}\))?   # ctime, syslog, JavaScript
+        | \b{_WEEKDAY},?\ {_MONTH}\ \d{{1,2}},?\ \d{{4}}\b      # JavaScript toDateString
+        """,
+        "<datetime>",
+        DIGITS,
+    ),
+    Rule(
+        "date",
+        rf"""
+        \b\d{{4}}[-/.]\d{{1,2}}[-/.]\d{{1,2}}\b
+        | \b\d{{1,2}}[./-]\d{{1,2}}[./-]\d{{4}}\b
+        | \b\d{{1,2}}(?:st|nd|rd|th)?\ {_MONTH}\.?,?\ \d{{4}}\b
+        | \b{_MONTH}\.?\ \d{{1,2}}(?:st|nd|rd|th)?,?\ \d{{4}}\b
+        """,
+        "<date>",
+        DIGITS,
+    ),
+    Rule(
+        "host",
+        # A bare domain name or IP with a port (an endpoint: `<host>:<int>`), or a domain
+        # name ending in a common top-level domain.
+        rf"""(?<![\w.\-/@>])(?=[\w\-]*+\.)[a-z0-9][\w\-]*(?:\.[\w\-]+)+(?=:\d{{1,5}}\b)
+        | (?<![\w.\-/@>])(?=[\w\-]*+\.)[a-z0-9][\w\-]*(?:\.[\w\-]+)*\.{_TLD}\b(?![.\-])
+        """,
+        "<host>",
+        (".",),
+    ),
+    Rule(
+        "ip",
+        rf"""
+        \b(?:\d{{1,3}}\.){{3}}\d{{1,3}}\b(?:,\ ?(?:\d{{1,3}}\.){{3}}\d{{1,3}}\b)*   # a list is one
+        | (?<![\w:<>])(?=[0-9a-f]{{0,4}}:)(?:(?:{_HEX4}:){{7}}{_HEX4}
+            | {_HEX4}(?::{_HEX4}){{0,6}}::(?:{_HEX4}(?::{_HEX4}){{0,6}})?
+            | ::{_HEX4}(?::{_HEX4}){{0,6}})(?![\w:<>])
+        """,
+        "<ip>",
+        (*DIGITS, ":"),
+    ),
+    Rule(
+        "user_name",
+        # Who an account error is about is not what went wrong: `invalid user bob`,
+        # `password for bob from`.
+        r"""(?:(?<=\buser\ )|(?<=\bpassword\ for\ ))(?!<)
+        (?!(?:agent|code|name|id|data|not|is|has|was|with|from|for|invalid)\b)[\w.\-@]+""",
+        "<value>",
+        ("user ", "password for "),
+    ),
+    Rule("mac", r"\b[0-9a-f]{1,2}(?::[0-9a-f]{1,2}){5}\b", "<mac>", (":",)),
+    Rule(
+        "time",
+        # A time of day, or seconds spelled out: `lifetime 01:01` and `lifetime <1 sec` are one
+        # slot (minutes, hours and days keep their unit: `<int> days`).
+        rf"""\b{_TIME}(?:{_ZONE}(?!\w))?
+        | (?<![\w.])<?\d+(?:\.\d+)?\ (?:secs?|seconds?)\b""",
+        "<time>",
+        (":", "sec"),
+    ),
+    Rule(
+        "path",
+        # A file path or a URL's path: two or more segments after a slash (not a fraction,
+        # 1/2), with its query.
+        r"""(?<![\w.<>/])(?:\.{1,2}|~)?/(?=[^\s/]*[a-z_.])[\w.\-~+@%=]+(?:/[\w.\-~+@%=]*)+
+        (?:\?[^\s"'<>]*)?""",
+        "<path>",
+        ("/",),
+    ),
+    Rule(
+        "hex",
+        # Hex ids need a digit and a letter ("deadbeef" is a word and 12345678 an <int>),
+        # or a leading zero and a fixed width (00000001).
+        r"\b0x[0-9a-f]+\b|\b0[0-9a-f]{7,}\b|\b(?=[0-9a-f]{8})(?=[0-9a-f]{0,64}\d)(?=[0-9a-f]{0,64}[a-f])[0-9a-f]{8,}\b",
+        "<hex>",
+        DIGITS,
+    ),
+    Rule(
+        "id",
+        # A word joined to digits by `_` (blk_-1608, attempt_1445_0020_m_000000_0), with a
+        # run of 3 digits (tc19060) or mixing digits and letters twice (15G1510); `utf8`,
+        # `http2` and `ipv4` are words. A word with a digit is read once, `_id` decides.
+        r"""\b[\w.\-]+~[\w.\-~]+                 # a component identity: name~key~arch~~version
+        | (?P<id__word>\b[a-z](?=\w*-?\d)\w*+(?:(?<=_)-\d\w*+)?)
+        | \b\d+(?:_\d+)+\b
+        | \b\d+[a-z]+\d\w*
+        """,
+        _id,
+        DIGITS,
+    ),
+    Rule(
+        "size",
+        # An amount of data, whatever its unit: 512 B, 1.5 KB and 3 MB are one kind of value,
+        # and so is one restated in another unit: `1573 bytes (1.53 KB)`.
+        r"""(?<![\w.])\d+(?:\.\d+)?\ ?(?:[kmgt]i?b|b|bytes?)\b
+        (?:\ \(\d+(?:\.\d+)?\ ?(?:[kmgt]i?b|b|bytes?)\))?""",
+        "<size>",
+        DIGITS,
+    ),
+    Rule(
+        "float",
+        r"(?<![\w.])-?\d+\.\d+(?:e[+-]?\d+)?(?!\.\d)(?=(?:ms|s|m|h|d|[kmg]i?b)?\b)",
+        "<float>",
+        DIGITS,
+    ),
+    Rule("int", r"(?<![\w])-?\d+(?=(?:ms|s|m|h|d|[kmg]i?b)?\b)", "<int>", DIGITS),
 )
+
+_NORMALIZE: Final = OnePass(NORMALIZE_RULES)
+_URL: Final = NORMALIZE_RULES[0].regex()
+
+
+def rules_digest() -> str:
+    """A digest of the scrubber's and normalizer's tables: what GROUPING_VERSION stands for.
+
+    A test pins it per version, so a rule change that forgets to bump the version fails.
+    """
+    parts = [
+        f"{rule.name}\x1f{rule.pattern}\x1f{getattr(rule.replace, '__name__', rule.replace)}"
+        for rule in (*SCRUB_RULES, *NORMALIZE_RULES)
+    ]
+    return hashlib.sha256("\x1e".join(parts).encode()).hexdigest()
+
 
 _WHITESPACE = re.compile(r"\s+")
 
@@ -123,9 +267,7 @@ def normalize_message(message: str) -> str:
 
 def _rewrite(text: str) -> str:
     text = _WHITESPACE.sub(" ", scrub_secrets(text))
-    for _name, pattern, placeholder in NORMALIZE_RULES:
-        text = pattern.sub(placeholder, text)
-    return text.strip()
+    return _NORMALIZE.sub(text).strip()
 
 
 def _bound(text: str) -> str:

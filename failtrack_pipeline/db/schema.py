@@ -72,6 +72,8 @@ discovery_event_failures = sa.Table(
     sa.Column("first_seen_at", UTCDateTime(), nullable=False),
     sa.Column("last_seen_at", UTCDateTime(), nullable=False),
     sa.Column("last_run_id", sa.String(64)),
+    # The normalizer rules the row was grouped by (tracking.normalize.GROUPING_VERSION).
+    sa.Column("grouping_version", sa.Integer(), nullable=False, server_default="1"),
     sa.Index("ix_failures_source_last_seen", "source_id", "last_seen_at"),
     sa.Index("ix_failures_category_last_seen", "error_category", "last_seen_at"),
     sa.Index("ix_failures_last_seen", "last_seen_at"),

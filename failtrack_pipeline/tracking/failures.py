@@ -11,12 +11,15 @@ from functools import lru_cache
 from typing import Any
 
 from failtrack_pipeline.base.categories import ErrorCategory
-from failtrack_pipeline.base.categorize import MessageRule, categorize
+from failtrack_pipeline.base.categorize import MessageRule, categorize, group_name
 from failtrack_pipeline.base.errors import FailtrackError
-from failtrack_pipeline.base.normalize import normalize_message
+from failtrack_pipeline.base.normalize import GROUPING_VERSION, normalize_message
 from failtrack_pipeline.base.scrub import scrub_secrets
 
 EXAMPLE_MAX_CHARS = 2000
+# The grouping version of groups a user rule named (`group_as`): no normalizer upgrade
+# re-keys them, their name is the person's.
+USER_NAMED = 0
 # NUL (PostgreSQL refuses it) and lone surrogates (undecodable bytes, not UTF-8): replaced.
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
@@ -35,12 +38,22 @@ class Failure:
     example: str  # scrubbed original, for debugging
     external_id: str | None
     seen_at: datetime
+    # Which rules named the group: the normalizer's version, or USER_NAMED (a `group_as`).
+    grouping_version: int = GROUPING_VERSION
 
     @property
     def fingerprint(self) -> str:
         """Identity of the failure group: same source, category and parameterized message."""
-        key = f"{self.source_id}\x1f{self.category.value}\x1f{self.message}"
-        return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+        return fingerprint(self.source_id, self.category, self.message, self.grouping_version)
+
+
+def fingerprint(
+    source_id: str, category: ErrorCategory, message: str, version: int = GROUPING_VERSION
+) -> str:
+    """A group's key under grouping rules `version`: a rule change is a new key space, which
+    `store.regroup` maps the old rows into, so counts carry over instead of splitting."""
+    key = f"{version}\x1f{source_id}\x1f{category.value}\x1f{message}"
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def describe_failure(
@@ -55,13 +68,15 @@ def describe_failure(
     raw = _UNSTORABLE.sub("\ufffd", _raw_message(error))
     if external_id is None and isinstance(error, FailtrackError):
         external_id = error.external_id
+    named = group_name(error, rules)
     return Failure(
         source_id=source_id,
         category=categorize(error, rules),
-        message=_normalized(raw),
+        message=named or _normalized(raw),
         example=_scrubbed(raw)[:EXAMPLE_MAX_CHARS],
         external_id=external_id,
         seen_at=seen_at,
+        grouping_version=USER_NAMED if named else GROUPING_VERSION,
     )
 
 

@@ -399,6 +399,7 @@ def _failure_to_json(failure: Failure) -> dict[str, Any]:
         "example": failure.example,
         "external_id": failure.external_id,
         "seen_at": failure.seen_at.isoformat(),
+        "grouping_version": failure.grouping_version,
     }
 
 
@@ -410,6 +411,7 @@ def _failure_from_json(item: dict[str, Any]) -> Failure:
         example=item["example"],
         external_id=item["external_id"],
         seen_at=datetime.fromisoformat(item["seen_at"]),
+        grouping_version=item.get("grouping_version", 1),  # spooled before versions: 1
     )
 
 

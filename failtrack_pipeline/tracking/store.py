@@ -8,6 +8,12 @@ calls `record_failures`. Each call is one transaction that
   and widening first/last seen inside the database, so concurrent writers lose nothing;
 - merges the newest sample external_ids into the row it now holds locked;
 - adds the occurrences to the group's per-day counts (`discovery_event_failure_days`).
+
+Groups are keyed under the normalizer's `GROUPING_VERSION`. When the rules change, the
+first `record_failures` of a process re-keys the rows of older versions (`regroup`): each
+row's example is normalized again, and rows that now share a key are merged (counts and
+per-day counts added, first/last seen widened, samples merged), so an upgrade shows the
+same problems under their new names instead of a flood of "new" groups.
 """
 
 from __future__ import annotations
@@ -17,15 +23,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
+from weakref import WeakSet
 
 import sqlalchemy as sa
 
 from failtrack_pipeline.base.categories import ErrorCategory
+from failtrack_pipeline.base.normalize import GROUPING_VERSION, normalize_message
 from failtrack_pipeline.db.engine import dialect_insert
 from failtrack_pipeline.db.schema import discovery_event_failure_days as days_table
 from failtrack_pipeline.db.schema import discovery_event_failures as failures_table
 from failtrack_pipeline.db.schema import failure_recordings
-from failtrack_pipeline.tracking.failures import Failure
+from failtrack_pipeline.tracking.failures import USER_NAMED, Failure, fingerprint
 
 SAMPLE_SIZE = 10
 _ROWS_PER_STATEMENT = 500
@@ -43,6 +51,7 @@ class FailureGroup:
     count: int
     first_seen_at: datetime
     last_seen_at: datetime
+    grouping_version: int
     samples: list[str] = field(default_factory=list)  # newest first, distinct
     days: Counter[date] = field(default_factory=Counter)  # occurrences per UTC day
 
@@ -70,6 +79,7 @@ def group_failures(failures: Iterable[Failure]) -> list[FailureGroup]:
                 count=0,
                 first_seen_at=failure.seen_at,
                 last_seen_at=failure.seen_at,
+                grouping_version=failure.grouping_version,
             )
         group.count += 1
         group.days[failure.seen_at.astimezone(UTC).date()] += 1
@@ -99,6 +109,8 @@ def record_failures(
     """Count `failures` into their groups, exactly once per (run_id, batch)."""
     failures = list(failures)
     groups = group_failures(failures)
+    if engine not in _regrouped:
+        regroup(engine)
     with engine.begin() as connection:
         if not _claim(connection, run_id, batch):
             return RecordResult(recorded=False, failures=len(failures), groups=len(groups))
@@ -139,6 +151,7 @@ def _upsert(connection: sa.Connection, groups: list[FailureGroup], run_id: str) 
                     "first_seen_at": group.first_seen_at,
                     "last_seen_at": group.last_seen_at,
                     "last_run_id": run_id,
+                    "grouping_version": group.grouping_version,
                 }
                 for group in groups
             ]
@@ -161,8 +174,8 @@ def _upsert(connection: sa.Connection, groups: list[FailureGroup], run_id: str) 
     )
     by_fingerprint = {group.fingerprint: group for group in groups}
     updates = []
-    for row_id, fingerprint, stored in connection.execute(statement):
-        new_samples = by_fingerprint[fingerprint].samples
+    for row_id, key, stored in connection.execute(statement):
+        new_samples = by_fingerprint[key].samples
         merged = merge_samples(new_samples, stored or [])
         if merged != (stored or []):
             updates.append({"row_id": row_id, "samples": merged})
@@ -228,3 +241,92 @@ def group_samples(engine: sa.Engine, group_id: int) -> tuple[str, list[str]] | N
             sa.select(table.c.source_id, table.c.sample_external_ids).where(table.c.id == group_id)
         ).first()
     return None if row is None else (row.source_id, list(row.sample_external_ids))
+
+
+# Engines whose groups are known to be keyed under GROUPING_VERSION in this process.
+_regrouped: WeakSet[sa.Engine] = WeakSet()
+
+
+def regroup(engine: sa.Engine) -> int:
+    """Re-key the groups recorded under older grouping rules; returns how many rows moved.
+
+    One transaction, rows locked: a concurrent writer waits, then finds nothing to do.
+    The category stays as recorded (the error itself is gone); the message is the stored
+    example normalized by today's rules. Groups a user rule named (`group_as`) stay as named.
+    """
+    table = failures_table
+    with engine.begin() as connection:
+        old = connection.execute(
+            sa.select(table)
+            .where(table.c.grouping_version.not_in([GROUPING_VERSION, USER_NAMED]))
+            .order_by(table.c.id)
+            .with_for_update()
+        ).all()
+        for row in old:
+            category = ErrorCategory(row.error_category)
+            message = normalize_message(row.example_message)
+            key = fingerprint(row.source_id, category, message)
+            target = connection.execute(
+                sa.select(table).where(table.c.fingerprint == key).with_for_update()
+            ).first()
+            if target is None:
+                connection.execute(
+                    sa.update(table)
+                    .where(table.c.id == row.id)
+                    .values(
+                        fingerprint=key, error_message=message, grouping_version=GROUPING_VERSION
+                    )
+                )
+            else:
+                _merge_into(connection, target, row)
+            _move_days(connection, row.fingerprint, key)
+    _regrouped.add(engine)
+    return len(old)
+
+
+def _merge_into(connection: sa.Connection, target: sa.Row, row: sa.Row) -> None:
+    """Add `row`'s counts, times and samples to `target`, then delete `row`."""
+    newer = row if row.last_seen_at > target.last_seen_at else target
+    older = target if newer is row else row
+    connection.execute(
+        sa.update(failures_table)
+        .where(failures_table.c.id == target.id)
+        .values(
+            occurrence_count=target.occurrence_count + row.occurrence_count,
+            first_seen_at=min(target.first_seen_at, row.first_seen_at),
+            last_seen_at=newer.last_seen_at,
+            example_message=newer.example_message,
+            last_run_id=newer.last_run_id,
+            sample_external_ids=merge_samples(newer.sample_external_ids, older.sample_external_ids),
+            grouping_version=GROUPING_VERSION,
+        )
+    )
+    connection.execute(sa.delete(failures_table).where(failures_table.c.id == row.id))
+
+
+def _move_days(connection: sa.Connection, old_key: str, new_key: str) -> None:
+    """Per-day counts follow their group; a day both keys have is added up."""
+    if old_key == new_key:
+        return
+    days = connection.execute(
+        sa.select(days_table).where(days_table.c.fingerprint == old_key)
+    ).all()
+    connection.execute(sa.delete(days_table).where(days_table.c.fingerprint == old_key))
+    if days:
+        insert = dialect_insert(connection, days_table)
+        connection.execute(
+            insert.values(
+                [
+                    {
+                        "fingerprint": new_key,
+                        "day": day.day,
+                        "source_id": day.source_id,
+                        "occurrences": day.occurrences,
+                    }
+                    for day in days
+                ]
+            ).on_conflict_do_update(
+                index_elements=[days_table.c.fingerprint, days_table.c.day],
+                set_={"occurrences": days_table.c.occurrences + insert.excluded.occurrences},
+            )
+        )

@@ -5,7 +5,9 @@ import io
 import json
 import socket
 import sys
+import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -31,6 +33,7 @@ from failtrack_pipeline.base.errors import (
     FailtrackError,
     FeedError,
 )
+from failtrack_pipeline.tracking.failures import describe_failure
 
 C = ErrorCategory
 
@@ -322,6 +325,9 @@ MESSAGES = [
     ("network_unreachable", "The read operation timed out", C.NETWORK),
     ("network_unreachable", "[Errno -3] Temporary failure in name resolution", C.NETWORK),
     ("network_unreachable", "502 Bad Gateway from feeds.example.org", C.NETWORK),
+    ("parser_reported", "not well-formed (invalid token): line 1, column 0", C.PARSING),
+    ("parser_reported", "<unknown>:3:14: undefined entity", C.PARSING),
+    ("parser_reported", "ParserError: Unknown string format: next friday", C.PARSING),
     ("unreadable_feed", "Expecting value: line 1 column 1 (char 0)", C.PARSING),
     ("unreadable_feed", "Content line could not be parsed into parts: 'garbage'", C.PARSING),
     ("unreadable_feed", "Malformed iCalendar: missing END:VEVENT", C.PARSING),
@@ -453,6 +459,21 @@ def test_a_typed_error_still_beats_user_rules() -> None:
         ([{"name": "lido", "category": "venue_error", "pattern": "x*"}], "rule 'lido'", "pattern"),
         ([{"name": "lido", "category": "venue_error", "pattern": 5}], "rule 'lido'", "pattern"),
         (
+            [{"name": "lido", "category": "venue_error", "pattern": "(?<!x)y"}],
+            "rule 'lido'",
+            "pattern",
+        ),
+        (
+            [{"name": "lido", "category": "venue_error", "pattern": r"(a)\1"}],
+            "rule 'lido'",
+            "pattern",
+        ),
+        (
+            [{"name": "lido", "category": "venue_error", "pattern": "x", "group_as": ""}],
+            "rule 'lido'",
+            "group_as",
+        ),
+        (
             [{"name": "lido", "category": "venue_error", "pattern": "x", "priority": 1}],
             "rule 'lido'",
             "priority",
@@ -514,3 +535,80 @@ def test_a_missing_rules_file_is_a_config_error(tmp_path: Path) -> None:
 def test_categorizing_any_text_never_raises(message: str) -> None:
     assert isinstance(categorize(message), ErrorCategory)
     assert isinstance(categorize(ValueError(message)), ErrorCategory)
+
+
+class DNSLookupError(Exception):
+    """twisted.internet.error.DNSLookupError, as scrapy raises it (matched by name)."""
+
+
+class _ScrapyResponse:
+    status = 404  # scrapy's Response has `status`, not httpx's `status_code`
+
+
+class HttpError(Exception):
+    """scrapy.spidermiddlewares.httperror.HttpError: the response rides along."""
+
+    response = _ScrapyResponse()
+
+
+def _raised(parse: Callable[[], object]) -> BaseException:
+    try:
+        parse()
+    except Exception as exc:
+        return exc
+    raise AssertionError("the parser accepted the document")
+
+
+# fmt: off
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        # expat's own words say "invalid token": the type outranks the credentials rule.
+        (_raised(lambda: __import__("xml.dom.minidom").dom.minidom.parseString("<a>\x01</a>")), C.PARSING),  # noqa: E501
+        (_raised(lambda: __import__("xml.etree.ElementTree").etree.ElementTree.fromstring("<a>")), C.PARSING),  # noqa: E501
+        (
+            _raised(
+                lambda: __import__("xml.sax").sax.parseString(
+                    b"<a>&nope;</a>", __import__("xml.sax").sax.ContentHandler()
+                )
+            ),
+            C.PARSING,
+        ),
+        (_raised(lambda: __import__("dateutil.parser").parser.parse("next friday")), C.PARSING),
+        (DNSLookupError("DNS lookup failed: no results for hostname lookup: feeds.example.org."), C.NETWORK),  # noqa: E501
+        (HttpError("Ignoring non-200 response"), C.NETWORK),
+        ("Ignoring response <404 https://example.org/events>: HTTP status code is not handled", C.NETWORK),  # noqa: E501
+        ("Ignoring response <429 https://example.org/events>: HTTP status code is not handled", C.RATE_LIMIT),  # noqa: E501
+    ],  # noqa: E501
+    ids=["expat-invalid-token", "elementtree", "sax-undefined-entity", "dateutil", "twisted-dns",
+         "scrapy-http-error", "scrapy-ignoring-404", "scrapy-ignoring-429"],
+)
+# fmt: on
+def test_parser_and_scraper_errors_have_their_category(error: object, expected: C) -> None:
+    assert categorize(error) == expected  # type: ignore[arg-type]
+
+
+def test_a_catastrophic_user_pattern_runs_in_linear_time() -> None:
+    (rule,) = load_rules([{"name": "nested", "category": "venue_error", "pattern": "(a+)+$"}], "f")
+    started = time.perf_counter()
+
+    assert categorize("a" * 15_000 + "!", effective_rules([rule])) is C.UNKNOWN
+    assert time.perf_counter() - started < 1  # backtracking regex: 2.8 s for 24 characters
+
+
+def test_group_as_merges_the_variants_a_person_names_one_problem() -> None:
+    rules = load_rules(
+        [{"name": "moved", "category": "network_error", "pattern": "moved|gone", "group_as": "feed moved"}],  # noqa: E501
+        "rules.yaml",
+    )  # fmt: skip
+    seen_at = datetime(2026, 12, 1, tzinfo=UTC)
+
+    moved = describe_failure(
+        "src", "feed moved to https://a.example/x", seen_at=seen_at, rules=rules
+    )
+    gone = describe_failure("src", "Feed is gone for good", seen_at=seen_at, rules=rules)
+    other = describe_failure("src", "venue missing", seen_at=seen_at, rules=rules)
+
+    assert moved.fingerprint == gone.fingerprint
+    assert moved.message == "feed moved"
+    assert other.message == "venue missing"

@@ -12,7 +12,7 @@ from failtrack_pipeline.base.normalize import MAX_LENGTH, normalize_message
     [
         (
             "Client error '404 Not Found' for url 'https://api.example.com/v1/events/123?page=2'",
-            "Client error <value> for url https://api.example.com/<path>",
+            "Client error '<int> Not Found' for url https://api.example.com/<path>",
         ),
         (
             "Invalid date '2024-13-45' for event 991",
@@ -82,7 +82,7 @@ def test_numbers_inside_words_and_apostrophes_are_kept(message: str) -> None:
         ("Invalid date '2024-13-45' for event 991", "Invalid date '2025-02-30' for event 17"),
         (
             "Server error '503 Service Unavailable' for url 'https://api.example.com/v1/events/1'",
-            "Server error '502 Bad Gateway' for url 'https://api.example.com/v2/events?page=9'",
+            "Server error '503 Service Unavailable' for url 'https://api.example.com/v2/events?page=9'",
         ),
         (
             "ReadTimeout fetching https://feeds.example.org/export.ics?token=abc after 30s",

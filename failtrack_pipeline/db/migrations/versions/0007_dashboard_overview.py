@@ -10,7 +10,7 @@ per-day count on the wrong day moves to the real one. What a ledger entry cannot
 earlier runs saw such a group) stays as it was.
 
 Revision ID: 0007
-Revises: 0003
+Revises: 0004
 Create Date: 2026-12-01
 """
 
@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0003"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
