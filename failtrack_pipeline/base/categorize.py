@@ -4,7 +4,7 @@ Four steps, the first that answers wins, each one a table a reader can predict f
 
 1. failtrack's typed errors (`FailtrackError`, anywhere in the chain) carry their category;
 2. known exception types (`_EXCEPTION_TYPES`), and HTTP statuses (`_HTTP_STATUSES`);
-3. message rules: the caller's, then `DEFAULT_RULES` from default_rules.yaml;
+3. message rules: the caller's, then `DEFAULT_RULES` from default_rules.py;
 4. `unknown_error`.
 
 The chain is everything the error links to: `__cause__`, unsuppressed `__context__`, and
@@ -19,15 +19,13 @@ import re
 import sys
 from collections.abc import Container, Iterator, Sequence
 from dataclasses import dataclass, field
-from importlib.resources import files
-from pathlib import Path
 from typing import Any, Final, Protocol
 
 import re2
-import yaml
 
 from failtrack_pipeline.base.categories import ErrorCategory
-from failtrack_pipeline.base.errors import ConfigError, FailtrackError, yaml_problem
+from failtrack_pipeline.base.default_rules import DEFAULT_RULE_TABLE
+from failtrack_pipeline.base.errors import FailtrackError
 from failtrack_pipeline.base.scrub import scrub_secrets
 
 
@@ -55,7 +53,6 @@ def _re2_options() -> re2.Options:
 
 
 _RE2_OPTIONS: Final = _re2_options()
-MAX_GROUP_AS: Final = 200
 
 
 @dataclass(frozen=True)
@@ -130,105 +127,30 @@ _WRAPPER_TYPES: Final = frozenset(
     {"DagsterUserCodeExecutionError", "DagsterExecutionStepExecutionError"}
 )
 
-_RULE_FIELDS: Final = ("name", "category", "pattern")
-_OPTIONAL_FIELDS: Final = ("group_as",)
-_CATEGORY_VALUES: Final = frozenset(category.value for category in ErrorCategory)
 _MAX_CHAIN: Final = 32
 _MAX_SEARCHED: Final = 20_000  # characters of each message the rules read
 
 
-def load_rules(data: list[dict[str, Any]], file: str) -> list[MessageRule]:
-    """Validate user rules (as read from YAML) into MessageRules, keeping their order.
-
-    Each item needs `name`, `category` (an ErrorCategory value) and `pattern` (a regex), and
-    nothing else. Raises ConfigError naming `file`, the rule (`rule 'name'`, or `rule #n`
-    counting from 1 when it has no usable name) and the field.
-    """
-    if not isinstance(data, list):
-        raise ConfigError(file, None, "rules", "must be a list of rules")
-    rules: list[MessageRule] = []
-    for position, item in enumerate(data, start=1):
-        rule = _load_rule(item, f"rule #{position}", file)
-        if any(rule.name == seen.name for seen in rules):
-            raise ConfigError(file, f"rule '{rule.name}'", "name", "another rule has this name")
-        rules.append(rule)
-    return rules
+# A list, so that `user_rules + DEFAULT_RULES` works; never mutate it.
+DEFAULT_RULES: Final[list[MessageRule]] = [
+    MessageRule(name, category, pattern) for name, category, pattern in DEFAULT_RULE_TABLE
+]
 
 
-def _load_rule(item: object, where: str, file: str) -> MessageRule:
-    if not isinstance(item, dict):
-        raise ConfigError(file, where, None, "must be a mapping with name, category and pattern")
-    name = item.get("name")
-    if isinstance(name, str) and name.strip():
-        where = f"rule '{name}'"
-    unknown = sorted(str(key) for key in item if key not in (*_RULE_FIELDS, *_OPTIONAL_FIELDS))
-    if unknown:
-        raise ConfigError(
-            file, where, unknown[0], "unknown field (allowed: name, category, pattern, group_as)"
-        )
-    missing = [key for key in _RULE_FIELDS if key not in item]
-    if missing:
-        raise ConfigError(file, where, missing[0], "is required")
-    if not isinstance(name, str) or not name.strip():
-        raise ConfigError(file, where, "name", "must be a non-empty string")
-    category = item["category"]
-    if not isinstance(category, str) or category not in _CATEGORY_VALUES:
-        choices = ", ".join(sorted(_CATEGORY_VALUES))
-        raise ConfigError(file, where, "category", f"{category!r} is not one of: {choices}")
-    pattern = item["pattern"]
-    if not isinstance(pattern, str):
-        raise ConfigError(file, where, "pattern", "must be a string (a regular expression)")
-    group_as = item.get("group_as")
-    if group_as is not None and (
-        not isinstance(group_as, str) or not group_as.strip() or len(group_as) > MAX_GROUP_AS
-    ):
-        raise ConfigError(
-            file, where, "group_as", f"must be a non-empty string of at most {MAX_GROUP_AS}"
-        )
+def pattern_problem(pattern: str) -> str | None:
+    """Why `pattern` cannot be a message rule's (RE2 refuses it, or it matches every
+    message), or None: the check the configuration runs on each user rule."""
     try:
-        rule = MessageRule(name, ErrorCategory(category), pattern, group_as)
+        regex = re2.compile(pattern, _RE2_OPTIONS)
     except re2.error as exc:
         reason = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else exc
-        raise ConfigError(
-            file,
-            where,
-            "pattern",
+        return (
             f"not a valid regular expression for linear-time matching ({reason}); "
-            "lookarounds and backreferences are not supported",
-        ) from None
-    if rule.regex.search(""):
-        raise ConfigError(file, where, "pattern", "matches the empty string, so every message")
-    return rule
-
-
-def load_rules_file(path: str | Path) -> list[MessageRule]:
-    """Read a standalone YAML rules file (a top-level `rules:` list) into MessageRules."""
-    file = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(file, None, None, f"cannot read the rules file: {exc}") from None
-    return _parse_rules_document(text, file)
-
-
-def _parse_rules_document(text: str, file: str) -> list[MessageRule]:
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(file, None, None, yaml_problem(exc)) from None
-    if not isinstance(document, dict) or "rules" not in document:
-        raise ConfigError(file, None, "rules", "the file must hold a top-level 'rules:' list")
-    extra = sorted(str(key) for key in document if key != "rules")
-    if extra:
-        raise ConfigError(file, None, extra[0], "unknown top-level key; only 'rules' is allowed")
-    return load_rules(document["rules"], file)
-
-
-# A list, so that `user_rules + DEFAULT_RULES` works; never mutate it.
-DEFAULT_RULES: Final[list[MessageRule]] = _parse_rules_document(
-    files("failtrack_pipeline.base").joinpath("default_rules.yaml").read_text("utf-8"),
-    "default_rules.yaml",
-)
+            "lookarounds and backreferences are not supported"
+        )
+    if regex.search(""):
+        return "matches the empty string, so every message"
+    return None
 
 
 def effective_rules(user_rules: Sequence[MessageRule]) -> list[MessageRule]:

@@ -24,7 +24,6 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
-from pydantic_core import ErrorDetails
 
 from failtrack_pipeline.base.errors import ConfigError, yaml_problem
 from failtrack_pipeline.base.events import (
@@ -36,10 +35,11 @@ from failtrack_pipeline.base.events import (
 )
 from failtrack_pipeline.base.paths import compile_path
 from failtrack_pipeline.config.environment import SOURCES_FILE_ENV
+from failtrack_pipeline.config.errors import SLUG, config_error
+from failtrack_pipeline.config.rules import RuleConfig
 
 DEMO_SOURCES_FILE: Final = Path(__file__).parents[1] / "sources" / "demo" / "sources.yaml"
 
-_SLUG: Final = r"^[a-z0-9_]+$"
 _CALLABLE: Final = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*:[A-Za-z_]\w*")
 
 
@@ -96,7 +96,7 @@ class SourceConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: str = Field(pattern=_SLUG, max_length=64)  # what the tables' source_id columns hold
+    id: str = Field(pattern=SLUG, max_length=64)  # what the tables' source_id columns hold
     name: str = Field(min_length=1)
     kind: SourceKind
     # The validators below read `kind`, so these fields come after it and always run.
@@ -352,8 +352,7 @@ class SourcesDocument(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     sources: list[SourceConfig]
-    # Each a mapping; base.categorize.load_rules turns them into MessageRules.
-    rules: list[dict[str, Any]] = Field(default_factory=list)
+    rules: list[RuleConfig] = Field(default_factory=list)
 
     @field_validator("rules", mode="before")
     @classmethod
@@ -403,7 +402,8 @@ def load_sources(path: str | Path) -> SourcesFile:
     try:
         loaded = SourcesDocument.model_validate(document, context={"base": path.resolve().parent})
     except ValidationError as exc:
-        raise _config_error(file, document, exc.errors()[0]) from None
+        models = {"": SourcesDocument, "sources": SourceConfig, "rules": RuleConfig}
+        raise config_error(file, document, exc.errors()[0], models) from None
     positions: dict[str, int] = {}
     for position, source in enumerate(loaded.sources, start=1):
         if source.id in positions:
@@ -412,48 +412,3 @@ def load_sources(path: str | Path) -> SourcesFile:
             raise ConfigError(file, where, "id", problem)
         positions[source.id] = position
     return SourcesFile(path=path, sources=loaded.sources, rules=loaded.rules)
-
-
-def _config_error(file: str, document: Any, error: ErrorDetails) -> ConfigError:
-    """Pydantic's first error as (item, field, problem): the item named by its id if usable."""
-    loc = list(error["loc"])
-    if not loc:
-        return ConfigError(file, None, None, "must be a mapping with a 'sources:' list")
-    section = loc.pop(0)
-    if not loc or not isinstance(loc[0], int):
-        if error["type"] == "extra_forbidden":
-            allowed = ", ".join(SourcesDocument.model_fields)
-            return ConfigError(
-                file, None, str(section), f"unknown top-level key (allowed: {allowed})"
-            )
-        if error["type"] == "list_type":
-            what = "a list of sources" if section == "sources" else "a list of rules"
-            return ConfigError(file, None, str(section), f"must be {what}")
-        return ConfigError(file, None, str(section), _problem(error))
-    index = loc.pop(0)
-    where = _item_name(document, str(section), index)
-    field = ".".join(str(part) for part in loc) or None
-    if field is None and error["type"] in ("model_type", "dict_type"):
-        return ConfigError(file, where, None, "must be a mapping")
-    return ConfigError(file, where, field, _problem(error))
-
-
-def _item_name(document: Any, section: str, index: int) -> str:
-    if section == "rules":
-        return f"rule #{index + 1}"
-    item = document[section][index]
-    source_id = item.get("id") if isinstance(item, dict) else None
-    if isinstance(source_id, str) and re.fullmatch(_SLUG, source_id):
-        return f"source '{source_id}'"
-    return f"source #{index + 1}"
-
-
-def _problem(error: ErrorDetails) -> str:
-    """Pydantic's wording, minus its prefixes, with the allowed keys for an unknown one."""
-    if error["type"] == "missing":
-        return "is required"
-    if error["type"] == "extra_forbidden":
-        return f"unknown field (allowed: {', '.join(SourceConfig.model_fields)})"
-    if error["type"] == "value_error":
-        return str(error.get("ctx", {}).get("error", error["msg"]))
-    return error["msg"]

@@ -14,13 +14,9 @@ import sqlalchemy as sa
 from dagster import ConfigurableResource, DagsterInstance, EnvVar
 from pydantic import Field, PrivateAttr
 
-from failtrack_pipeline.base.categorize import (
-    MessageRule,
-    effective_rules,
-    load_rules,
-    load_rules_file,
-)
+from failtrack_pipeline.base.categorize import MessageRule, effective_rules
 from failtrack_pipeline.config.policies import RetentionPolicy
+from failtrack_pipeline.config.rules import load_rules_file, message_rules
 from failtrack_pipeline.config.sources_file import SourcesFile, load_sources
 from failtrack_pipeline.db.engine import create_db_engine, database_url_from_env
 from failtrack_pipeline.db.migrate import migrate
@@ -90,7 +86,7 @@ class FailtrackSources(ConfigurableResource):
 
     def rules(self) -> list[MessageRule]:
         """The user's rules (sources file first, then the rules file) ahead of the defaults."""
-        user = load_rules(self.load().rules, str(self.path))
+        user = message_rules(self.load().rules, str(self.path))
         if self.rules_file:
             user += load_rules_file(Path(self.rules_file))
         return effective_rules(user)

@@ -89,7 +89,7 @@ def test_a_valid_file_loads_every_source_with_urls_resolved_and_defaults_filled(
     assert calendar.url == "file:///srv/feeds/calendar.ics"
     assert calendar.fields == {}
     assert (scraper.url, scraper.callable) == (None, "mypackage.scrapers:fetch_events")
-    assert sources.rules == [
+    assert [rule.model_dump(exclude_none=True) for rule in sources.rules] == [
         {"name": "cf", "category": "rate_limit_error", "pattern": "cf-challenge"}
     ]
     assert sources.get("remote") is remote

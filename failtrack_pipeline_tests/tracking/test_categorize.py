@@ -18,21 +18,15 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
+from failtrack_pipeline.base.categories import ErrorCategory
 from failtrack_pipeline.base.categorize import (
     DEFAULT_RULES,
     MessageRule,
     categorize,
     effective_rules,
-    load_rules,
-    load_rules_file,
 )
-from failtrack_pipeline.base.errors import (
-    ConfigError,
-    ErrorCategory,
-    EventError,
-    FailtrackError,
-    FeedError,
-)
+from failtrack_pipeline.base.errors import ConfigError, EventError, FailtrackError, FeedError
+from failtrack_pipeline.config.rules import load_rules, load_rules_file
 from failtrack_pipeline.tracking.failures import describe_failure
 
 C = ErrorCategory

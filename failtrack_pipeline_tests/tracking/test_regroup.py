@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from failtrack_pipeline.base.categories import ErrorCategory
-from failtrack_pipeline.base.categorize import load_rules
 from failtrack_pipeline.base.normalize import GROUPING_VERSION
+from failtrack_pipeline.config.rules import load_rules
 from failtrack_pipeline.db.schema import discovery_event_failure_days as days_table
 from failtrack_pipeline.db.schema import discovery_event_failures as failures_table
 from failtrack_pipeline.tracking.failures import describe_failure, fingerprint
