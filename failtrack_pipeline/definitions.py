@@ -83,7 +83,7 @@ def build_definitions(
     )
     return Definitions.merge(
         scraping,
-        build_summary_definitions(sources.ids(), scrape_sources_job.name),
+        build_summary_definitions(sources.ids(), scrape_sources_job.name, sources.expected_every()),
         build_dead_letter_definitions(),
         build_coverage_definitions(),
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Final, TypeAlias
@@ -38,6 +39,8 @@ from failtrack_pipeline.config.environment import SOURCES_FILE_ENV
 from failtrack_pipeline.config.errors import SLUG, config_error
 from failtrack_pipeline.config.rules import RuleConfig
 
+# The daily scrape schedule's 24 hours and two of grace: a run that comes late is not stale.
+DEFAULT_EXPECTED_EVERY: Final = timedelta(hours=26)
 DEMO_SOURCES_FILE: Final = Path(__file__).parents[1] / "sources" / "demo" / "sources.yaml"
 
 _CALLABLE: Final = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*:[A-Za-z_]\w*")
@@ -127,6 +130,8 @@ class SourceConfig(BaseModel):
     ignored_categories: frozenset[str] = frozenset()
     # Flag a run yielding under this share of the source's median; None: the job's default.
     silent_failure_threshold: float | None = Field(default=None, ge=0, le=1)
+    # A source with no run within this long is `stale`; None: DEFAULT_EXPECTED_EVERY.
+    expected_every: timedelta | None = Field(default=None, gt=timedelta(0))
     # Least share (0..1) of accepted events with the field filled, e.g. {venue_address: 0.9}.
     min_coverage: dict[str, float] = Field(default_factory=dict)
 
@@ -378,6 +383,10 @@ class SourcesFile(SourcesDocument):
 
     def enabled(self) -> list[SourceConfig]:
         return [source for source in self.sources if source.enabled]
+
+    def expected_every(self) -> dict[str, timedelta]:
+        """How often each enabled source must run to be fresh (disabled ones need not)."""
+        return {s.id: s.expected_every or DEFAULT_EXPECTED_EVERY for s in self.enabled()}
 
 
 def default_sources_path() -> Path:

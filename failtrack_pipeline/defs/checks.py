@@ -39,7 +39,14 @@ from failtrack_pipeline.defs.summaries import (
 from failtrack_pipeline.summaries.present import TOP_GROUPS_PREVIEW, Preview
 from failtrack_pipeline.summaries.rates import Health
 
-_SEVERITY = {Health.DEGRADED: AssetCheckSeverity.WARN, Health.FAILING: AssetCheckSeverity.ERROR}
+# Health that fails a source's check, and how loudly: an enabled source with no data yet
+# fails too (nothing passes for a source nobody has seen), stale as loudly as failing.
+_SEVERITY = {
+    Health.DEGRADED: AssetCheckSeverity.WARN,
+    Health.FAILING: AssetCheckSeverity.ERROR,
+    Health.STALE: AssetCheckSeverity.ERROR,
+    Health.NO_DATA: AssetCheckSeverity.WARN,
+}
 _HEALTH_COLUMNS = (
     "source_id",
     "health",
@@ -114,10 +121,10 @@ def build_health_checks(source_ids: Sequence[str]) -> AssetChecksDefinition:
                 asset=SUCCESS_RATES,
                 blocking=False,
                 description=(
-                    f"{source_id}: warns when degraded, errors when failing. Health is the "
-                    "worse of the 7-day event success rate and run success rate (runs that "
-                    "neither failed nor silently failed) against the healthy and degraded "
-                    "thresholds."
+                    f"{source_id}: warns when degraded or without data, errors when failing "
+                    "or stale (no run within its expected_every). Health is the worse of the "
+                    "7-day event success rate and run success rate (runs that neither failed "
+                    "nor silently failed) against the healthy and degraded thresholds."
                 ),
             )
             for source_id in source_ids

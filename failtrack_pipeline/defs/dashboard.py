@@ -2,15 +2,18 @@
 
 # No `from __future__ import annotations`: Dagster reads the schedule's context annotation.
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, timedelta
 
 from dagster import (
     AssetSelection,
+    DefaultSensorStatus,
     Definitions,
     RunConfig,
     RunRequest,
     ScheduleEvaluationContext,
+    build_last_update_freshness_checks,
+    build_sensor_for_freshness_checks,
     define_asset_job,
     schedule,
 )
@@ -55,6 +58,18 @@ failtrack_dashboard_job = define_asset_job(
 )
 
 
+# Dagster's own freshness checks: a dashboard table not refreshed within a day and two hours
+# (the daemon stopped, the schedule off) turns its check red, whatever the tables say.
+DASHBOARD_FRESHNESS_CHECKS = build_last_update_freshness_checks(
+    assets=[SUCCESS_RATES, TOP_GROUPS], lower_bound_delta=timedelta(hours=26)
+)
+dashboard_freshness_sensor = build_sensor_for_freshness_checks(
+    freshness_checks=DASHBOARD_FRESHNESS_CHECKS,
+    name="dashboard_freshness_sensor",
+    default_status=DefaultSensorStatus.RUNNING,
+)
+
+
 def dashboard_run_request(today: date) -> RunRequest:
     """Yesterday's and today's stats in one run (so late runs of yesterday count), then the
     tables as of today, then the checks."""
@@ -74,14 +89,19 @@ def daily_dashboard_schedule(context: ScheduleEvaluationContext) -> RunRequest:
     return dashboard_run_request(context.scheduled_execution_time.astimezone(UTC).date())
 
 
-def build_summary_definitions(source_ids: Sequence[str], scrape_job_name: str) -> Definitions:
+def build_summary_definitions(
+    source_ids: Sequence[str],
+    scrape_job_name: str,
+    expected_every: Mapping[str, timedelta] | None = None,
+) -> Definitions:
     """Everything the dashboard adds, over the sources of the sources file and the runs of
-    `scrape_job_name`; the caller provides the `failtrack_db` resource."""
+    `scrape_job_name`; the caller provides the `failtrack_db` resource. A source of
+    `expected_every` with no run within its interval is `stale`."""
     return Definitions(
         assets=[
             discovery_event_failures_asset,
             build_daily_stats_assets(scrape_job_name),
-            build_success_rates_asset(source_ids),
+            build_success_rates_asset(source_ids, expected_every),
             error_category_breakdown,
             top_failure_groups,
         ],
@@ -89,8 +109,10 @@ def build_summary_definitions(source_ids: Sequence[str], scrape_job_name: str) -
             build_health_checks(source_ids),
             anomalous_sources,
             new_or_regressed_failure_groups,
+            *DASHBOARD_FRESHNESS_CHECKS,
         ],
         jobs=[failtrack_dashboard_job],
         schedules=[daily_dashboard_schedule],
+        sensors=[dashboard_freshness_sensor],
         resources={"health_thresholds": HealthThresholdsResource()},
     )

@@ -319,7 +319,9 @@ def success_rates_metadata(
     )
 
 
-def build_success_rates_asset(source_ids: Sequence[str]) -> AssetsDefinition:
+def build_success_rates_asset(
+    source_ids: Sequence[str], expected_every: Mapping[str, timedelta] | None = None
+) -> AssetsDefinition:
     @asset(
         key=SUCCESS_RATES,
         group_name=DASHBOARD_GROUP,
@@ -338,7 +340,7 @@ def build_success_rates_asset(source_ids: Sequence[str]) -> AssetsDefinition:
         engine = failtrack_db.get_engine()
         as_of = config.day()
         thresholds = health_thresholds.thresholds()
-        rates = build_success_rates(engine, source_ids, as_of, thresholds)
+        rates = build_success_rates(engine, source_ids, as_of, thresholds, expected_every)
         return MaterializeResult(metadata=success_rates_metadata(engine, rates, as_of, thresholds))
 
     return source_success_rates

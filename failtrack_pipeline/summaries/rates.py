@@ -12,9 +12,9 @@ Retry runs count in every rate (they add occurrences), but not in `last_run_*`,
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -47,7 +47,8 @@ class Health(StrEnum):
     HEALTHY = "healthy"
     DEGRADED = "degraded"
     FAILING = "failing"
-    NO_DATA = "no_data"  # no run in the last 7 days
+    NO_DATA = "no_data"  # never ran (or no run in 7 days, where freshness is not judged)
+    STALE = "stale"  # no run within the source's expected_every
 
 
 @dataclass(frozen=True)
@@ -61,9 +62,17 @@ class SuccessRates:
 
 
 def build_success_rates(
-    engine: sa.Engine, source_ids: Sequence[str], as_of: date, thresholds: HealthThresholds
+    engine: sa.Engine,
+    source_ids: Sequence[str],
+    as_of: date,
+    thresholds: HealthThresholds,
+    expected_every: Mapping[str, timedelta] | None = None,
 ) -> SuccessRates:
-    """Rebuild the table for `source_ids` (one row each, `no_data` if it never ran)."""
+    """Rebuild the table for `source_ids` (one row each, `no_data` if it never ran).
+
+    A source of `expected_every` whose latest run is older than its interval at the end of
+    `as_of` (now, for today) is `stale`, whatever its rates: nobody scrapes it any more.
+    """
     with engine.begin() as connection:
         connection.execute(sa.delete(source_success_rates))
         insert_select(connection, source_success_rates, _rates(source_ids, as_of, thresholds))
@@ -75,6 +84,7 @@ def build_success_rates(
                 [_never_ran(source_id, as_of) for source_id in missing],
             )
         _store_anomalies(connection, source_ids, as_of)
+        _mark_stale(connection, expected_every or {}, _judged_at(as_of))
         _store_health_reasons(connection)
         return _summarize(connection)
 
@@ -86,9 +96,11 @@ def health_reason(row: dict[str, Any]) -> str:
     the counts it came from, so that a `failing` source beside a 100 % event rate explains
     itself (its runs break off) and a `degraded` one at 100 % too (a run read nothing).
     """
+    if row["health"] == Health.STALE.value:
+        return f"stale: no run since {row['last_run_at']:%Y-%m-%d %H:%M} UTC"
     if row["health"] == Health.NO_DATA.value:
         last = row["last_run_at"]
-        return f"stale: no run since {last:%Y-%m-%d}" if last else "no run yet"
+        return f"no run in 7 days (last {last:%Y-%m-%d})" if last else "no run yet"
     runs, failed, silent = row["runs_7d"], row["failed_runs_7d"], row["silent_failures_7d"]
     succeeded, failed_events = row["events_succeeded_7d"], row["events_failed_7d"]
     run_rate, event_rate = row["run_success_rate_7d"], row["success_rate_7d"]
@@ -106,6 +118,28 @@ def health_reason(row: dict[str, Any]) -> str:
         lead = "silent failures: " if silent and not failed else ""
         return f"{lead}{run_words}; {event_words}"
     return f"{event_words}; {run_words}"
+
+
+def _judged_at(as_of: date) -> datetime:
+    """The moment freshness is judged at: now for today, else the end of `as_of`."""
+    now = datetime.now(UTC)
+    return now if as_of >= now.date() else datetime.combine(as_of + timedelta(days=1), time(), UTC)
+
+
+def _mark_stale(
+    connection: sa.Connection, expected_every: Mapping[str, timedelta], judged_at: datetime
+) -> None:
+    table = source_success_rates.c
+    for source_id, interval in expected_every.items():
+        connection.execute(
+            sa.update(source_success_rates)
+            .where(
+                table.source_id == source_id,
+                table.last_run_at.is_not(None),
+                table.last_run_at < judged_at - interval,
+            )
+            .values(health=Health.STALE.value)
+        )
 
 
 def _percent(rate: float) -> str:
