@@ -28,6 +28,7 @@ from pydantic_core import ErrorDetails
 
 from failtrack_pipeline.base.errors import ConfigError, yaml_problem
 from failtrack_pipeline.base.events import EVENT_FIELDS, KNOWN_CATEGORIES, REQUIRED_FIELDS
+from failtrack_pipeline.config.alerts import AlertsConfig, alerts_error
 from failtrack_pipeline.config.environment import SOURCES_FILE_ENV
 
 DEMO_SOURCES_FILE: Final = Path(__file__).parents[1] / "sources" / "demo" / "sources.yaml"
@@ -183,6 +184,7 @@ class SourcesDocument(BaseModel):
     sources: list[SourceConfig]
     # Each a mapping; base.categorize.load_rules turns them into MessageRules.
     rules: list[dict[str, Any]] = Field(default_factory=list)
+    alerts: AlertsConfig | None = None
 
     @field_validator("rules", mode="before")
     @classmethod
@@ -240,7 +242,9 @@ def load_sources(path: str | Path) -> SourcesFile:
             problem = f"duplicate id: source #{positions[source.id]} has it too"
             raise ConfigError(file, where, "id", problem)
         positions[source.id] = position
-    return SourcesFile(path=path, sources=loaded.sources, rules=loaded.rules)
+    if loaded.alerts is not None:
+        loaded.alerts.check_sources([source.id for source in loaded.sources], file)
+    return SourcesFile(path=path, sources=loaded.sources, rules=loaded.rules, alerts=loaded.alerts)
 
 
 def _config_error(file: str, document: Any, error: ErrorDetails) -> ConfigError:
@@ -249,6 +253,8 @@ def _config_error(file: str, document: Any, error: ErrorDetails) -> ConfigError:
     if not loc:
         return ConfigError(file, None, None, "must be a mapping with a 'sources:' list")
     section = loc.pop(0)
+    if section == "alerts":
+        return alerts_error(file, tuple(loc), error)
     if not loc or not isinstance(loc[0], int):
         if error["type"] == "extra_forbidden":
             allowed = ", ".join(SourcesDocument.model_fields)
