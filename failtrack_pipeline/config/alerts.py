@@ -20,7 +20,6 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 
 from failtrack_pipeline.base.errors import ConfigError, yaml_problem
 
-ALERTS_FILE_ENV: Final = "FAILTRACK_ALERTS_FILE"
 _ENV_REFERENCE: Final = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _CHANNEL_NAME: Final = r"^[A-Za-z0-9_.-]+$"
 

@@ -106,9 +106,7 @@ def _top_groups(as_of: date, limit: int) -> sa.Select[Any]:
         .join_from(
             activity, discovery_event_failures, failures.fingerprint == activity.c.fingerprint
         )
-        .outerjoin(
-            failure_group_triage, failure_group_triage.c.fingerprint == failures.fingerprint
-        )
+        .outerjoin(failure_group_triage, failure_group_triage.c.fingerprint == failures.fingerprint)
         .where(activity.c.occurrences_7d > 0)
         .subquery("ranked")
     )
