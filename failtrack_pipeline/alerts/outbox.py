@@ -3,8 +3,8 @@
 A row is claimed before it is sent (its next attempt pushed past a lease), so two
 deliverers never send it twice. A failed send is kept with its (scrubbed) error and
 retried after 30 s, 1 min, 2 min… up to an hour, for as long as it takes: nothing is
-dropped. Once a channel fails, its other rows wait for the next pass instead of each
-waiting out the same time-out.
+dropped. Once a channel fails, its other due rows wait as long as the failed one, instead
+of each waiting out the same time-out.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ ERROR_MAX_CHARS: Final = 1000
 class Delivery:
     sent: int
     failed: int
-    waiting: int  # due, but left for the next pass (their channel just failed)
+    waiting: int  # due, but left until their channel, which just failed, is tried again
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -56,9 +56,10 @@ def deliver_due(
             .limit(limit)
         ).all()
     sent = failed = waiting = 0
-    down: set[str] = set()
+    down: dict[str, datetime] = {}  # channel -> its next try
     for row in due:
         if row.channel in down:
+            _postpone(engine, row.id, down[row.channel])
             waiting += 1
             continue
         if not _claim(engine, row.id, now):
@@ -69,7 +70,7 @@ def deliver_due(
                 raise LookupError(f"channel {row.channel!r} is not configured (any more)")
             channel.send(row.message)
         except Exception as error:  # any channel failure is a retry, never a crash
-            down.add(row.channel)
+            down[row.channel] = now + retry_delay(row.attempts + 1)
             failed += 1
             _finish(engine, row.id, row.attempts + 1, now, error)
         else:
@@ -87,6 +88,16 @@ def _claim(engine: sa.Engine, row_id: int, now: datetime) -> bool:
             .values(next_attempt_at=now + LEASE)
         )
     return claimed.rowcount == 1
+
+
+def _postpone(engine: sa.Engine, row_id: int, until: datetime) -> None:
+    """Leave a row for when its channel, which just failed, is tried again."""
+    with engine.begin() as connection:
+        connection.execute(
+            sa.update(notifications)
+            .where(notifications.c.id == row_id, notifications.c.sent_at.is_(None))
+            .values(next_attempt_at=until)
+        )
 
 
 def _finish(
