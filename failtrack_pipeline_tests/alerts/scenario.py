@@ -24,12 +24,13 @@ from failtrack_pipeline.tracking.store import record_failures
 def fail(
     engine: sa.Engine, source_id: str, message: str, count: int, at: datetime, run_id: str
 ) -> str:
-    """Record `count` failures of one group seen at `at`; returns the group's fingerprint."""
+    """Record `count` failures of one group seen at `at` (its own batch of run `run_id`);
+    returns the group's fingerprint."""
     failures = [
         Failure(source_id, ErrorCategory.VALIDATION, message, message, f"{run_id}-{i}", at)
         for i in range(count)
     ]
-    record_failures(engine, failures, run_id=run_id, batch="events")
+    record_failures(engine, failures, run_id=run_id, batch=f"{message}@{at.isoformat()}"[:64])
     return failures[0].fingerprint
 
 
