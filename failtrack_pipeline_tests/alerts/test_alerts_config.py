@@ -3,6 +3,7 @@ file, the section and the field (a missing variable by its name, never a value).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -98,3 +99,21 @@ def test_an_unknown_condition_or_a_bad_alerts_file_fails_the_code_location_load(
     alerts_file.write_text("channels: {}\n")
     with pytest.raises(ConfigError, match="must be a mapping with one key, 'alerts:'"):
         build_definitions(sources, environ={ALERTS_FILE_ENV: str(alerts_file)})
+
+
+def test_the_readme_alerts_example_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Alerts\n", 1)[1]
+    example = re.search(r"```yaml\n(alerts:.*?)```", section, re.S)
+    assert example is not None
+    for name in ("SLACK_BOT_TOKEN", "SMTP_PASSWORD", "PD_ROUTING_KEY"):
+        monkeypatch.setenv(name, f"{name.lower()}-value")
+    path = tmp_path / "sources.yaml"
+    source = "  - {id: riverside_theatre, name: R, kind: ics, url: r.ics}\n"
+    path.write_text("sources:\n" + source + example.group(1))
+    alerting = load_alerting(load_sources(path))
+    assert alerting is not None
+    assert set(alerting.channels) == {"team-slack", "theatre-mail", "pagerduty"}
+    assert alerting.config.route("riverside_theatre") == ["theatre-mail", "team-slack"]
+    pagerduty = alerting.config.channels["pagerduty"]
+    assert pagerduty.template["routing_key"] == "pd_routing_key-value"
