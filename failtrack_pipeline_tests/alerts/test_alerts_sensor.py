@@ -143,3 +143,7 @@ def test_a_channel_outage_loses_no_notification_and_never_fails_a_scrape(
     assert body["condition"] == "consecutive_failures" and body["state"] == "failing_runs"
     assert body["source"] == "down" and body["run_url"].endswith(f"/runs/{second}")
     assert receiver.headers[0]["Authorization"] == "Bearer hook-secret-123"
+    with backend.engine.connect() as connection:  # the secret went to the receiver alone
+        stored = [str(row) for row in connection.execute(sa.select(notifications)).all()]
+    assert stored and not any("hook-secret-123" in row for row in stored)
+    assert "hook-secret-123" not in tick + error
