@@ -9,7 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
+from failtrack_pipeline.alerts.conditions import Observation
 from failtrack_pipeline.alerts.digest import queue_digest
+from failtrack_pipeline.alerts.evaluate import evaluate
 from failtrack_pipeline.alerts.notice import runs_page_url
 from failtrack_pipeline.db.schema import notifications
 from failtrack_pipeline.tracking.triage import TriageChange, TriageState, set_triage
@@ -95,3 +97,17 @@ def test_the_daily_digest_is_queued_once_a_day_from_its_hour(
     with engine.connect() as connection:
         kinds = connection.execute(sa.select(notifications.c.condition)).scalars().all()
     assert kinds == ["health_change", "digest"]
+
+
+def test_spooled_batches_set_aside_are_announced_and_so_is_their_clearing(
+    engine: sa.Engine, webhook: WebhookReceiver
+) -> None:
+    alerting = hook_only(webhook)
+    for minutes, count in [(0, 0), (1, 2), (2, 2), (90, 3), (200, 0)]:
+        seen = Observation(T0 + timedelta(minutes=minutes), dead_lettered=count)
+        evaluate(engine, seen, alerting.config, alerting.active)
+    assert [row[1:] for row in sent(engine)] == [
+        ("dead_letter", "spool", "2 set aside"),
+        ("dead_letter", "spool", "3 set aside"),
+        ("dead_letter", "spool", "ok"),
+    ]

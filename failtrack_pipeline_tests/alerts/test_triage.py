@@ -45,6 +45,10 @@ def test_a_resolved_group_seen_again_is_open_and_counts_a_regression(engine: sa.
     (group,) = list_groups(engine, T0 + timedelta(days=1))
     assert (group.state, group.regressions, group.changed_by) == (TriageState.OPEN, 1, "failtrack")
     assert group.resolved_in_version == "1.4" and group.occurrence_count == 5
+    build_top_failure_groups(engine, (T0 + timedelta(days=1)).date())
+    with engine.connect() as connection:
+        flagged = connection.execute(sa.select(top_failure_groups.c.is_regressed)).scalar_one()
+    assert flagged  # after one quiet day only: regressed because it had been resolved
 
 
 def test_an_ignore_ends_at_its_date_or_after_n_more_occurrences(engine: sa.Engine) -> None:
