@@ -95,7 +95,7 @@ def column_condition(
     *,
     ok: str,
     not_judged: frozenset[str],
-    reason: Callable[[Mapping[str, Any]], str],
+    reason: Callable[[sa.RowMapping], str],
     extra: Sequence[sa.Column[Any]] = (),
     description: str = "",
 ) -> Condition:
@@ -113,7 +113,7 @@ def column_condition(
     return Condition(name, Subject.SOURCE, ok, probe, recovery=True, description=description)
 
 
-def _health_reason(row: Mapping[str, Any]) -> str:
+def _health_reason(row: sa.RowMapping) -> str:
     rate = row["success_rate_7d"]
     shown = "no events" if rate is None else f"{rate:.0%} of events succeeded"
     return f"last 7 days: {shown}, {row['failed_runs_7d']} of {row['runs_7d']} runs failed"

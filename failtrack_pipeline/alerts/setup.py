@@ -20,6 +20,7 @@ class Alerting:
 
 def load_alerting(sources: SourcesFile, alerts_file: str | None = None) -> Alerting | None:
     """None when no alerts are configured; any mistake is one ConfigError naming the file."""
+    config: AlertsConfig | None
     if alerts_file:
         file, config = alerts_file, load_alerts_file(alerts_file)
         config.check_sources(sources.ids(), file)
