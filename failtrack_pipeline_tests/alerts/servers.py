@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from failtrack_pipeline.testing.webserver import free_port
 
@@ -95,8 +96,11 @@ class _Collector:
 
 
 class SmtpServer:
-    def __init__(self) -> None:
+    """With `login` (user, password), sending needs that login (AUTH without TLS)."""
+
+    def __init__(self, login: tuple[str, str] | None = None) -> None:
         self.port = free_port()
+        self.login = login
         self._collector = _Collector()
         self._controller: Controller | None = None
 
@@ -105,8 +109,23 @@ class SmtpServer:
         return self._collector.messages
 
     def up(self) -> None:
-        self._controller = Controller(self._collector, hostname="127.0.0.1", port=self.port)
+        auth: dict[str, Any] = {}
+        if self.login is not None:
+            auth = {
+                "auth_required": True,
+                "auth_require_tls": False,
+                "authenticator": self._authenticate,
+            }
+        self._controller = Controller(self._collector, hostname="127.0.0.1", port=self.port, **auth)
         self._controller.start()
+
+    def _authenticate(self, *args: Any) -> AuthResult:
+        auth_data = args[-1]
+        given = isinstance(auth_data, LoginPassword) and (
+            auth_data.login.decode(),
+            auth_data.password.decode(),
+        )
+        return AuthResult(success=given == self.login)
 
     def down(self) -> None:
         if self._controller is not None:
