@@ -1,5 +1,5 @@
-"""Each channel against its real server on 127.0.0.1, and what a refusal leaves behind: a
-retry later, with the server's answer (scrubbed) as the row's last error."""
+"""Each channel against its real server on 127.0.0.1; what a refusal leaves behind (a retry
+later, with the server's answer, scrubbed, as the row's last error); what retention prunes."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from failtrack_pipeline.alerts.evaluate import queue
 from failtrack_pipeline.alerts.outbox import deliver_due
 from failtrack_pipeline.config.alerts import EmailChannel, SlackChannel, WebhookChannel
 from failtrack_pipeline.db.schema import notifications
+from failtrack_pipeline.tracking.retention import prune_failures
 from failtrack_pipeline_tests.alerts.servers import SlackApi, SmtpServer, WebhookReceiver, running
 
 MESSAGE = {"title": "failtrack: city is failing (health_change)", "text": "Why: 3 runs failed"}
@@ -75,3 +76,18 @@ def test_a_refused_notification_is_retried_later_with_the_reason(engine: sa.Engi
     assert row.sent_at is None and row.attempts == 1
     assert row.next_attempt_at == NOW + timedelta(seconds=30)
     assert "channel_not_found" in row.last_error and "xoxb-secret-77" not in row.last_error
+
+
+def test_retention_prunes_sent_notifications_and_never_an_unsent_one(engine: sa.Engine) -> None:
+    old = NOW - timedelta(days=100)
+    with engine.begin() as connection:
+        for subject in ("sent", "unsent"):
+            queue(connection, "health_change", subject, "failing", "healthy", ["s"], MESSAGE, old)
+        connection.execute(
+            sa.update(notifications).where(notifications.c.subject == "sent").values(sent_at=old)
+        )
+    pruned = prune_failures(engine, cutoff=NOW - timedelta(days=90))
+    assert pruned.notifications == 1
+    with engine.connect() as connection:
+        left = connection.execute(sa.select(notifications.c.subject)).scalars().all()
+    assert left == ["unsent"]
