@@ -1,13 +1,15 @@
 """`failtrack demo` runs the main job end to end; `failtrack migrate` prepares the storage;
-`failtrack dead-letters` lists (and `--retry` retries) the batches the database refused."""
+`failtrack dead-letters` lists (and `--retry` retries) the batches the database refused;
+`failtrack groups` lists and triages failure groups."""
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import os
 import shlex
 import sys
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,6 +27,13 @@ from failtrack_pipeline.db.engine import create_db_engine, database_url_from_env
 from failtrack_pipeline.db.migrate import migrate
 from failtrack_pipeline.defs.run_tags import Tag
 from failtrack_pipeline.sources.demo import DEMO_AS_OF
+from failtrack_pipeline.tracking.triage import (
+    TriageChange,
+    TriageError,
+    TriageState,
+    list_groups,
+    set_triage,
+)
 
 # The project folder (pyproject.toml with its [tool.dg] table) `dg dev` serves.
 PROJECT = Path(__file__).resolve().parents[1]
@@ -60,8 +69,11 @@ def main(argv: list[str] | None = None) -> int:
     dead_letters.add_argument(
         "--retry", action="store_true", help="after the fix: record them (again refused: kept)"
     )
+    _add_groups_parser(commands)
     args = parser.parse_args(argv)
     try:
+        if args.command == "groups":
+            return _groups(args)
         home = _dagster_home()
         if args.command == "migrate":
             url = database_url_from_env()
@@ -80,6 +92,77 @@ def main(argv: list[str] | None = None) -> int:
         reason = str(error.orig).strip().split("\n", 1)[0]
         print(f"failtrack: cannot use the database: {reason}", file=sys.stderr)
         return 2
+
+
+def _add_groups_parser(commands: argparse._SubParsersAction) -> None:
+    groups = commands.add_parser("groups", help="list and triage failure groups")
+    actions = groups.add_subparsers(dest="action", required=True)
+    listing = actions.add_parser("list", help="failure groups, most recently seen first")
+    listing.add_argument("--source", help="only this source's groups")
+    listing.add_argument("--state", choices=[state.value for state in TriageState])
+    listing.add_argument("--limit", type=int, default=50)
+    for action, help_text in _TRIAGE_ACTIONS.items():
+        command = actions.add_parser(action, help=help_text)
+        command.add_argument("group_id", type=int, help="the id `failtrack groups list` shows")
+        command.add_argument("--note", help="why")
+        command.add_argument("--by", default=getpass.getuser(), help="who (default: you)")
+        if action == "resolve":
+            command.add_argument("--version", help="fixed in this version")
+        if action == "ignore":
+            command.add_argument("--until", type=_moment, help="ISO-8601 date or moment (UTC)")
+            command.add_argument("--more", type=int, help="until N more occurrences")
+
+
+_TRIAGE_ACTIONS = {
+    "resolve": "mark a group fixed: seen again, it is open again (a regression)",
+    "ignore": "no alerts for a group: for good, until a date or for N more occurrences",
+    "reopen": "set a group back to open",
+}
+_STATES = {"resolve": TriageState.RESOLVED, "ignore": TriageState.IGNORED}
+
+
+def _moment(text: str) -> datetime:
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _groups(args: argparse.Namespace) -> int:
+    engine = create_db_engine(database_url_from_env())
+    migrate(engine)
+    now = datetime.now(UTC)
+    if args.action == "list":
+        state = TriageState(args.state) if args.state else None
+        groups = list_groups(engine, now, source_id=args.source, state=state, limit=args.limit)
+        rows = [
+            {
+                "id": group.id,
+                "source": group.source_id,
+                "category": group.error_category,
+                "count": group.occurrence_count,
+                "last seen": f"{group.last_seen_at:%Y-%m-%d %H:%M}",
+                "state": group.state.value,
+                "by": group.changed_by or "",
+                "message": group.error_message[:60],
+            }
+            for group in groups
+        ]
+        print(pd.DataFrame(rows).to_string(index=False) if rows else "no failure groups")
+        return 0
+    change = TriageChange(
+        _STATES.get(args.action, TriageState.OPEN),
+        by=args.by,
+        note=args.note,
+        version=getattr(args, "version", None),
+        until=getattr(args, "until", None),
+        more_occurrences=getattr(args, "more", None),
+    )
+    try:
+        set_triage(engine, args.group_id, change, now)
+    except TriageError as error:
+        print(f"failtrack: {error}", file=sys.stderr)
+        return 2
+    print(f"failure group {args.group_id}: {change.state.value} (by {change.by})")
+    return 0
 
 
 def _dagster_home() -> Path:

@@ -8,7 +8,9 @@ from pathlib import Path
 
 from dagster import Definitions, EnvVar
 
+from failtrack_pipeline.alerts.setup import load_alerting
 from failtrack_pipeline.config.environment import (
+    ALERTS_FILE_ENV,
     DATABASE_URL_ENV,
     RETENTION_DAYS_ENV,
     RULES_FILE_ENV,
@@ -19,6 +21,7 @@ from failtrack_pipeline.config.environment import (
 )
 from failtrack_pipeline.config.sources_file import SourcesFile, default_sources_path, load_sources
 from failtrack_pipeline.db.engine import normalize_url
+from failtrack_pipeline.defs.alerts_sensor import FailtrackAlerts, build_alert_sensors
 from failtrack_pipeline.defs.coverage_assets import build_coverage_definitions
 from failtrack_pipeline.defs.dashboard import build_summary_definitions
 from failtrack_pipeline.defs.dead_letters import build_dead_letter_definitions
@@ -36,6 +39,7 @@ from failtrack_pipeline.defs.run_failure_sensor import (
 )
 from failtrack_pipeline.defs.scrape_job import build_scrape_job, build_scrape_schedule
 from failtrack_pipeline.defs.spool_sensor import replay_failure_spool_sensor
+from failtrack_pipeline.defs.triage_job import build_triage_job
 
 
 def build_definitions(
@@ -54,11 +58,13 @@ def build_definitions(
     )
     # A bad rule fails the load, not the first run (resolved: EnvVars hold only a name here).
     failtrack_sources.process_config_and_initialize().rules()
+    # Likewise a bad alerts section, or a secret's environment variable that is not set.
+    load_alerting(sources, configured(environ, ALERTS_FILE_ENV))
     scrape_sources_job = build_scrape_job(sources)
     retry_events_job = build_retry_job()
     prune_history_job = build_prune_job([scrape_sources_job.name, retry_events_job.name])
     scraping = Definitions(
-        jobs=[scrape_sources_job, retry_events_job, prune_history_job],
+        jobs=[scrape_sources_job, retry_events_job, prune_history_job, build_triage_job()],
         schedules=[
             build_scrape_schedule(scrape_sources_job, sources),
             build_prune_schedule(prune_history_job),
@@ -67,6 +73,7 @@ def build_definitions(
             build_run_failure_sensor([scrape_sources_job, retry_events_job]),
             build_run_canceled_sensor([scrape_sources_job, retry_events_job]),
             replay_failure_spool_sensor,
+            *build_alert_sensors(),
         ],
         resources={
             "failtrack_db": FailtrackDatabase(
@@ -74,6 +81,7 @@ def build_definitions(
                 spool_dir=from_env(environ, SPOOL_DIR_ENV),
             ),
             "failtrack_sources": failtrack_sources,
+            "failtrack_alerts": FailtrackAlerts(alerts_file=from_env(environ, ALERTS_FILE_ENV)),
             "retention": Retention(
                 days=EnvVar.int(RETENTION_DAYS_ENV)
                 if configured(environ, RETENTION_DAYS_ENV)

@@ -35,6 +35,7 @@ from failtrack_pipeline.base.events import (
     KNOWN_CATEGORIES,
 )
 from failtrack_pipeline.base.paths import compile_path
+from failtrack_pipeline.config.alerts import AlertsConfig, alerts_error
 from failtrack_pipeline.config.environment import SOURCES_FILE_ENV
 from failtrack_pipeline.config.errors import SLUG, config_error
 from failtrack_pipeline.config.rules import RuleConfig
@@ -358,6 +359,7 @@ class SourcesDocument(BaseModel):
 
     sources: list[SourceConfig]
     rules: list[RuleConfig] = Field(default_factory=list)
+    alerts: AlertsConfig | None = None
 
     @field_validator("rules", mode="before")
     @classmethod
@@ -411,8 +413,11 @@ def load_sources(path: str | Path) -> SourcesFile:
     try:
         loaded = SourcesDocument.model_validate(document, context={"base": path.resolve().parent})
     except ValidationError as exc:
+        first = exc.errors()[0]
+        if first["loc"][:1] == ("alerts",):
+            raise alerts_error(file, tuple(first["loc"][1:]), first) from None
         models = {"": SourcesDocument, "sources": SourceConfig, "rules": RuleConfig}
-        raise config_error(file, document, exc.errors()[0], models) from None
+        raise config_error(file, document, first, models) from None
     positions: dict[str, int] = {}
     for position, source in enumerate(loaded.sources, start=1):
         if source.id in positions:
@@ -420,4 +425,6 @@ def load_sources(path: str | Path) -> SourcesFile:
             problem = f"duplicate id: source #{positions[source.id]} has it too"
             raise ConfigError(file, where, "id", problem)
         positions[source.id] = position
-    return SourcesFile(path=path, sources=loaded.sources, rules=loaded.rules)
+    if loaded.alerts is not None:
+        loaded.alerts.check_sources([source.id for source in loaded.sources], file)
+    return SourcesFile(path=path, sources=loaded.sources, rules=loaded.rules, alerts=loaded.alerts)

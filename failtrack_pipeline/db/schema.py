@@ -114,6 +114,7 @@ run_field_coverage = sa.Table(
 )
 
 RUN_STATUS_COMMENT = "success, partial, failed or silent_failure"
+TRIAGE_STATE_COMMENT = "open, resolved or ignored (ignoring over: open again)"
 EMPTY_JSON_OBJECT = sa.text("'{}'")
 
 # --- Summary tables (the dashboard). Column comments are the analysts' reference: they reach
@@ -328,6 +329,13 @@ top_failure_groups = sa.Table(
         comment="on as_of (its UTC day)",
     ),
     sa.Column("last_run_id", sa.String(64), comment="the Dagster run that last saw it"),
+    sa.Column(
+        "triage_state",
+        sa.String(16),
+        nullable=False,
+        server_default="open",
+        comment=TRIAGE_STATE_COMMENT,
+    ),
     comment="The 20 groups with most occurrences in 7 days, plus every new or regressed one",
 )
 
@@ -345,4 +353,57 @@ source_field_coverage = sa.Table(
     sa.Column("coverage_zscore", sa.Float(), comment="robust z of the day against those 30 days"),
     sa.Column("min_coverage", sa.Float(), comment="the source's min_coverage for the field"),
     sa.Column("problem", sa.String(16), comment="below_minimum, dropped (z <= -3.5) or NULL: fine"),
+)
+
+
+# --- Triage and alerts.
+
+# A failure group's triage: open (the default, no row), resolved or ignored; who set it,
+# when and why. A resolved group seen again is open again and counts a regression.
+failure_group_triage = sa.Table(
+    "failure_group_triage",
+    metadata,
+    sa.Column("fingerprint", sa.String(64), primary_key=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("resolved_in_version", sa.String(100)),
+    sa.Column("ignored_until", UTCDateTime()),
+    sa.Column("ignored_until_occurrences", sa.BigInteger()),
+    sa.Column("regressions", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("regressed_at", UTCDateTime()),
+    sa.Column("changed_by", sa.String(100), nullable=False),
+    sa.Column("changed_at", UTCDateTime(), nullable=False),
+    sa.Column("note", sa.Text()),
+)
+
+# The last state announced (or first observed) per condition and subject (a source, a
+# group's fingerprint): a notification is raised only when the state changes.
+alert_states = sa.Table(
+    "alert_states",
+    metadata,
+    sa.Column("condition", sa.String(64), primary_key=True),
+    sa.Column("subject", sa.String(200), primary_key=True),
+    sa.Column("state", sa.String(100), nullable=False),
+    sa.Column("announced_at", UTCDateTime()),
+    sa.Column("observed_at", UTCDateTime(), nullable=False),
+)
+
+# One row per notification and channel: what was announced, to whom, when it was sent; an
+# unsent row is retried with backoff until its channel takes it.
+notifications = sa.Table(
+    "notifications",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("condition", sa.String(64), nullable=False),
+    sa.Column("subject", sa.String(200), nullable=False),
+    sa.Column("state", sa.String(100), nullable=False),
+    sa.Column("previous_state", sa.String(100)),
+    sa.Column("channel", sa.String(100), nullable=False),
+    sa.Column("message", sa.JSON(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("sent_at", UTCDateTime()),
+    sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", UTCDateTime(), nullable=False),
+    sa.Column("last_error", sa.Text()),
+    sa.Index("ix_notifications_pending", "sent_at", "next_attempt_at"),
+    sa.Index("ix_notifications_created", "created_at"),
 )

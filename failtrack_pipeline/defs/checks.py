@@ -7,7 +7,7 @@
 - `anomalous_sources` on `source_success_rates`: warns while any source's success rate or
   run duration on as_of is far outside its own last 30 days (the table's `anomaly` column).
 - `new_or_regressed_failure_groups` on `top_failure_groups`: warns while any failure group is
-  new or has come back after a quiet week.
+  new or has come back (after a quiet week, or after it was resolved); ignored groups never.
 """
 
 # No `from __future__ import annotations`: Dagster reads the resource annotations.
@@ -38,6 +38,7 @@ from failtrack_pipeline.defs.summaries import (
 )
 from failtrack_pipeline.summaries.present import TOP_GROUPS_PREVIEW, Preview
 from failtrack_pipeline.summaries.rates import Health
+from failtrack_pipeline.tracking.triage import TriageState
 
 # Health that fails a source's check, and how loudly: an enabled source with no data yet
 # fails too (nothing passes for a source nobody has seen), stale as loudly as failing.
@@ -169,12 +170,15 @@ def anomalous_sources(failtrack_db: FailtrackDatabase) -> AssetCheckResult:
 @asset_check(
     asset=TOP_GROUPS,
     blocking=False,
-    description="Warns while a failure group is new (first seen on as_of) or regressed.",
+    description="Warns while a failure group that is not ignored is new (first seen on as_of) "
+    "or regressed.",
 )
 def new_or_regressed_failure_groups(failtrack_db: FailtrackDatabase) -> AssetCheckResult:
     table = TOP_GROUPS_PREVIEW.table.c
     flagged = TOP_GROUPS_PREVIEW.read(
-        failtrack_db.get_engine(), table.is_new | table.is_regressed, limit=None
+        failtrack_db.get_engine(),
+        (table.is_new | table.is_regressed) & (table.triage_state != TriageState.IGNORED.value),
+        limit=None,
     )
     new = sum(1 for row in flagged if row["is_new"])
     regressed = sum(1 for row in flagged if row["is_regressed"])

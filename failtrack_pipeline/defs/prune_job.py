@@ -83,6 +83,7 @@ def build_prune_job(pruned_jobs: list[str]) -> JobDefinition:
                 "failure_groups_removed": pruned.failure_groups,
                 "failure_days_removed": pruned.failure_days,
                 "recordings_removed": pruned.recordings,
+                "notifications_removed": pruned.notifications,
                 "runs_removed": runs,
                 "delete_batches": pruned.batches,
             }

@@ -3,7 +3,9 @@
 Built from the per-day counts (`discovery_event_failure_days`):
 - the 20 groups with most occurrences in the 7 days ending on `as_of`;
 - plus every group that is **new** (first seen on `as_of`) or **regressed** (seen on `as_of`,
-  not in the 7 days before, and before that), so that no such group goes unflagged.
+  not in the 7 days before, and before that; or seen on `as_of` after it was resolved), so
+  that no such group goes unflagged;
+- each with its triage state (`tracking.triage`) as of the end of `as_of`.
 
 Each row carries the group's `discovery_event_failures` id (what a retry takes), its count
 on `as_of` ("24 h": the UTC day) and in the 7 days, and the last run that saw it.
@@ -18,9 +20,14 @@ from typing import Any
 import sqlalchemy as sa
 
 from failtrack_pipeline.db.schema import discovery_event_failure_days as days_table
-from failtrack_pipeline.db.schema import discovery_event_failures, top_failure_groups
+from failtrack_pipeline.db.schema import (
+    discovery_event_failures,
+    failure_group_triage,
+    top_failure_groups,
+)
 from failtrack_pipeline.summaries.days import start_of_day, window_start
 from failtrack_pipeline.summaries.sql import replace_all, sum_between, sum_where
+from failtrack_pipeline.tracking.triage import effective_state
 
 TOP_GROUPS = 20
 QUIET_DAYS = 7
@@ -65,10 +72,15 @@ def _top_groups(as_of: date, limit: int) -> sa.Select[Any]:
     )
     failures = discovery_event_failures.c
     is_new = failures.first_seen_at >= start_of_day(as_of)  # and active by as_of: on as_of
-    is_regressed = sa.and_(
-        activity.c.on_as_of > 0,
-        activity.c.quiet == 0,
-        failures.first_seen_at < start_of_day(quiet_first),
+    end_of_as_of = start_of_day(as_of + timedelta(days=1))
+    regressed_at = failure_group_triage.c.regressed_at
+    is_regressed = sa.or_(
+        sa.and_(
+            activity.c.on_as_of > 0,
+            activity.c.quiet == 0,
+            failures.first_seen_at < start_of_day(quiet_first),
+        ),
+        sa.func.coalesce(regressed_at.between(start_of_day(as_of), end_of_as_of), False),
     )
     rank = sa.func.row_number().over(
         order_by=(
@@ -95,10 +107,12 @@ def _top_groups(as_of: date, limit: int) -> sa.Select[Any]:
             is_new.label("is_new"),
             is_regressed.label("is_regressed"),
             sa.literal(as_of, sa.Date()).label("as_of"),
+            effective_state(end_of_as_of).label("triage_state"),
         )
         .join_from(
             activity, discovery_event_failures, failures.fingerprint == activity.c.fingerprint
         )
+        .outerjoin(failure_group_triage, failure_group_triage.c.fingerprint == failures.fingerprint)
         .where(activity.c.occurrences_7d > 0)
         .subquery("ranked")
     )

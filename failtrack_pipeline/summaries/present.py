@@ -171,6 +171,7 @@ TOP_GROUPS_PREVIEW = Preview(
         "occurrences_7d",
         "is_new",
         "is_regressed",
+        "triage_state",
         "first_seen_at",
         "last_seen_at",
         "sample_external_ids",

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from failtrack_pipeline.config.policies import RetentionPolicy
 from failtrack_pipeline.db.schema import discovery_event_failure_days as days_table
 from failtrack_pipeline.db.schema import discovery_event_failures as failures_table
-from failtrack_pipeline.db.schema import failure_recordings
+from failtrack_pipeline.db.schema import failure_recordings, notifications
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,7 @@ class PruneResult:
     failure_groups: int
     failure_days: int
     recordings: int
+    notifications: int  # sent ones; an unsent notification is never pruned
     batches: int
     dry_run: bool
 
@@ -36,7 +37,8 @@ def prune_failures(
     batch_size: int = RetentionPolicy().batch_size,
     dry_run: bool = False,
 ) -> PruneResult:
-    """Delete groups last seen before `cutoff`, their daily counts and old ledger entries."""
+    """Delete groups last seen before `cutoff`, their daily counts, old ledger entries and
+    notifications sent before it."""
     targets: list[tuple[sa.Table, sa.ColumnElement[bool], list[sa.Column]]] = [
         (failures_table, failures_table.c.last_seen_at < cutoff, [failures_table.c.id]),
         (
@@ -49,6 +51,7 @@ def prune_failures(
             failure_recordings.c.recorded_at < cutoff,
             [failure_recordings.c.run_id, failure_recordings.c.batch],
         ),
+        (notifications, notifications.c.sent_at < cutoff, [notifications.c.id]),
     ]
     counts, batches = [], 0
     for table, expired, key in targets:

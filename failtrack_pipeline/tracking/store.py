@@ -34,6 +34,7 @@ from failtrack_pipeline.db.schema import discovery_event_failure_days as days_ta
 from failtrack_pipeline.db.schema import discovery_event_failures as failures_table
 from failtrack_pipeline.db.schema import failure_recordings
 from failtrack_pipeline.tracking.failures import USER_NAMED, Failure, fingerprint
+from failtrack_pipeline.tracking.triage import reopen_seen_resolved
 
 SAMPLE_SIZE = 10
 _ROWS_PER_STATEMENT = 500
@@ -118,6 +119,7 @@ def record_failures(
             chunk = groups[start : start + _ROWS_PER_STATEMENT]
             _upsert(connection, chunk, run_id)
             _add_daily_counts(connection, chunk)
+            reopen_seen_resolved(connection, [(g.fingerprint, g.last_seen_at) for g in chunk])
     return RecordResult(recorded=True, failures=len(failures), groups=len(groups))
 
 
