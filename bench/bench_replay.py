@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 from failtrack_pipeline.db.engine import create_db_engine
 from failtrack_pipeline.db.migrate import migrate
-from failtrack_pipeline.tracking.failures import Failure, describe_failure
+from failtrack_pipeline.tracking.failures import FailureRecord, describe_failure
 from failtrack_pipeline.tracking.spool import FailureRecorder, FailureSpool
 from failtrack_pipeline.tracking.store import record_failures
 
@@ -31,7 +31,7 @@ NOW = datetime(2026, 11, 25, tzinfo=UTC)
 REPLAYERS = 8
 
 
-def batches(count: int) -> list[list[Failure]]:
+def batches(count: int) -> list[list[FailureRecord]]:
     return [
         [
             describe_failure("bench", f"Missing field {index % 7}", seen_at=NOW)

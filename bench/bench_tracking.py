@@ -32,7 +32,7 @@ from failtrack_pipeline.db.engine import create_db_engine
 from failtrack_pipeline.db.migrate import migrate
 from failtrack_pipeline.source_scrape import SourceScrape
 from failtrack_pipeline.testing.postgres import postgres_server
-from failtrack_pipeline.tracking.failures import Failure, describe_failure
+from failtrack_pipeline.tracking.failures import FailureRecord, describe_failure
 from failtrack_pipeline.tracking.store import record_failures
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
@@ -157,7 +157,7 @@ def _event_errors(source: SourceConfig) -> list[EventError]:
     return [item for item in items if isinstance(item, EventError)]
 
 
-def _record_grouped(engine: sa.Engine, failures: list[Failure]) -> float:
+def _record_grouped(engine: sa.Engine, failures: list[FailureRecord]) -> float:
     started = time.perf_counter()
     record_failures(engine, failures, run_id=uuid.uuid4().hex, batch="events-1")
     elapsed = time.perf_counter() - started
@@ -165,7 +165,7 @@ def _record_grouped(engine: sa.Engine, failures: list[Failure]) -> float:
     return elapsed
 
 
-def _record_one_by_one(engine: sa.Engine, failures: list[Failure]) -> float:
+def _record_one_by_one(engine: sa.Engine, failures: list[FailureRecord]) -> float:
     run_id = uuid.uuid4().hex
     timings = []
     for index, failure in enumerate(failures):

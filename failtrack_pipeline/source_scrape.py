@@ -24,7 +24,7 @@ from failtrack_pipeline.processing.skips import Skip
 from failtrack_pipeline.processing.validate import process_records
 from failtrack_pipeline.sources.readers import read_records
 from failtrack_pipeline.tracking.coverage import FieldCoverage, record_coverage
-from failtrack_pipeline.tracking.failures import Failure, describe_failure
+from failtrack_pipeline.tracking.failures import FailureRecord, describe_failure
 from failtrack_pipeline.tracking.outcome import RunOutcome
 from failtrack_pipeline.tracking.silent import YieldBaseline
 from failtrack_pipeline.tracking.spool import FailureRecorder, Recording
@@ -76,7 +76,7 @@ class SourceScrape:
         self.seen_ids: set[str] = set()  # of `only`, those the feed still has
         self.succeeded_ids: set[str] = set()  # of `only`, those that are events now
         self._events: dict[str, Event] = {}
-        self._failures: list[Failure] = []
+        self._failures: list[FailureRecord] = []
         self._batches = 0
         self._batch: str | None = None  # the name of `_failures` once they were first flushed
         self.dead_lettered = 0  # failures the database refused for their content (kept aside)

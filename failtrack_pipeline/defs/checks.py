@@ -30,7 +30,7 @@ from dagster import (
 from failtrack_pipeline.config.policies import HealthThresholds
 from failtrack_pipeline.db.schema import source_success_rates
 from failtrack_pipeline.defs.resources import FailtrackDatabase
-from failtrack_pipeline.defs.summaries import (
+from failtrack_pipeline.defs.summary_assets import (
     SUCCESS_RATES,
     TOP_GROUPS,
     HealthThresholdsResource,

@@ -19,7 +19,7 @@ from dagster import (
 
 from failtrack_pipeline.db.schema import source_field_coverage
 from failtrack_pipeline.defs.resources import FailtrackDatabase, FailtrackSources
-from failtrack_pipeline.defs.summaries import DASHBOARD_GROUP, AsOfConfig, table_identity
+from failtrack_pipeline.defs.summary_assets import DASHBOARD_GROUP, AsOfConfig, table_identity
 from failtrack_pipeline.summaries.coverage import build_field_coverage
 
 COVERAGE = AssetKey("source_field_coverage")

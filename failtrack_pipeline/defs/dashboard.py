@@ -24,7 +24,7 @@ from failtrack_pipeline.defs.checks import (
     new_or_regressed_failure_groups,
 )
 from failtrack_pipeline.defs.run_tags import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG
-from failtrack_pipeline.defs.summaries import (
+from failtrack_pipeline.defs.summary_assets import (
     DASHBOARD_GROUP,
     SUCCESS_RATES,
     TOP_GROUPS,

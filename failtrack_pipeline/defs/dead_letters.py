@@ -29,7 +29,7 @@ from dagster import (
 )
 
 from failtrack_pipeline.defs.resources import FailtrackDatabase
-from failtrack_pipeline.defs.summaries import FAILURES
+from failtrack_pipeline.defs.summary_assets import FAILURES
 from failtrack_pipeline.tracking.spool import DeadLetter
 
 RETRY_COMMAND = "failtrack dead-letters --retry"

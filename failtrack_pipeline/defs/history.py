@@ -12,7 +12,7 @@ from dagster import AssetCheckEvaluation, AssetMaterialization, DagsterInstance
 
 from failtrack_pipeline.config.policies import HealthThresholds
 from failtrack_pipeline.defs.checks import health_check_name, source_health
-from failtrack_pipeline.defs.summaries import (
+from failtrack_pipeline.defs.summary_assets import (
     DAILY_SKIPS,
     DAILY_STATS,
     SCRAPE_RUNS,

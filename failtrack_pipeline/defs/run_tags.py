@@ -8,7 +8,7 @@ from typing import Final
 
 from failtrack_pipeline.base.categories import ErrorCategory
 from failtrack_pipeline.base.text import truncate
-from failtrack_pipeline.tracking.failures import Failure
+from failtrack_pipeline.tracking.failures import FailureRecord
 from failtrack_pipeline.tracking.outcome import RunOutcome, RunStatus, format_skip_reasons
 
 # PostgreSQL's index on Dagster's run tags rejects very long values: stay far below it.
@@ -64,7 +64,7 @@ def error_tags(category: ErrorCategory, message: str) -> dict[str, str]:
     }
 
 
-def failed_run_tags(failure: Failure, *, processed_at: datetime) -> dict[str, str]:
+def failed_run_tags(failure: FailureRecord, *, processed_at: datetime) -> dict[str, str]:
     """Tags for a run whose source could not be scraped."""
     return {
         Tag.SOURCE.value: failure.source_id,

@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Final
 
 
-class SkipReason(StrEnum):
+class SkipCause(StrEnum):
     """Why a record was left out. The values are stored in tags and tables: never rename one."""
 
     ENDED = "ended"  # the event is over: its end (or, without one, its start) is past
@@ -24,4 +24,4 @@ class Skip:
     """One record of a run that processing left out, and why."""
 
     external_id: str
-    reason: SkipReason
+    reason: SkipCause

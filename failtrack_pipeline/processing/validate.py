@@ -38,7 +38,7 @@ from failtrack_pipeline.processing.errors import (
     VenueError,
 )
 from failtrack_pipeline.processing.seen import SeenIds
-from failtrack_pipeline.processing.skips import Skip, SkipReason
+from failtrack_pipeline.processing.skips import Skip, SkipCause
 from failtrack_pipeline.sources.mapping import RawRecord
 
 # What the events table can hold.
@@ -98,20 +98,20 @@ def to_event(raw: RawRecord, source: SourceConfig, *, now: datetime) -> Event | 
         raise
 
 
-def _skip_reason(raw: RawRecord, source: SourceConfig) -> SkipReason | None:
+def _skip_reason(raw: RawRecord, source: SourceConfig) -> SkipCause | None:
     """Cancelled (a status among the source's cancelled_values) or of an ignored category;
     values of other types never skip."""
     status = raw.get("status")
     if isinstance(status, bool):
         if any(value is status for value in source.cancelled_values):
-            return SkipReason.CANCELLED
+            return SkipCause.CANCELLED
     elif isinstance(status, str) and _clean(status).lower() in source.cancelled_values:
-        return SkipReason.CANCELLED
+        return SkipCause.CANCELLED
     if source.ignored_categories:
         for category in _category_values(raw.get("category")):
             key = _clean(category).lower()
             if {key, source.category_map.get(key)} & source.ignored_categories:
-                return SkipReason.IGNORED_CATEGORY
+                return SkipCause.IGNORED_CATEGORY
     return None
 
 
@@ -126,7 +126,7 @@ def _event(raw: RawRecord, source: SourceConfig, external_id: str, now: datetime
     ends_at = _ends_at(raw, starts_at, zone, source)
     _check_plausible(starts_at.moment, ends_at, now)
     if (ends_at or starts_at.moment) < now:
-        return Skip(external_id, SkipReason.ENDED)
+        return Skip(external_id, SkipCause.ENDED)
     venue_name = _text(raw, "venue_name", VenueError)
     venue_address = _text(raw, "venue_address", VenueError)
     online = raw.get("online") is True

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from failtrack_pipeline.base.categories import ErrorCategory
 from failtrack_pipeline.db.schema import discovery_event_failures
 from failtrack_pipeline.summaries.daily import ScrapeRun, refresh_day
-from failtrack_pipeline.tracking.failures import Failure
+from failtrack_pipeline.tracking.failures import FailureRecord
 from failtrack_pipeline.tracking.outcome import RunStatus
 from failtrack_pipeline.tracking.store import record_failures
 
@@ -118,7 +118,7 @@ def _day_of(
     back: int,
     groups: list[tuple[ErrorCategory, str, int]],
     rng: random.Random,
-) -> tuple[ScrapeRun, list[Failure]]:
+) -> tuple[ScrapeRun, list[FailureRecord]]:
     profile = PROFILES[source_id]
     started = datetime.combine(day, time(profile.hour), tzinfo=UTC) + timedelta(
         minutes=rng.randint(0, 20)
@@ -146,7 +146,7 @@ def _day_of(
     # No event ids: a group's samples stay the real events of the feed, the ones a retry of
     # the group can read again.
     failures = [
-        Failure(source_id, category, message, message, None, seen_at)
+        FailureRecord(source_id, category, message, message, None, seen_at)
         for category, message, count in happened
         for _ in range(count)
     ]

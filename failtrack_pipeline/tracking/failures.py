@@ -29,7 +29,7 @@ _scrubbed = lru_cache(maxsize=16_384)(scrub_secrets)
 
 
 @dataclass(frozen=True, slots=True)
-class Failure:
+class FailureRecord:
     """A failure ready to be stored: nothing in it may hold a secret."""
 
     source_id: str
@@ -63,13 +63,13 @@ def describe_failure(
     seen_at: datetime,
     external_id: str | None = None,
     rules: Sequence[MessageRule] | None = None,
-) -> Failure:
-    """Turn an exception, Dagster error info or message into a storable `Failure`."""
+) -> FailureRecord:
+    """Turn an exception, Dagster error info or message into a storable `FailureRecord`."""
     raw = _UNSTORABLE.sub("\ufffd", _raw_message(error))
     if external_id is None and isinstance(error, FailtrackError):
         external_id = error.external_id
     named = group_name(error, rules)
-    return Failure(
+    return FailureRecord(
         source_id=source_id,
         category=categorize(error, rules),
         message=named or _normalized(raw),

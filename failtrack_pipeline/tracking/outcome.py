@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from failtrack_pipeline.base.categories import ErrorCategory
-from failtrack_pipeline.processing.skips import SkipReason
-from failtrack_pipeline.tracking.failures import Failure
+from failtrack_pipeline.processing.skips import SkipCause
+from failtrack_pipeline.tracking.failures import FailureRecord
 
 
 class RunStatus(StrEnum):
@@ -30,9 +30,9 @@ class RunOutcome:
     source_id: str
     succeeded: int = 0
     failed: int = 0
-    skip_reasons: Counter[SkipReason] = field(default_factory=Counter)
+    skip_reasons: Counter[SkipCause] = field(default_factory=Counter)
     failure_groups: Counter[tuple[ErrorCategory, str]] = field(default_factory=Counter)
-    silent_failure: Failure | None = None
+    silent_failure: FailureRecord | None = None
 
     @property
     def skipped(self) -> int:
@@ -45,11 +45,11 @@ class RunOutcome:
     def add_success(self) -> None:
         self.succeeded += 1
 
-    def add_failure(self, failure: Failure) -> None:
+    def add_failure(self, failure: FailureRecord) -> None:
         self.failed += 1
         self.failure_groups[(failure.category, failure.message)] += 1
 
-    def add_skip(self, reason: SkipReason) -> None:
+    def add_skip(self, reason: SkipCause) -> None:
         self.skip_reasons[reason] += 1
 
     @property
@@ -66,20 +66,20 @@ class RunOutcome:
         return most[0][0] if most else None
 
 
-def format_skip_reasons(counts: Mapping[SkipReason, int]) -> str:
+def format_skip_reasons(counts: Mapping[SkipCause, int]) -> str:
     """`cancelled=1,ended=2`: the per-reason counts as one tag value, in reason order."""
     return ",".join(
-        f"{reason.value}={counts[reason]}" for reason in SkipReason if counts.get(reason)
+        f"{reason.value}={counts[reason]}" for reason in SkipCause if counts.get(reason)
     )
 
 
-def parse_skip_reasons(value: str) -> dict[SkipReason, int]:
+def parse_skip_reasons(value: str) -> dict[SkipCause, int]:
     """The counts `format_skip_reasons` wrote; parts it could not have written are ignored."""
-    counts: dict[SkipReason, int] = {}
+    counts: dict[SkipCause, int] = {}
     for part in value.split(","):
         name, _, count = part.partition("=")
         try:
-            counts[SkipReason(name.strip())] = int(count)
+            counts[SkipCause(name.strip())] = int(count)
         except ValueError:
             continue
     return counts

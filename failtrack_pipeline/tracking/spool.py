@@ -35,7 +35,7 @@ from failtrack_pipeline.base.categories import ErrorCategory
 from failtrack_pipeline.base.errors import FailtrackError
 from failtrack_pipeline.base.scrub import scrub_secrets
 from failtrack_pipeline.db.engine import WriteRefusal, write_refusal
-from failtrack_pipeline.tracking.failures import Failure
+from failtrack_pipeline.tracking.failures import FailureRecord
 from failtrack_pipeline.tracking.store import group_failures, record_failures
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,7 @@ class FailureSpool:
     def dead_letter_directory(self) -> Path:
         return self.directory / DEAD_LETTERS
 
-    def put(self, failures: Sequence[Failure], *, run_id: str, batch: str) -> Path:
+    def put(self, failures: Sequence[FailureRecord], *, run_id: str, batch: str) -> Path:
         """Write a batch durably; the same (run_id, batch) again replaces the file."""
         path = self.directory / f"{_batch_key(run_id, batch)}{SPOOL_SUFFIX}"
         _write_durably(path, _document(failures, run_id=run_id, batch=batch))
@@ -130,7 +130,7 @@ class FailureSpool:
                 current = False
             yield file if current else None
 
-    def read(self, path: Path) -> tuple[str, str, list[Failure]]:
+    def read(self, path: Path) -> tuple[str, str, list[FailureRecord]]:
         """(run_id, batch, failures) of a spooled file."""
         return _parse(path.read_bytes())
 
@@ -140,7 +140,7 @@ class FailureSpool:
         os.replace(path, target / path.name)
 
     def dead_letter(
-        self, failures: Sequence[Failure], *, run_id: str, batch: str, error: BaseException
+        self, failures: Sequence[FailureRecord], *, run_id: str, batch: str, error: BaseException
     ) -> Path:
         """Keep a batch the database refused, its reason first in the file."""
         reason = {"reason": refusal_reason(error), "refused_at": datetime.now(UTC).isoformat()}
@@ -198,7 +198,7 @@ class FailureRecorder:
     connect: Callable[[], sa.Engine]
     spool: FailureSpool | None = None
 
-    def record(self, failures: Sequence[Failure], *, run_id: str, batch: str) -> Recording:
+    def record(self, failures: Sequence[FailureRecord], *, run_id: str, batch: str) -> Recording:
         """Count the batch, or keep it; raises `FailuresNotKept` if it cannot be kept.
 
         Once the batch is recorded the spool is replayed; whatever goes wrong there is
@@ -220,7 +220,7 @@ class FailureRecorder:
 
     def _keep(
         self,
-        failures: Sequence[Failure],
+        failures: Sequence[FailureRecord],
         *,
         run_id: str,
         batch: str,
@@ -308,7 +308,7 @@ def _batch_key(run_id: str, batch: str) -> str:
     return hashlib.sha256(f"{run_id}\x1f{batch}".encode()).hexdigest()[:32]
 
 
-def _document(failures: Sequence[Failure], *, run_id: str, batch: str) -> dict[str, Any]:
+def _document(failures: Sequence[FailureRecord], *, run_id: str, batch: str) -> dict[str, Any]:
     return {
         "run_id": run_id,
         "batch": batch,
@@ -316,7 +316,7 @@ def _document(failures: Sequence[Failure], *, run_id: str, batch: str) -> dict[s
     }
 
 
-def _parse(content: bytes) -> tuple[str, str, list[Failure]]:
+def _parse(content: bytes) -> tuple[str, str, list[FailureRecord]]:
     document = json.loads(content.decode("utf-8"))
     failures = [_failure_from_json(item) for item in document["failures"]]
     return str(document["run_id"]), str(document["batch"]), failures
@@ -360,7 +360,7 @@ def _write_durably(path: Path, document: dict[str, Any]) -> None:
 
 
 def _lost_message(
-    failures: Sequence[Failure],
+    failures: Sequence[FailureRecord],
     run_id: str,
     batch: str,
     error: BaseException,
@@ -391,7 +391,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _failure_to_json(failure: Failure) -> dict[str, Any]:
+def _failure_to_json(failure: FailureRecord) -> dict[str, Any]:
     return {
         "source_id": failure.source_id,
         "category": failure.category.value,
@@ -403,8 +403,8 @@ def _failure_to_json(failure: Failure) -> dict[str, Any]:
     }
 
 
-def _failure_from_json(item: dict[str, Any]) -> Failure:
-    return Failure(
+def _failure_from_json(item: dict[str, Any]) -> FailureRecord:
+    return FailureRecord(
         source_id=item["source_id"],
         category=ErrorCategory(item["category"]),
         message=item["message"],

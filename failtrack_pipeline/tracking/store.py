@@ -33,7 +33,7 @@ from failtrack_pipeline.db.engine import dialect_insert
 from failtrack_pipeline.db.schema import discovery_event_failure_days as days_table
 from failtrack_pipeline.db.schema import discovery_event_failures as failures_table
 from failtrack_pipeline.db.schema import failure_recordings
-from failtrack_pipeline.tracking.failures import USER_NAMED, Failure, fingerprint
+from failtrack_pipeline.tracking.failures import USER_NAMED, FailureRecord, fingerprint
 from failtrack_pipeline.tracking.triage import reopen_seen_resolved
 
 SAMPLE_SIZE = 10
@@ -64,7 +64,7 @@ class RecordResult:
     groups: int
 
 
-def group_failures(failures: Iterable[Failure]) -> list[FailureGroup]:
+def group_failures(failures: Iterable[FailureRecord]) -> list[FailureGroup]:
     """Aggregate failures by fingerprint, in fingerprint order (a stable lock order)."""
     groups: dict[str, FailureGroup] = {}
     for failure in failures:
@@ -105,7 +105,7 @@ def merge_samples(newer: Sequence[str], older: Sequence[str]) -> list[str]:
 
 
 def record_failures(
-    engine: sa.Engine, failures: Iterable[Failure], *, run_id: str, batch: str
+    engine: sa.Engine, failures: Iterable[FailureRecord], *, run_id: str, batch: str
 ) -> RecordResult:
     """Count `failures` into their groups, exactly once per (run_id, batch)."""
     failures = list(failures)

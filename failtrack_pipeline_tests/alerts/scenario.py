@@ -16,7 +16,7 @@ from failtrack_pipeline.base.categories import ErrorCategory
 from failtrack_pipeline.db.engine import dialect_insert
 from failtrack_pipeline.db.schema import discovery_event_failures, notifications
 from failtrack_pipeline.db.schema import source_success_rates as rates
-from failtrack_pipeline.tracking.failures import Failure
+from failtrack_pipeline.tracking.failures import FailureRecord
 from failtrack_pipeline.tracking.outcome import RunStatus
 from failtrack_pipeline.tracking.store import record_failures
 
@@ -27,7 +27,7 @@ def fail(
     """Record `count` failures of one group seen at `at` (its own batch of run `run_id`);
     returns the group's fingerprint."""
     failures = [
-        Failure(source_id, ErrorCategory.VALIDATION, message, message, f"{run_id}-{i}", at)
+        FailureRecord(source_id, ErrorCategory.VALIDATION, message, message, f"{run_id}-{i}", at)
         for i in range(count)
     ]
     record_failures(engine, failures, run_id=run_id, batch=f"{message}@{at.isoformat()}"[:64])

@@ -9,7 +9,7 @@ from failtrack_pipeline.base.categories import ErrorCategory
 from failtrack_pipeline.config.environment import retention_from_env
 from failtrack_pipeline.defs.prune_job import PruneConfig, build_prune_job, prune_runs
 from failtrack_pipeline.defs.resources import FailtrackDatabase, Retention
-from failtrack_pipeline.tracking.failures import Failure
+from failtrack_pipeline.tracking.failures import FailureRecord
 from failtrack_pipeline.tracking.store import record_failures
 from failtrack_pipeline_tests.conftest import Backend
 
@@ -66,10 +66,10 @@ def test_the_prune_job_reports_what_it_removed_and_keeps_recent_history(
     backend: Backend, dry_run: bool
 ) -> None:
     now = datetime.now(UTC)
-    old = Failure(
+    old = FailureRecord(
         "src", ErrorCategory.NETWORK, "timeout", "timeout", None, now - timedelta(days=91)
     )
-    young = Failure(
+    young = FailureRecord(
         "src", ErrorCategory.NETWORK, "refused", "refused", None, now - timedelta(days=89)
     )
     record_failures(backend.engine, [old, young], run_id="r", batch="b")

@@ -4,8 +4,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 from failtrack_pipeline.base.categories import ErrorCategory
 from failtrack_pipeline.defs.run_tags import MAX_TAG_VALUE_CHARS, failed_run_tags, outcome_tags
-from failtrack_pipeline.processing.skips import SkipReason
-from failtrack_pipeline.tracking.failures import Failure
+from failtrack_pipeline.processing.skips import SkipCause
+from failtrack_pipeline.tracking.failures import FailureRecord
 from failtrack_pipeline.tracking.outcome import (
     RunOutcome,
     RunStatus,
@@ -16,8 +16,8 @@ from failtrack_pipeline.tracking.outcome import (
 AT = datetime(2026, 11, 25, 6, 30, 5, 123456, tzinfo=UTC)
 
 
-def failure(message: str, category: ErrorCategory = ErrorCategory.VALIDATION) -> Failure:
-    return Failure("src", category, message, message, None, AT)
+def failure(message: str, category: ErrorCategory = ErrorCategory.VALIDATION) -> FailureRecord:
+    return FailureRecord("src", category, message, message, None, AT)
 
 
 def test_a_run_without_failures_is_a_success_and_says_so_in_its_tags() -> None:
@@ -67,7 +67,7 @@ def test_long_or_multiline_messages_are_bounded_single_line_tag_values() -> None
 def test_skips_are_processed_but_neither_succeeded_nor_failed_and_tagged_by_reason() -> None:
     outcome = RunOutcome("src")
     outcome.add_success()
-    for reason in (SkipReason.ENDED, SkipReason.CANCELLED, SkipReason.ENDED):
+    for reason in (SkipCause.ENDED, SkipCause.CANCELLED, SkipCause.ENDED):
         outcome.add_skip(reason)
     tags = outcome_tags(outcome, processed_at=AT)
     assert outcome.status is RunStatus.SUCCESS  # a skip is no failure
@@ -79,16 +79,16 @@ def test_skips_are_processed_but_neither_succeeded_nor_failed_and_tagged_by_reas
     assert tags["failtrack/events_skipped"] == "3"
     assert tags["failtrack/skip_reasons"] == "ended=2,cancelled=1"
     assert parse_skip_reasons(tags["failtrack/skip_reasons"]) == {
-        SkipReason.ENDED: 2,
-        SkipReason.CANCELLED: 1,
+        SkipCause.ENDED: 2,
+        SkipCause.CANCELLED: 1,
     }
 
 
 def test_skip_reasons_that_were_never_written_are_ignored_when_read() -> None:
     assert parse_skip_reasons("") == {}
     assert parse_skip_reasons("ended=2,bogus=1,cancelled=x,ignored_category=4") == {
-        SkipReason.ENDED: 2,
-        SkipReason.IGNORED_CATEGORY: 4,
+        SkipCause.ENDED: 2,
+        SkipCause.IGNORED_CATEGORY: 4,
     }
     assert format_skip_reasons({}) == ""
 

@@ -21,7 +21,7 @@ from failtrack_pipeline.defs.dashboard import DASHBOARD_JOB
 from failtrack_pipeline.defs.resources import migrated_engine
 from failtrack_pipeline.summaries.days import utc_today
 from failtrack_pipeline.testing.webserver import DAGSTER_YAML, dagster_webserver, graphql
-from failtrack_pipeline.tracking.failures import Failure
+from failtrack_pipeline.tracking.failures import FailureRecord
 from failtrack_pipeline.tracking.store import record_failures
 from failtrack_pipeline_tests.summaries.fake_scrape import scrape
 
@@ -89,7 +89,7 @@ def populated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str,
         scrape(instance, "city_concerts", "partial", 25, 5)
         scrape(instance, "offline_calendar", "failed", fail=True)  # tagged as the hook does
         failures = [
-            Failure(
+            FailureRecord(
                 "city_concerts",
                 ErrorCategory.VALIDATION,
                 "title missing",

@@ -38,7 +38,7 @@ from failtrack_pipeline.processing.errors import (
     UnknownCategoryError,
     VenueError,
 )
-from failtrack_pipeline.processing.skips import Skip, SkipReason
+from failtrack_pipeline.processing.skips import Skip, SkipCause
 from failtrack_pipeline.processing.validate import process_records, to_event
 from failtrack_pipeline.sources.readers import RawRecord, read_records
 
@@ -398,26 +398,26 @@ def test_an_events_row_fills_the_events_table_columns() -> None:
 
 IGNORING = SOURCE.model_copy(update={"ignored_categories": frozenset({"gig", "sports"})})
 SKIPPED = [
-    pytest.param(SOURCE, {"status": " Cancelled "}, SkipReason.CANCELLED, id="cancelled"),
-    pytest.param(SOURCE, {"status": "CANCELED"}, SkipReason.CANCELLED, id="canceled"),
+    pytest.param(SOURCE, {"status": " Cancelled "}, SkipCause.CANCELLED, id="cancelled"),
+    pytest.param(SOURCE, {"status": "CANCELED"}, SkipCause.CANCELLED, id="canceled"),
     # Skips are judged before validation: a cancelled record is never a failure.
-    pytest.param(SOURCE, {"status": "cancelled", "title": ""}, SkipReason.CANCELLED, id="bad"),
-    pytest.param(IGNORING, {"category": "Sports"}, SkipReason.IGNORED_CATEGORY, id="ours"),
-    pytest.param(IGNORING, {"category": "GIG"}, SkipReason.IGNORED_CATEGORY, id="feed-word"),
-    pytest.param(IGNORING, {"category": "Gig "}, SkipReason.IGNORED_CATEGORY, id="trimmed"),
+    pytest.param(SOURCE, {"status": "cancelled", "title": ""}, SkipCause.CANCELLED, id="bad"),
+    pytest.param(IGNORING, {"category": "Sports"}, SkipCause.IGNORED_CATEGORY, id="ours"),
+    pytest.param(IGNORING, {"category": "GIG"}, SkipCause.IGNORED_CATEGORY, id="feed-word"),
+    pytest.param(IGNORING, {"category": "Gig "}, SkipCause.IGNORED_CATEGORY, id="trimmed"),
     pytest.param(IGNORING, {"category": "music"}, None, id="not-ignored"),
     pytest.param(SOURCE, {"status": "scheduled"}, None, id="scheduled"),
     pytest.param(SOURCE, {"status": ["cancelled"]}, None, id="status-not-text"),
     pytest.param(
         SOURCE,
         {"starts_at": NOW - timedelta(days=2), "ends_at": NOW - timedelta(seconds=1)},
-        SkipReason.ENDED,
+        SkipCause.ENDED,
         id="ended",
     ),
     pytest.param(
         SOURCE,
         {"starts_at": NOW - timedelta(days=364), "ends_at": None, "venue_name": DROP},
-        SkipReason.ENDED,
+        SkipCause.ENDED,
         id="started-364-days-ago",
     ),
     pytest.param(
@@ -431,7 +431,7 @@ SKIPPED = [
 
 @pytest.mark.parametrize(("source", "changes", "reason"), SKIPPED)
 def test_a_cancelled_ended_or_ignored_record_is_skipped_not_failed(
-    source: SourceConfig, changes: dict[str, Any], reason: SkipReason | None
+    source: SourceConfig, changes: dict[str, Any], reason: SkipCause | None
 ) -> None:
     outcome = to_event(record(**changes), source, now=NOW)
     if reason is None:
@@ -448,7 +448,7 @@ def test_an_implausible_past_date_stays_a_failure_not_an_ended_skip() -> None:
 def test_an_event_that_ended_years_ago_is_an_ended_skip_not_a_failure() -> None:
     ten_years_ago = NOW - timedelta(days=3650)
     outcome = to_event(record(starts_at=ten_years_ago, ends_at=None), SOURCE, now=NOW)
-    assert outcome == Skip("e-1", SkipReason.ENDED)
+    assert outcome == Skip("e-1", SkipCause.ENDED)
 
 
 def test_skipped_records_pass_through_and_do_not_make_later_ones_duplicates() -> None:
@@ -457,7 +457,7 @@ def test_skipped_records_pass_through_and_do_not_make_later_ones_duplicates() ->
         record(external_id="a"),
     ]
     items = list(process_records(records, SOURCE, now=NOW))
-    assert items[0] == Skip("a", SkipReason.CANCELLED)
+    assert items[0] == Skip("a", SkipCause.CANCELLED)
     assert isinstance(items[1], Event)
 
 
@@ -508,7 +508,7 @@ def test_any_record_becomes_an_event_a_skip_or_an_event_error_and_nothing_else(
         assert 0 < len(error.message) < 200
         return
     if isinstance(event, Skip):
-        assert event.reason in SkipReason and 0 < len(event.external_id) <= 200
+        assert event.reason in SkipCause and 0 < len(event.external_id) <= 200
         return
     assert event.starts_at.utcoffset() == timedelta(0)
     assert 0 < len(event.title) <= 500 and 0 < len(event.external_id) <= 200

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from failtrack_pipeline.base.categories import ErrorCategory
 from failtrack_pipeline.summaries.daily import ScrapeRun, refresh_day
-from failtrack_pipeline.tracking.failures import Failure
+from failtrack_pipeline.tracking.failures import FailureRecord
 from failtrack_pipeline.tracking.outcome import RunStatus
 from failtrack_pipeline.tracking.store import record_failures
 
@@ -69,7 +69,7 @@ def add_failures(
 ) -> None:
     seen_at = at(day)
     failures = [
-        Failure(source_id, category, message, f"{message} #{i}", f"ev-{i}", seen_at)
+        FailureRecord(source_id, category, message, f"{message} #{i}", f"ev-{i}", seen_at)
         for i in range(count)
     ]
     record_failures(engine, failures, run_id=f"run-{next(_ids)}", batch="events")

@@ -15,8 +15,8 @@ from failtrack_pipeline.base.categories import ErrorCategory
 from failtrack_pipeline.db.schema import scrape_runs, source_daily_skips, source_daily_stats
 from failtrack_pipeline.defs.dashboard import DASHBOARD_JOB, build_summary_definitions
 from failtrack_pipeline.defs.resources import FailtrackDatabase
-from failtrack_pipeline.defs.summaries import HealthThresholdsResource
-from failtrack_pipeline.tracking.failures import Failure
+from failtrack_pipeline.defs.summary_assets import HealthThresholdsResource
+from failtrack_pipeline.tracking.failures import FailureRecord
 from failtrack_pipeline.tracking.store import record_failures
 from failtrack_pipeline_tests.conftest import Backend
 from failtrack_pipeline_tests.summaries.fake_scrape import fake_scrape_job, scrape
@@ -37,7 +37,9 @@ def test_the_daily_run_materializes_every_table_with_metadata_and_checks(
     scrape(backend.instance, "gamma", fail=True)  # no failtrack/status tag: counted as failed
     now = datetime.now(UTC)
     beta_failures = [
-        Failure("beta", ErrorCategory.VALIDATION, "title missing", "title missing", f"b{i}", now)
+        FailureRecord(
+            "beta", ErrorCategory.VALIDATION, "title missing", "title missing", f"b{i}", now
+        )
         for i in range(2)
     ]
     record_failures(backend.engine, beta_failures, run_id="beta-run", batch="events")

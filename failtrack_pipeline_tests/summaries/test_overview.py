@@ -19,7 +19,7 @@ from failtrack_pipeline.defs.dashboard import DASHBOARD_JOB, build_summary_defin
 from failtrack_pipeline.defs.resources import FailtrackDatabase
 from failtrack_pipeline.summaries.days import utc_today
 from failtrack_pipeline.summaries.present import SOURCES_OVERVIEW, TREND, format_cell, sparkline
-from failtrack_pipeline.tracking.failures import Failure
+from failtrack_pipeline.tracking.failures import FailureRecord
 from failtrack_pipeline.tracking.store import record_failures
 from failtrack_pipeline_tests.conftest import Backend
 from failtrack_pipeline_tests.summaries.fake_scrape import scrape
@@ -36,7 +36,9 @@ def scrape_and_record(backend: Backend, source: str, *args: Any, **kwargs: Any) 
     if failed:
         now = datetime.now(UTC)
         failures = [
-            Failure(source, ErrorCategory.VALIDATION, kwargs["error"], "e", f"{source}-{i}", now)
+            FailureRecord(
+                source, ErrorCategory.VALIDATION, kwargs["error"], "e", f"{source}-{i}", now
+            )
             for i in range(failed)
         ]
         record_failures(backend.engine, failures, run_id=run_id, batch="events")

@@ -35,7 +35,7 @@ from failtrack_pipeline.db.schema import discovery_event_failures, failure_recor
 from failtrack_pipeline.definitions import build_definitions
 from failtrack_pipeline.defs.resources import FailtrackDatabase
 from failtrack_pipeline.source_scrape import FAILURES_PER_BATCH, SourceScrape
-from failtrack_pipeline.tracking.failures import Failure, describe_failure
+from failtrack_pipeline.tracking.failures import FailureRecord, describe_failure
 from failtrack_pipeline.tracking.spool import (
     DEAD_LETTERS,
     PARTIAL_SUFFIX,
@@ -62,7 +62,9 @@ LONG_SOURCE_ID = "s" * 80  # the tables' source_id columns hold 64 characters
 SPAWN = multiprocessing.get_context("spawn")
 
 
-def _failures(count: int, source_id: str = "city", message: str = "Missing title") -> list[Failure]:
+def _failures(
+    count: int, source_id: str = "city", message: str = "Missing title"
+) -> list[FailureRecord]:
     return [
         describe_failure(source_id, message, seen_at=NOW, external_id=f"ev-{index}")
         for index in range(count)

@@ -11,7 +11,7 @@ from failtrack_pipeline.config.policies import RetentionPolicy
 from failtrack_pipeline.db.engine import create_db_engine
 from failtrack_pipeline.db.schema import discovery_event_failure_days as days_table
 from failtrack_pipeline.db.schema import discovery_event_failures as failures_table
-from failtrack_pipeline.tracking.failures import Failure
+from failtrack_pipeline.tracking.failures import FailureRecord
 from failtrack_pipeline.tracking.retention import prune_failures
 from failtrack_pipeline.tracking.store import record_failures
 
@@ -19,9 +19,9 @@ NOW = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
 POLICY = RetentionPolicy(days=90)
 
 
-def seen(message: str, days_ago: float, source: str = "src") -> Failure:
+def seen(message: str, days_ago: float, source: str = "src") -> FailureRecord:
     at = NOW - timedelta(days=days_ago)
-    return Failure(source, ErrorCategory.VALIDATION, message, message, None, at)
+    return FailureRecord(source, ErrorCategory.VALIDATION, message, message, None, at)
 
 
 def messages(engine: sa.Engine) -> dict[str, int]:

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from failtrack_pipeline.base.categories import ErrorCategory
 from failtrack_pipeline.db.engine import create_db_engine
 from failtrack_pipeline.db.schema import discovery_event_failures
-from failtrack_pipeline.tracking.failures import Failure, describe_failure
+from failtrack_pipeline.tracking.failures import FailureRecord, describe_failure
 from failtrack_pipeline.tracking.spool import FailureRecorder, FailureSpool, Recording
 
 SEEN = datetime(2026, 11, 20, 8, 30, tzinfo=UTC)
@@ -21,7 +21,7 @@ UNREACHABLE_URL = "postgresql+psycopg://failtrack:s3cret@127.0.0.1:1/failtrack"
 
 def _failures(
     count: int, message: str = "Invalid date '2027-13-45' for starts_at"
-) -> list[Failure]:
+) -> list[FailureRecord]:
     return [
         describe_failure("city", message, seen_at=SEEN, external_id=f"ev-{index}")
         for index in range(count)

@@ -9,7 +9,7 @@ from failtrack_pipeline.base.categories import ErrorCategory
 from failtrack_pipeline.db.engine import create_db_engine
 from failtrack_pipeline.db.schema import discovery_event_failure_days as days_table
 from failtrack_pipeline.db.schema import discovery_event_failures as failures_table
-from failtrack_pipeline.tracking.failures import Failure
+from failtrack_pipeline.tracking.failures import FailureRecord
 from failtrack_pipeline.tracking.store import SAMPLE_SIZE, merge_samples, record_failures
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -23,8 +23,8 @@ def failure(
     category: ErrorCategory = ErrorCategory.VALIDATION,
     at: datetime = T0,
     example: str | None = None,
-) -> Failure:
-    return Failure(source, category, message, example or message, external_id, at)
+) -> FailureRecord:
+    return FailureRecord(source, category, message, example or message, external_id, at)
 
 
 def rows(engine: sa.Engine) -> list[sa.Row]:
