@@ -15,11 +15,13 @@ from failtrack_pipeline.config.environment import (
     SOURCES_FILE_ENV,
     SPOOL_DIR_ENV,
     configured,
+    executor_from_env,
     retention_from_env,
 )
 from failtrack_pipeline.config.sources_file import SourcesFile, default_sources_path, load_sources
 from failtrack_pipeline.db.engine import normalize_url
 from failtrack_pipeline.defs.dashboard import build_summary_definitions
+from failtrack_pipeline.defs.executors import scrape_executor
 from failtrack_pipeline.defs.prune_job import build_prune_job, build_prune_schedule
 from failtrack_pipeline.defs.resources import (
     FailtrackDatabase,
@@ -52,7 +54,7 @@ def build_definitions(
     )
     # A bad rule fails the load, not the first run (resolved: EnvVars hold only a name here).
     failtrack_sources.process_config_and_initialize().rules()
-    scrape_sources_job = build_scrape_job(sources)
+    scrape_sources_job = build_scrape_job(sources, scrape_executor(executor_from_env(environ)))
     retry_events_job = build_retry_job()
     prune_history_job = build_prune_job([scrape_sources_job.name, retry_events_job.name])
     scraping = Definitions(
