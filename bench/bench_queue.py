@@ -14,7 +14,7 @@ interleaved, round after round (ABC, then CBA, ...), so that the load other proc
 the machine hits each alike. For each deployment: wall time and runs per minute; the CPU
 seconds per run of each of its processes (daemon, code servers, run workers, webserver,
 PostgreSQL), counted by the kernel, children included; what those CPU seconds would give
-on the machine's cores alone (`capacity`); and how busy the machine was meanwhile.
+on the machine's cores alone (`capacity`); and how loaded the machine was meanwhile.
 """
 
 from __future__ import annotations
@@ -28,12 +28,14 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import psutil
 import sqlalchemy as sa
+import yaml
 from dagster import DagsterRunStatus, RunsFilter
 
 BENCH = Path(__file__).resolve().parent
@@ -48,8 +50,14 @@ from bench_tracking import (  # noqa: E402
 )
 
 from failtrack_pipeline.config.sources_file import SourceConfig, load_sources  # noqa: E402
+from failtrack_pipeline.defs.executors import (  # noqa: E402
+    CELERY_BACKEND_URL_ENV,
+    CELERY_BROKER_URL_ENV,
+)
 from failtrack_pipeline.source_scrape import SourceScrape  # noqa: E402
+from failtrack_pipeline.testing.celery import celery_workers, redis_server  # noqa: E402
 from failtrack_pipeline.testing.deployment import (  # noqa: E402
+    Deployment,
     Timeline,
     peak_concurrency,
     running_deployment,
@@ -62,7 +70,6 @@ from failtrack_pipeline.testing.postgres import (  # noqa: E402
 
 SCRAPE_JOB = "scrape_sources_job"
 CORES = os.cpu_count() or 1
-TICK = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)
@@ -72,6 +79,7 @@ class Variant:
     description: str
     overrides: Mapping[str, Any]
     max_concurrent_runs: int = 8
+    celery_workers: int = 0  # workers (each max_concurrent_runs / workers processes) + Redis
 
 
 def _queue(**config: Any) -> dict[str, Any]:
@@ -100,6 +108,11 @@ VARIANTS = {
                 "class": "NoOpComputeLogManager",
             },
         },
+    ),
+    "celery_run_launcher": Variant(
+        "deploy/celery/dagster.yaml: runs as tasks on 2 Celery workers (CeleryRunLauncher)",
+        yaml.safe_load((BENCH.parent / "deploy" / "celery" / "dagster.yaml").read_text()),
+        celery_workers=2,
     ),
     "dequeue_1s_no_monitoring": Variant(
         "every 1 s, run monitoring off",
@@ -136,6 +149,8 @@ def in_process(sources: list[SourceConfig], engine: sa.Engine) -> tuple[float, f
 def _role(cmdline: list[str]) -> str:
     text = " ".join(cmdline)
     for marker, role in (
+        ("redis-server", "redis"),
+        ("celery", "celery workers"),
         ("dagster-daemon", "daemon"),
         ("dagster-webserver", "webserver"),
         ("api grpc", "code servers"),
@@ -148,7 +163,11 @@ def _role(cmdline: list[str]) -> str:
 
 
 # Whose reaped children a role's `children_*` CPU times are.
-CHILDREN_OF = {"code servers": "run workers", "run workers": "run workers"}
+CHILDREN_OF = {
+    "code servers": "run workers",
+    "run workers": "run workers",
+    "celery workers": "celery workers",
+}
 
 
 def process_cpu(postmaster: psutil.Process | None) -> dict[str, float]:
@@ -175,13 +194,6 @@ def process_cpu(postmaster: psutil.Process | None) -> dict[str, float]:
     return totals
 
 
-def machine_busy() -> float:
-    """CPU seconds the whole machine has been busy since boot (every process, every core)."""
-    fields = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = fields[3] + fields[4]  # idle, iowait
-    return (sum(fields[:8]) - idle) / TICK
-
-
 def find_postmaster(server_url: str) -> psutil.Process | None:
     """The server's postmaster when it runs on this machine (pgserver's does), else None."""
     socket_dir = sa.make_url(server_url).query.get("host")
@@ -206,8 +218,8 @@ class Measured:
     variant: str
     timelines: list[Timeline]
     cpu: dict[str, float]
-    machine_cpu: float
     load: float
+    failed: int
 
     @property
     def runs(self) -> int:
@@ -241,32 +253,54 @@ def through_the_queue(
     """Backfill every source through a fresh deployment with the variant's settings."""
     variant = VARIANTS[name]
     postmaster = find_postmaster(postgres_url)
-    with (
-        fresh_postgres_database(postgres_url) as dagster_url,
-        fresh_postgres_database(postgres_url) as failtrack_url,
-        running_deployment(
-            workdir / f"home-{name}-{uuid.uuid4().hex[:6]}",
-            dagster_postgres_url=dagster_url,
-            failtrack_url=failtrack_url,
-            sources_file=sources_file,
-            max_concurrent_runs=variant.max_concurrent_runs,
-            extra_env={"PYTHONPATH": str(BENCH), EVENTS_ENV: str(events_wanted())},
-            instance_overrides=variant.overrides,
-        ) as deployment,
-    ):
-        cpu_before, machine_before = process_cpu(postmaster), machine_busy()
-        load_before = os.getloadavg()[0]
-        backfill = deployment.launch_backfill(SCRAPE_JOB, source_ids, {})
-        runs = deployment.wait_for_runs(
-            RunsFilter(tags={"dagster/backfill": backfill}), len(source_ids), timeout=3600
+    home = workdir / f"home-{name}-{uuid.uuid4().hex[:6]}"
+    with ExitStack() as stack:
+        env = {"PYTHONPATH": str(BENCH), EVENTS_ENV: str(events_wanted())}
+        if variant.celery_workers:
+            redis_url = stack.enter_context(redis_server(home.with_suffix(".redis")))
+            env |= {
+                CELERY_BROKER_URL_ENV: f"{redis_url}/0",
+                CELERY_BACKEND_URL_ENV: f"{redis_url}/1",
+            }
+        deployment = stack.enter_context(
+            running_deployment(
+                home,
+                dagster_postgres_url=stack.enter_context(fresh_postgres_database(postgres_url)),
+                failtrack_url=stack.enter_context(fresh_postgres_database(postgres_url)),
+                sources_file=sources_file,
+                max_concurrent_runs=variant.max_concurrent_runs,
+                extra_env=env,
+                instance_overrides=variant.overrides,
+            )
         )
-        cpu_after, machine_after = process_cpu(postmaster), machine_busy()
-        load = (load_before + os.getloadavg()[0]) / 2
-        failed = [run.run_id for run in runs if run.status != DagsterRunStatus.SUCCESS]
-        assert not failed, f"runs failed: {failed}\n{deployment.logs()}"
-        timelines = [timeline(deployment.instance, run.run_id) for run in runs]
+        if variant.celery_workers:
+            names = [f"bench-{n}" for n in range(variant.celery_workers)]
+            per_worker = variant.max_concurrent_runs // variant.celery_workers
+            stack.enter_context(celery_workers(deployment, names, per_worker))
+        return _backfill(deployment, source_ids, postmaster, name)
+
+
+def _backfill(
+    deployment: Deployment, source_ids: list[str], postmaster: psutil.Process | None, name: str
+) -> Measured:
+    """One backfill of every source on a running deployment, measured."""
+    cpu_before = process_cpu(postmaster)
+    load_before = os.getloadavg()[0]
+    backfill = deployment.launch_backfill(SCRAPE_JOB, source_ids, {})
+    runs = deployment.wait_for_runs(
+        RunsFilter(tags={"dagster/backfill": backfill}), len(source_ids), timeout=3600
+    )
+    cpu_after = process_cpu(postmaster)
+    load = (load_before + os.getloadavg()[0]) / 2
+    failed = [run.run_id for run in runs if run.status != DagsterRunStatus.SUCCESS]
+    if failed:  # counted and shown, not fatal: a long measurement is worth keeping
+        records = deployment.instance.get_records_for_run(failed[0]).records
+        print(f"  {len(failed)} runs failed; the first, {failed[0]}:")
+        for record in records:
+            print(f"    {record.event_log_entry.message[:300]}")
+    timelines = [timeline(deployment.instance, run.run_id) for run in runs]
     cpu = {role: cpu_after[role] - cpu_before.get(role, 0.0) for role in cpu_after}
-    return Measured(name, timelines, cpu, machine_after - machine_before, load)
+    return Measured(name, timelines, cpu, load, len(failed))
 
 
 def report(name: str, rounds: list[Measured], baseline: list[Measured]) -> None:
@@ -290,12 +324,10 @@ def report(name: str, rounds: list[Measured], baseline: list[Measured]) -> None:
     }
     print("  CPU per run by process: " + ", ".join(f"{r} {s:.2f} s" for r, s in by_role.items()))
     for m in rounds:
-        ours = sum(m.cpu.values())
         print(
-            f"  round: {m.wall:6.1f} s wall, peak {peak_concurrency(m.timelines)} at once; "
-            f"machine busy {m.machine_cpu / m.wall:.2f} of {CORES} cores, ours "
-            f"{ours / m.wall:.2f}, others {(m.machine_cpu - ours) / m.wall:.2f}; "
-            f"load average {m.load:.1f}"
+            f"  round: {m.wall:6.1f} s wall, {m.failed} runs failed, peak "
+            f"{peak_concurrency(m.timelines)} at once; our processes busy "
+            f"{sum(m.cpu.values()) / m.wall:.2f} of {CORES} cores, load average {m.load:.1f}"
         )
     spans = {
         "waiting in the queue": [t.launched - t.queued for m in rounds for t in m.timelines],

@@ -22,6 +22,7 @@ from failtrack_pipeline.testing.deployment import Deployment
 from failtrack_pipeline.testing.webserver import REPO, dagster_process, free_port, log_path
 
 CELERY_YAML = REPO / "deploy" / "celery" / "celery.yaml"
+CELERY_DAGSTER_YAML = REPO / "deploy" / "celery" / "dagster.yaml"
 
 
 @contextmanager
@@ -64,16 +65,16 @@ def _answers_ping(port: int) -> bool:
 
 @contextmanager
 def celery_workers(
-    deployment: Deployment, names: Sequence[str], timeout: float = 120
+    deployment: Deployment, names: Sequence[str], concurrency: int = 1, timeout: float = 120
 ) -> Iterator[None]:
-    """One `dagster-celery` worker process per name (one task at a time each), loading the
-    code and the instance as the deployment does; stopped on exit."""
+    """One `dagster-celery` worker process per name (`concurrency` tasks at a time each),
+    loading the code and the instance as the deployment does; stopped on exit."""
     bin_dir = str(Path(sys.executable).parent)  # dagster-celery runs `celery` from PATH
     env = {**deployment.env, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
     with ExitStack() as stack:
         for name in names:
             args = ["worker", "start", "-A", "dagster_celery.app", "-y", str(CELERY_YAML)]
-            args += ["-n", name, "--", "--concurrency=1"]
+            args += ["-n", name, "--", f"--concurrency={concurrency}"]
             stack.enter_context(
                 dagster_process("dagster-celery", args, deployment.home, env, worker_log(name))
             )

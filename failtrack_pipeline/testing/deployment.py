@@ -110,6 +110,14 @@ class Deployment:
             time.sleep(1)
         return answer
 
+    def run_messages(self, run_id: str) -> str:
+        """The run's event log as text: what went wrong wherever the run executed."""
+        records = self.instance.get_records_for_run(run_id, limit=10_000).records
+        return "\n".join(
+            f"{record.event_log_entry.message} {record.event_log_entry.error_info or ''}"
+            for record in records
+        )
+
     def logs(self) -> str:
         return "\n".join(
             f"--- {command}:\n{log_tail(self.home, command)}"

@@ -83,4 +83,3 @@ def parse_skip_reasons(value: str) -> dict[SkipReason, int]:
         except ValueError:
             continue
     return counts
-

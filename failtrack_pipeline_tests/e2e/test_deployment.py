@@ -10,9 +10,10 @@ from __future__ import annotations
 import os
 import signal
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -130,10 +131,15 @@ def check_runs_tagged_as_their_feeds_imply(runs: list[DagsterRun]) -> None:
 
 
 def check_tables_match_the_runs(
-    deployment: Deployment, engine: sa.Engine, runs: list[DagsterRun], backfills: int
+    deployment: Deployment,
+    engine: sa.Engine,
+    runs: list[DagsterRun],
+    backfills: int,
+    dashboard_config: Mapping[str, Any] | None = None,
 ) -> None:
     """The failure table holds the hand-checked groups once per backfill and what the runs'
-    tags say; the dashboard, launched through the same queue, summarizes exactly those runs."""
+    tags say; the dashboard, launched through the same queue (with `dashboard_config` over
+    its run config), summarizes exactly those runs."""
     assert failure_rows(engine) == {key: backfills * n for key, n in EXPECTED_GROUPS.items()}
     tagged_failures = sum(
         int(run.tags["failtrack/events_failed"]) + (run.status == DagsterRunStatus.FAILURE)
@@ -143,9 +149,10 @@ def check_tables_match_the_runs(
     assert FailureSpool(deployment.home / "failtrack_spool").pending() == []
 
     request = dashboard_run_request(utc_today())
-    dashboard = deployment.launch_run(DASHBOARD_JOB, request.run_config, request.tags)
+    run_config = {**request.run_config, **(dashboard_config or {})}
+    dashboard = deployment.launch_run(DASHBOARD_JOB, run_config, request.tags)
     (dashboard_run,) = deployment.wait_for_runs(RunsFilter(run_ids=[dashboard]), 1, timeout=300)
-    assert dashboard_run.status == DagsterRunStatus.SUCCESS, deployment.logs()
+    assert dashboard_run.status == DagsterRunStatus.SUCCESS, deployment.run_messages(dashboard)
     assert daily_stats(engine) == expected_daily_stats(runs)
     assert success_rates(engine) == expected_success_rates(runs)
 
