@@ -303,41 +303,39 @@ def _backfill(
     return Measured(name, timelines, cpu, load, len(failed))
 
 
-def report(name: str, rounds: list[Measured], baseline: list[Measured]) -> None:
-    """One variant's medians over its rounds, each ratio against the baseline's."""
-    base_rate = statistics.median(m.runs_per_minute for m in baseline)
-    base_cpu = statistics.median(m.cpu_per_run for m in baseline)
+def describe(m: Measured) -> None:
+    """One deployment's numbers, printed as soon as it is done."""
+    print(
+        f"  [{m.variant}] {m.runs} runs in {m.wall:.1f} s: {m.runs_per_minute:.1f} runs/min, "
+        f"{m.failed} failed, peak {peak_concurrency(m.timelines)} at once; CPU per run "
+        f"{m.cpu_per_run:.2f} s (capacity {m.capacity:.1f} runs/min on {CORES} cores); our "
+        f"processes busy {sum(m.cpu.values()) / m.wall:.2f} cores, load average {m.load:.1f}"
+    )
+    by_role = sorted(m.cpu.items(), key=lambda item: -item[1])
+    print("    CPU per run: " + ", ".join(f"{r} {s / m.runs:.2f} s" for r, s in by_role))
+    spans = {
+        "in the queue": [t.launched - t.queued for t in m.timelines],
+        "worker start, code load": [t.started - t.launched for t in m.timelines],
+        "op": [t.op_ended - t.op_started for t in m.timelines],
+        "teardown": [t.ended - t.op_ended for t in m.timelines],
+    }
+    print(
+        "    per run, median wall: "
+        + ", ".join(f"{part} {statistics.median(values):.2f} s" for part, values in spans.items()),
+        flush=True,
+    )
+
+
+def summarize(name: str, rounds: list[Measured], baseline: list[Measured]) -> None:
+    """One variant's medians over its rounds, each as a ratio against the baseline's."""
     rate = statistics.median(m.runs_per_minute for m in rounds)
     cpu = statistics.median(m.cpu_per_run for m in rounds)
-    print(f"\n{name}: {VARIANTS[name].description}")
+    base_rate = statistics.median(m.runs_per_minute for m in baseline)
+    base_cpu = statistics.median(m.cpu_per_run for m in baseline)
     print(
-        f"  runs/min {rate:5.1f} ({rate / base_rate:.2f}x shipped)   rounds: "
-        + ", ".join(f"{m.runs_per_minute:.1f}" for m in rounds)
-    )
-    print(
-        f"  CPU per run {cpu:4.2f} s ({cpu / base_cpu:.2f}x shipped), capacity on {CORES} cores "
-        f"{CORES * 60 / cpu:.1f} runs/min"
-    )
-    roles = sorted({role for m in rounds for role in m.cpu}, key=lambda r: -rounds[0].cpu.get(r, 0))
-    by_role = {
-        role: statistics.median(m.cpu.get(role, 0.0) / m.runs for m in rounds) for role in roles
-    }
-    print("  CPU per run by process: " + ", ".join(f"{r} {s:.2f} s" for r, s in by_role.items()))
-    for m in rounds:
-        print(
-            f"  round: {m.wall:6.1f} s wall, {m.failed} runs failed, peak "
-            f"{peak_concurrency(m.timelines)} at once; our processes busy "
-            f"{sum(m.cpu.values()) / m.wall:.2f} of {CORES} cores, load average {m.load:.1f}"
-        )
-    spans = {
-        "waiting in the queue": [t.launched - t.queued for m in rounds for t in m.timelines],
-        "worker start, code load": [t.started - t.launched for m in rounds for t in m.timelines],
-        "op: scrape + record": [t.op_ended - t.op_started for m in rounds for t in m.timelines],
-        "run teardown": [t.ended - t.op_ended for m in rounds for t in m.timelines],
-    }
-    print(
-        "  per run, median wall: "
-        + ", ".join(f"{part} {statistics.median(values):.2f} s" for part, values in spans.items())
+        f"{name:26} {rate:5.1f} runs/min ({rate / base_rate:.2f}x shipped), CPU per run "
+        f"{cpu:.2f} s ({cpu / base_cpu:.2f}x), capacity {CORES * 60 / cpu:.1f} runs/min: "
+        f"{VARIANTS[name].description}"
     )
 
 
@@ -346,7 +344,9 @@ def main() -> None:
     parser.add_argument("--sources", type=int, default=200)
     parser.add_argument("--events", type=int, default=100, help="records per source")
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--variants", nargs="+", default=["shipped", "dequeue_1s"])
+    parser.add_argument(
+        "--variants", nargs="+", default=["shipped", "celery_run_launcher"], choices=VARIANTS
+    )
     parser.add_argument("--postgres", help="a PostgreSQL URL we may create databases on")
     args = parser.parse_args()
     os.environ[EVENTS_ENV] = str(args.events)
@@ -370,13 +370,10 @@ def main() -> None:
             for name in names if round_ % 2 == 0 else reversed(names):
                 result = through_the_queue(workdir, sources_file, ids, postgres_url, name)
                 measured[name].append(result)
-                print(
-                    f"  [{name}] {result.runs_per_minute:.1f} runs/min, "
-                    f"{result.cpu_per_run:.2f} s CPU per run",
-                    flush=True,
-                )
+                describe(result)
+        print(f"\nmedians of {args.rounds} rounds, ratios against `shipped`:")
         for name in names:
-            report(name, measured[name], measured["shipped"])
+            summarize(name, measured[name], measured["shipped"])
 
 
 if __name__ == "__main__":
