@@ -162,7 +162,9 @@ def _role(cmdline: list[str]) -> str:
     return "other"
 
 
-# Whose reaped children a role's `children_*` CPU times are.
+# Whose reaped children a role's `children_*` CPU times are. The daemon's and webserver's
+# are code servers that exited (restarted when their heartbeat timed out), with their runs.
+RESTARTED = "exited code servers with their runs"
 CHILDREN_OF = {
     "code servers": "run workers",
     "run workers": "run workers",
@@ -182,7 +184,7 @@ def process_cpu(postmaster: psutil.Process | None) -> dict[str, float]:
         except psutil.Error:
             continue
         totals[role] += times.user + times.system
-        totals[CHILDREN_OF.get(role, "code servers")] += times.children_user + times.children_system
+        totals[CHILDREN_OF.get(role, RESTARTED)] += times.children_user + times.children_system
     if postmaster is not None:
         for process in [postmaster, *postmaster.children()]:
             try:
