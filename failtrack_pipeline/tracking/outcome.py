@@ -83,3 +83,4 @@ def parse_skip_reasons(value: str) -> dict[SkipReason, int]:
         except ValueError:
             continue
     return counts
+
