@@ -17,6 +17,7 @@ from failtrack_pipeline.config.environment import (
     SOURCES_FILE_ENV,
     SPOOL_DIR_ENV,
     configured,
+    executor_from_env,
     retention_from_env,
 )
 from failtrack_pipeline.config.sources_file import SourcesFile, default_sources_path, load_sources
@@ -25,6 +26,7 @@ from failtrack_pipeline.defs.alerts_sensor import FailtrackAlerts, build_alert_s
 from failtrack_pipeline.defs.coverage_assets import build_coverage_definitions
 from failtrack_pipeline.defs.dashboard import build_summary_definitions
 from failtrack_pipeline.defs.dead_letters import build_dead_letter_definitions
+from failtrack_pipeline.defs.executors import scrape_executor
 from failtrack_pipeline.defs.prune_job import build_prune_job, build_prune_schedule
 from failtrack_pipeline.defs.resources import (
     FailtrackDatabase,
@@ -60,7 +62,7 @@ def build_definitions(
     failtrack_sources.process_config_and_initialize().rules()
     # Likewise a bad alerts section, or a secret's environment variable that is not set.
     load_alerting(sources, configured(environ, ALERTS_FILE_ENV))
-    scrape_sources_job = build_scrape_job(sources)
+    scrape_sources_job = build_scrape_job(sources, scrape_executor(executor_from_env(environ)))
     retry_events_job = build_retry_job()
     prune_history_job = build_prune_job([scrape_sources_job.name, retry_events_job.name])
     scraping = Definitions(

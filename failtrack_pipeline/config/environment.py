@@ -20,6 +20,9 @@ DATABASE_URL_ENV: Final = "FAILTRACK_DATABASE_URL"
 SPOOL_DIR_ENV: Final = "FAILTRACK_SPOOL_DIR"
 RETENTION_DAYS_ENV: Final = "FAILTRACK_RETENTION_DAYS"
 ALERTS_FILE_ENV: Final = "FAILTRACK_ALERTS_FILE"
+EXECUTOR_ENV: Final = "FAILTRACK_EXECUTOR"
+# Where the scrape job's steps run: in the run's own process, or on Celery workers.
+EXECUTORS: Final = ("in_process", "celery")
 
 
 def configured(environ: Mapping[str, str], name: str) -> str | None:
@@ -43,6 +46,14 @@ def retention_from_env(environ: Mapping[str, str]) -> RetentionPolicy:
     except ValidationError as error:
         problem = error.errors()[0]["msg"].lower()
         raise _env_error(RETENTION_DAYS_ENV, raw, f"retention days {problem}") from None
+
+
+def executor_from_env(environ: Mapping[str, str]) -> str:
+    """`FAILTRACK_EXECUTOR`, one of EXECUTORS (default: in_process)."""
+    name = configured(environ, EXECUTOR_ENV) or EXECUTORS[0]
+    if name not in EXECUTORS:
+        raise _env_error(EXECUTOR_ENV, name, f"not one of {', '.join(EXECUTORS)}")
+    return name
 
 
 def _env_error(name: str, raw: str, problem: str) -> ConfigError:

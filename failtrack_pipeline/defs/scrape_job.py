@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from dagster import (
+    ExecutorDefinition,
     JobDefinition,
     Nothing,
     OpExecutionContext,
@@ -92,7 +93,9 @@ def run_tags_of(source: SourceConfig) -> dict[str, str]:
     return {Tag.SOURCE.value: source.id, MAX_RUNTIME_TAG: str(max_runtime_seconds(source))}
 
 
-def build_scrape_job(sources: SourcesFile) -> JobDefinition:
+def build_scrape_job(
+    sources: SourcesFile, executor_def: ExecutorDefinition = in_process_executor
+) -> JobDefinition:
     # Every run is tagged with its source when it is created (backfill, launchpad, schedule),
     # so the run queue's one-run-per-source limit on that tag holds before the op starts.
     per_source = PartitionedConfig(
@@ -103,9 +106,9 @@ def build_scrape_job(sources: SourcesFile) -> JobDefinition:
 
     @job(
         config=per_source,
-        # One op: a separate step process (the default executor) would only double each
-        # run's start-up cost (see bench/bench_queue.py).
-        executor_def=in_process_executor,
+        # In process unless configured otherwise (defs/executors.py): one op, and a separate
+        # step process would only double each run's start-up cost (see bench/bench_queue.py).
+        executor_def=executor_def,
         hooks={record_scrape_failure},
         description="Scrape one event source per run; the partition is the source id.",
     )

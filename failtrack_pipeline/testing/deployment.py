@@ -46,6 +46,7 @@ class Deployment:
     home: Path
     url: str
     instance: DagsterInstance
+    env: Mapping[str, str]
 
     def launch_backfill(
         self, job_name: str, partitions: Sequence[str], run_config: Mapping[str, Any]
@@ -109,6 +110,14 @@ class Deployment:
             time.sleep(1)
         return answer
 
+    def run_messages(self, run_id: str) -> str:
+        """The run's event log as text: what went wrong wherever the run executed."""
+        records = self.instance.get_records_for_run(run_id, limit=10_000).records
+        return "\n".join(
+            f"{record.event_log_entry.message} {record.event_log_entry.error_info or ''}"
+            for record in records
+        )
+
     def logs(self) -> str:
         return "\n".join(
             f"--- {command}:\n{log_tail(self.home, command)}"
@@ -162,16 +171,35 @@ def peak_concurrency(timelines: Sequence[Timeline]) -> int:
     return peak
 
 
-def write_instance_config(home: Path, max_concurrent_runs: int) -> None:
-    """The shipped PostgreSQL `dagster.yaml` in `home`, only quicker to react (the queue
-    checks every second, run monitoring every 5 s) and with `max_concurrent_runs`."""
+# What the tests change in the shipped file: they react quicker (the queue checks every
+# second, run monitoring every 5 s).
+QUICK_TO_REACT: Mapping[str, Any] = {
+    "run_coordinator": {"config": {"dequeue_interval_seconds": 1}},
+    "run_monitoring": {"poll_interval_seconds": 5},
+}
+
+
+def write_instance_config(
+    home: Path, max_concurrent_runs: int, overrides: Mapping[str, Any] = QUICK_TO_REACT
+) -> None:
+    """The shipped PostgreSQL `dagster.yaml` in `home` with `max_concurrent_runs` and
+    `overrides` merged in (nested mappings key by key)."""
     config = yaml.safe_load(SHIPPED_DAGSTER_YAML.read_text())
-    queue = config["run_coordinator"]["config"]
-    queue["max_concurrent_runs"] = max_concurrent_runs
-    queue["dequeue_interval_seconds"] = 1
-    config["run_monitoring"]["poll_interval_seconds"] = 5
+    config["run_coordinator"]["config"]["max_concurrent_runs"] = max_concurrent_runs
+    config = merged(config, overrides)
     home.mkdir(parents=True, exist_ok=True)
     (home / "dagster.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+def merged(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """`base` with `overrides` laid over it, nested mappings merged key by key."""
+    result = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, Mapping) and isinstance(result.get(key), Mapping):
+            result[key] = merged(result[key], value)
+        else:
+            result[key] = value
+    return result
 
 
 def write_sources_file(path: Path, extra_sources: Sequence[Mapping[str, Any]] = ()) -> Path:
@@ -195,13 +223,15 @@ def running_deployment(
     sources_file: Path,
     max_concurrent_runs: int = 8,
     extra_env: Mapping[str, str] | None = None,
+    instance_overrides: Mapping[str, Any] = QUICK_TO_REACT,
 ) -> Iterator[Deployment]:
     """Daemon and webserver over a fresh `home`; stopped, with their run workers, on exit.
 
     `dagster_postgres_url` may name any driver: dagster-postgres gets its libpq form. The
-    credentials reach the processes through the environment only, as in production.
+    credentials reach the processes through the environment only, as in production; the
+    same environment is `Deployment.env`, for any other process that must load the code.
     """
-    write_instance_config(home, max_concurrent_runs)
+    write_instance_config(home, max_concurrent_runs, instance_overrides)
     libpq_url = make_url(dagster_postgres_url).set(drivername="postgresql")
     env = {
         DAGSTER_POSTGRES_URL_ENV: libpq_url.render_as_string(hide_password=False),
@@ -215,7 +245,7 @@ def running_deployment(
         )
         url = stack.enter_context(dagster_webserver(home, env))
         instance = stack.enter_context(_instance(home, env))
-        yield Deployment(home, url, instance)
+        yield Deployment(home, url, instance, {**env, "DAGSTER_HOME": str(home)})
 
 
 @contextmanager

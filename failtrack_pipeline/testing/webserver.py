@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -40,16 +40,21 @@ def dagster_webserver(home: Path, env: dict[str, str], timeout: float = 90) -> I
 
 @contextmanager
 def dagster_process(
-    command: str, args: list[str], home: Path, env: dict[str, str]
+    command: str,
+    args: list[str],
+    home: Path,
+    env: Mapping[str, str],
+    log_name: str | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """`command` (a Dagster executable of this environment) run from the repository over
-    `home`, its output in `home/<command>.log`; stopped with its process group on exit."""
+    `home`, its output in `home/<log_name or command>.log`; stopped with its process group
+    on exit."""
     executable = str(Path(sys.executable).parent / command)
-    with open(log_path(home, command), "wb") as log:
+    with open(log_path(home, log_name or command), "wb") as log:
         process = subprocess.Popen(
             [executable, *args],
             cwd=REPO,
-            env=os.environ | env | {"DAGSTER_HOME": str(home)},
+            env={**os.environ, **env, "DAGSTER_HOME": str(home)},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its code servers and run workers stop with its group

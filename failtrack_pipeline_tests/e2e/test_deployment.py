@@ -10,9 +10,10 @@ from __future__ import annotations
 import os
 import signal
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -99,18 +100,7 @@ def test_two_backfills_of_every_source_run_through_the_queue_one_run_per_source_
     first = deployment.launch_backfill(SCRAPE_JOB, DEMO_SOURCES, scrape_config())
     second = deployment.launch_backfill(SCRAPE_JOB, DEMO_SOURCES, scrape_config())
     runs = backfill_runs(deployment, first, 8) + backfill_runs(deployment, second, 8)
-
-    # Every run is its source's, tagged at creation and with the outcome the feed implies.
-    for run in runs:
-        source = run.tags["dagster/partition"]
-        assert run.tags["failtrack/source"] == source
-        assert run.tags["failtrack/status"] == EXPECTED_STATUS[source], run.run_id
-        expected_run_status = (
-            DagsterRunStatus.FAILURE
-            if EXPECTED_STATUS[source] == "failed"
-            else DagsterRunStatus.SUCCESS
-        )
-        assert run.status == expected_run_status
+    check_runs_tagged_as_their_feeds_imply(runs)
 
     # The queue: eight sources at once, never two runs of one source.
     timelines = {run.run_id: timeline(deployment.instance, run.run_id) for run in runs}
@@ -123,22 +113,48 @@ def test_two_backfills_of_every_source_run_through_the_queue_one_run_per_source_
         earlier, later = sorted(pair, key=lambda moments: moments.launched)
         assert later.launched >= earlier.ended, f"two runs of {source} overlapped"
 
-    # The failure table: the hand-checked groups, twice; equal to what the runs' tags say.
-    assert failure_rows(failtrack_engine) == {key: 2 * n for key, n in EXPECTED_GROUPS.items()}
+    check_tables_match_the_runs(deployment, failtrack_engine, runs, backfills=2)
+
+
+def check_runs_tagged_as_their_feeds_imply(runs: list[DagsterRun]) -> None:
+    """Every run is its source's, tagged at creation and with the outcome the feed implies."""
+    for run in runs:
+        source = run.tags["dagster/partition"]
+        assert run.tags["failtrack/source"] == source
+        assert run.tags["failtrack/status"] == EXPECTED_STATUS[source], run.run_id
+        expected_run_status = (
+            DagsterRunStatus.FAILURE
+            if EXPECTED_STATUS[source] == "failed"
+            else DagsterRunStatus.SUCCESS
+        )
+        assert run.status == expected_run_status
+
+
+def check_tables_match_the_runs(
+    deployment: Deployment,
+    engine: sa.Engine,
+    runs: list[DagsterRun],
+    backfills: int,
+    dashboard_config: Mapping[str, Any] | None = None,
+) -> None:
+    """The failure table holds the hand-checked groups once per backfill and what the runs'
+    tags say; the dashboard, launched through the same queue (with `dashboard_config` over
+    its run config), summarizes exactly those runs."""
+    assert failure_rows(engine) == {key: backfills * n for key, n in EXPECTED_GROUPS.items()}
     tagged_failures = sum(
         int(run.tags["failtrack/events_failed"]) + (run.status == DagsterRunStatus.FAILURE)
         for run in runs
     )
-    assert sum(failure_rows(failtrack_engine).values()) == tagged_failures
+    assert sum(failure_rows(engine).values()) == tagged_failures
     assert FailureSpool(deployment.home / "failtrack_spool").pending() == []
 
-    # The dashboard, launched through the same queue, summarizes exactly those runs.
     request = dashboard_run_request(utc_today())
-    dashboard = deployment.launch_run(DASHBOARD_JOB, request.run_config, request.tags)
+    run_config = {**request.run_config, **(dashboard_config or {})}
+    dashboard = deployment.launch_run(DASHBOARD_JOB, run_config, request.tags)
     (dashboard_run,) = deployment.wait_for_runs(RunsFilter(run_ids=[dashboard]), 1, timeout=300)
-    assert dashboard_run.status == DagsterRunStatus.SUCCESS, deployment.logs()
-    assert daily_stats(failtrack_engine) == expected_daily_stats(runs)
-    assert success_rates(failtrack_engine) == expected_success_rates(runs)
+    assert dashboard_run.status == DagsterRunStatus.SUCCESS, deployment.run_messages(dashboard)
+    assert daily_stats(engine) == expected_daily_stats(runs)
+    assert success_rates(engine) == expected_success_rates(runs)
 
 
 def daily_stats(engine: sa.Engine) -> dict[str, tuple[int, int, int, int]]:
