@@ -154,7 +154,9 @@ def substitute_env(data: Any, environ: Mapping[str, str], path: str = "") -> Any
         def value(match: re.Match[str]) -> str:
             name = match.group(1)
             if name not in environ:
-                raise ValueError(f"{path or 'alerts'}: environment variable {name} is not set")
+                # The place goes last: "token: environment…" would read as a credential to scrub.
+                where = path or "alerts"
+                raise ValueError(f"environment variable {name} is not set (for {where})")
             return environ[name]
 
         return _ENV_REFERENCE.sub(value, data)

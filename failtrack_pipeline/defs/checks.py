@@ -12,7 +12,7 @@
 
 # No `from __future__ import annotations`: Dagster reads the resource annotations.
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,7 +86,10 @@ class HealthVerdict:
 
 
 def source_health(
-    engine: sa.Engine, source_ids: Sequence[str], thresholds: HealthThresholds
+    engine: sa.Engine,
+    source_ids: Sequence[str],
+    thresholds: HealthThresholds,
+    enabled: Collection[str] | None = None,
 ) -> Iterator[tuple[str, HealthVerdict]]:
     """Each source's verdict from `source_success_rates` as it stands."""
     rows = {row["source_id"]: row for row in _HEALTH.read(engine, limit=None)}
@@ -111,10 +114,14 @@ def source_health(
         else:
             metadata["reason"] = "not in source_success_rates yet: materialize it first"
         severity = _SEVERITY.get(health, AssetCheckSeverity.WARN)
-        yield source_id, HealthVerdict(health not in _SEVERITY, severity, metadata)
+        # A disabled source is not scraped on purpose: no data is no fault of it.
+        idle = health is Health.NO_DATA and enabled is not None and source_id not in enabled
+        yield source_id, HealthVerdict(idle or health not in _SEVERITY, severity, metadata)
 
 
-def build_health_checks(source_ids: Sequence[str]) -> AssetChecksDefinition:
+def build_health_checks(
+    source_ids: Sequence[str], enabled: Collection[str] | None = None
+) -> AssetChecksDefinition:
     @multi_asset_check(
         specs=[
             AssetCheckSpec(
@@ -135,7 +142,9 @@ def build_health_checks(source_ids: Sequence[str]) -> AssetChecksDefinition:
         failtrack_db: FailtrackDatabase, health_thresholds: HealthThresholdsResource
     ) -> Iterator[AssetCheckResult]:
         thresholds = health_thresholds.thresholds()
-        for source_id, health in source_health(failtrack_db.get_engine(), source_ids, thresholds):
+        for source_id, health in source_health(
+            failtrack_db.get_engine(), source_ids, thresholds, enabled
+        ):
             yield AssetCheckResult(
                 check_name=health_check_name(source_id),
                 asset_key=SUCCESS_RATES,

@@ -106,7 +106,9 @@ def build_summary_definitions(
             top_failure_groups,
         ],
         asset_checks=[
-            build_health_checks(source_ids),
+            build_health_checks(
+                source_ids, None if expected_every is None else list(expected_every)
+            ),
             anomalous_sources,
             new_or_regressed_failure_groups,
             *DASHBOARD_FRESHNESS_CHECKS,

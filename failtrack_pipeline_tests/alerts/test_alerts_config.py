@@ -45,7 +45,7 @@ def test_secrets_come_from_the_environment_and_never_show(
 BAD_ALERTS = {
     "unset_variable": (
         f"alerts:\n  channels: {{team: {SLACK}}}\n",
-        "alerts: channels.team.token: environment variable TEST_ALERTS_TOKEN is not set",
+        "environment variable TEST_ALERTS_TOKEN is not set (for channels.team.token)",
     ),
     "unknown_route_channel": (
         "alerts:\n  default_route: [nowhere]\n",

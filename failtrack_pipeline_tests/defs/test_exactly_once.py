@@ -39,6 +39,7 @@ sources:
     name: Flaky Hall
     kind: python
     callable: failtrack_pipeline_tests.defs.flaky_scraper:fetch_events
+    max_retries: 0  # these tests retry by RetryPolicy and re-execution, not in the run
 """
 BAD_DATE = ("validation_error", "Invalid date <value> for starts_at")
 

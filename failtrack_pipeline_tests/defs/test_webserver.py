@@ -127,7 +127,7 @@ def test_the_webserver_serves_the_dashboard_assets_metadata_checks_and_tagged_ru
         }
         nodes = graphql(url, ASSETS, group=group)["assetNodes"]
         assert sorted(node["assetKey"]["path"][0] for node in nodes) == sorted(
-            [*DASHBOARD_TABLES, "discovery_event_failures"]
+            [*DASHBOARD_TABLES, "discovery_event_failures", "source_field_coverage"]
         )
 
         for table in DASHBOARD_TABLES:
@@ -153,7 +153,7 @@ def test_the_webserver_serves_the_dashboard_assets_metadata_checks_and_tagged_ru
         assert outcome["health_harbour_festival"] == ("SUCCEEDED", "WARN")
         assert outcome["health_city_concerts"] == ("FAILED", "WARN")
         assert outcome["health_offline_calendar"] == ("FAILED", "ERROR")
-        assert outcome["health_legacy_listings"] == ("SUCCEEDED", "WARN")  # no_data
+        assert outcome["health_legacy_listings"] == ("SUCCEEDED", "WARN")  # disabled
 
         groups, group_checks = latest(url, "top_failure_groups")
         assert groups["new_groups"] == {"intValue": 1}

@@ -286,7 +286,7 @@ def test_a_scrape_run_against_a_slowloris_server_fails_within_its_deadline(
     path = tmp_path / "sources.yaml"
     path.write_text(
         "sources:\n"
-        "  - {id: slow, name: Slow, kind: json, records: '', timeout_seconds: 2,\n"
+        "  - {id: slow, name: Slow, kind: json, records: '', timeout_seconds: 2, max_retries: 0,\n"
         f"     url: '{hostile_server(trickle)}',\n"
         "     fields: {external_id: id, title: name, starts_at: start}}\n"
     )

@@ -93,6 +93,7 @@ def test_health_levels_at_the_threshold_boundaries(engine: sa.Engine) -> None:
         Health.HEALTHY: 2,
         Health.DEGRADED: 3,
         Health.FAILING: 3,
+        Health.STALE: 0,
         Health.NO_DATA: 2,
     }
     assert summary.sources_by_health[Health.FAILING] == 3
