@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 import shlex
 import signal
+import sys
 import subprocess
 import time
 from pathlib import Path
@@ -70,7 +71,7 @@ def test_failtrack_demo_shows_skips_and_the_silent_failure(
         f"DAGSTER_HOME={tmp_path}",
         f"{DATABASE_URL_ENV}=sqlite:///{tmp_path}/failtrack.db",
     ]
-    assert ui[-3:] == ["dev", "-m", "failtrack_pipeline.definitions"]
+    assert ui[-4:-1] == [str(Path(sys.executable).parent / "dg"), "dev", "--target-path"]
 
 
 OWN_SOURCES = """

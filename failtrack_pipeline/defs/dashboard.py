@@ -7,13 +7,10 @@ from datetime import UTC, date, timedelta
 
 from dagster import (
     AssetSelection,
-    DefaultSensorStatus,
     Definitions,
     RunConfig,
     RunRequest,
     ScheduleEvaluationContext,
-    build_last_update_freshness_checks,
-    build_sensor_for_freshness_checks,
     define_asset_job,
     schedule,
 )
@@ -58,18 +55,6 @@ failtrack_dashboard_job = define_asset_job(
 )
 
 
-# Dagster's own freshness checks: a dashboard table not refreshed within a day and two hours
-# (the daemon stopped, the schedule off) turns its check red, whatever the tables say.
-DASHBOARD_FRESHNESS_CHECKS = build_last_update_freshness_checks(
-    assets=[SUCCESS_RATES, TOP_GROUPS], lower_bound_delta=timedelta(hours=26)
-)
-dashboard_freshness_sensor = build_sensor_for_freshness_checks(
-    freshness_checks=DASHBOARD_FRESHNESS_CHECKS,
-    name="dashboard_freshness_sensor",
-    default_status=DefaultSensorStatus.RUNNING,
-)
-
-
 def dashboard_run_request(today: date) -> RunRequest:
     """Yesterday's and today's stats in one run (so late runs of yesterday count), then the
     tables as of today, then the checks."""
@@ -111,10 +96,8 @@ def build_summary_definitions(
             ),
             anomalous_sources,
             new_or_regressed_failure_groups,
-            *DASHBOARD_FRESHNESS_CHECKS,
         ],
         jobs=[failtrack_dashboard_job],
         schedules=[daily_dashboard_schedule],
-        sensors=[dashboard_freshness_sensor],
         resources={"health_thresholds": HealthThresholdsResource()},
     )

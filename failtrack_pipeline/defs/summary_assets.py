@@ -26,6 +26,7 @@ from dagster import (
     DagsterInstance,
     DagsterRunStatus,
     DailyPartitionsDefinition,
+    FreshnessPolicy,
     MaterializeResult,
     MetadataValue,
     RunRecord,
@@ -79,6 +80,9 @@ BREAKDOWN = AssetKey("error_category_breakdown")
 TOP_GROUPS = AssetKey("top_failure_groups")
 FAILURES = AssetKey("discovery_event_failures")
 _HEALTH = HealthThresholds.model_fields
+# Dagster's own freshness: a dashboard table not refreshed within a day and two hours (the
+# daemon stopped, the schedule off) is shown stale in the UI, whatever the tables say.
+DASHBOARD_FRESHNESS = FreshnessPolicy.time_window(fail_window=timedelta(hours=26))
 
 
 class HealthThresholdsResource(ConfigurableResource):
@@ -325,6 +329,7 @@ def build_success_rates_asset(
     @asset(
         key=SUCCESS_RATES,
         group_name=DASHBOARD_GROUP,
+        freshness_policy=DASHBOARD_FRESHNESS,
         kinds={"table"},
         deps=[DAILY_STATS, SCRAPE_RUNS],
     )
@@ -365,7 +370,13 @@ def top_groups_metadata(engine: sa.Engine, groups: TopGroups, as_of: date) -> di
     }
 
 
-@asset(key=TOP_GROUPS, group_name=DASHBOARD_GROUP, kinds={"table"}, deps=[FAILURES])
+@asset(
+    key=TOP_GROUPS,
+    group_name=DASHBOARD_GROUP,
+    kinds={"table"},
+    deps=[FAILURES],
+    freshness_policy=DASHBOARD_FRESHNESS,
+)
 def top_failure_groups(config: AsOfConfig, failtrack_db: FailtrackDatabase) -> MaterializeResult:
     """The failure groups as an issue list: the 20 with most occurrences in the last 7 days
     and every new or regressed one, with the id a retry takes, 24 h and 7-day counts."""

@@ -106,7 +106,6 @@ def test_the_daily_run_materializes_every_table_with_metadata_and_checks(
         "health_beta": (False, AssetCheckSeverity.WARN),
         "health_gamma": (False, AssetCheckSeverity.ERROR),
         "health_delta": (False, AssetCheckSeverity.WARN),  # no data: nothing passes unseen
-        "freshness_check": (True, AssetCheckSeverity.WARN),  # Dagster's, on two tables
         "anomalous_sources": (True, AssetCheckSeverity.WARN),
         "new_or_regressed_failure_groups": (False, AssetCheckSeverity.WARN),
     }
@@ -145,7 +144,6 @@ def test_the_project_definitions_include_the_dashboard() -> None:
     assert {key.name for key in checks} == {f"health_{source}" for source in sources} | {
         "anomalous_sources",
         "new_or_regressed_failure_groups",
-        "freshness_check",
         "field_coverage",
         "no_dead_lettered_failures",
     }
