@@ -60,7 +60,7 @@ def test_failtrack_demo_shows_skips_and_the_silent_failure(
     # source, status, processed, succeeded, failed, skipped, top error
     assert rows["night_markets"][1:] == ["silent_failure", "0", "0", "0", "0", "silent_failure"]
     assert rows["riverside_theatre"][5] == "1"  # the ignored kids' show
-    assert rows["city_concerts"][5] == "1"  # the cancelled concert (more once events end)
+    assert rows["city_concerts"][5] == "2"  # the cancelled concert and the long-past one
     assert "Seeded 29 days of history before today" in printed
     overview = printed.split("Sources overview")[1].split("Checks not passing")[0]
     rows = {line.split()[0]: line for line in overview.splitlines()[2:] if line.strip()}
