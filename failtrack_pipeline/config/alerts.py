@@ -9,8 +9,6 @@ never show in a repr, a log line or the UI.
 from __future__ import annotations
 
 import os
-import re
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal
 from urllib.parse import urlsplit
@@ -19,8 +17,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from failtrack_pipeline.base.errors import ConfigError, yaml_problem
+from failtrack_pipeline.config.environment import substitute_env
 
-_ENV_REFERENCE: Final = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _CHANNEL_NAME: Final = r"^[A-Za-z0-9_.-]+$"
 
 
@@ -144,30 +142,6 @@ class AlertsConfig(_Model):
                 known = ", ".join(source_ids) or "none"
                 problem = f"unknown source {source_id!r} (known: {known})"
                 raise ConfigError(file, "alerts", f"owners.{source_id}", problem)
-
-
-def substitute_env(data: Any, environ: Mapping[str, str], path: str = "") -> Any:
-    """Every `${NAME}` in the strings of `data` replaced by the variable's value; an unset
-    variable raises a ValueError naming it and where it is used."""
-    if isinstance(data, str):
-
-        def value(match: re.Match[str]) -> str:
-            name = match.group(1)
-            if name not in environ:
-                # The place goes last: "token: environment…" would read as a credential to scrub.
-                where = path or "alerts"
-                raise ValueError(f"environment variable {name} is not set (for {where})")
-            return environ[name]
-
-        return _ENV_REFERENCE.sub(value, data)
-    if isinstance(data, Mapping):
-        return {
-            key: substitute_env(item, environ, f"{path}.{key}" if path else str(key))
-            for key, item in data.items()
-        }
-    if isinstance(data, list):
-        return [substitute_env(item, environ, f"{path}[{i}]") for i, item in enumerate(data)]
-    return data
 
 
 def load_alerts_file(path: str | Path) -> AlertsConfig:

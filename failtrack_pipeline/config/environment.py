@@ -6,8 +6,9 @@ one line naming the variable (never a secret it holds), not every run later.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from typing import Final
+from typing import Any, Final
 
 from pydantic import ValidationError
 
@@ -23,6 +24,8 @@ ALERTS_FILE_ENV: Final = "FAILTRACK_ALERTS_FILE"
 EXECUTOR_ENV: Final = "FAILTRACK_EXECUTOR"
 # Where the scrape job's steps run: in the run's own process, or on Celery workers.
 EXECUTORS: Final = ("in_process", "celery")
+# A `${NAME}` in a config file: the variable's value goes there when the file loads.
+_ENV_REFERENCE: Final = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def configured(environ: Mapping[str, str], name: str) -> str | None:
@@ -58,3 +61,27 @@ def executor_from_env(environ: Mapping[str, str]) -> str:
 
 def _env_error(name: str, raw: str, problem: str) -> ConfigError:
     return ConfigError(f"{name}={raw!r}", None, None, problem)
+
+
+def substitute_env(data: Any, environ: Mapping[str, str], path: str = "") -> Any:
+    """Every `${NAME}` in the strings of `data` replaced by the variable's value; an unset
+    variable raises a ValueError naming it and where it is used."""
+    if isinstance(data, str):
+
+        def value(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in environ:
+                # The place goes last: "token: environment…" would read as a credential to scrub.
+                where = f" (for {path})" if path else ""
+                raise ValueError(f"environment variable {name} is not set{where}")
+            return environ[name]
+
+        return _ENV_REFERENCE.sub(value, data)
+    if isinstance(data, Mapping):
+        return {
+            key: substitute_env(item, environ, f"{path}.{key}" if path else str(key))
+            for key, item in data.items()
+        }
+    if isinstance(data, list):
+        return [substitute_env(item, environ, f"{path}[{i}]") for i, item in enumerate(data)]
+    return data

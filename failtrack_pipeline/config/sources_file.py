@@ -36,7 +36,7 @@ from failtrack_pipeline.base.events import (
 )
 from failtrack_pipeline.base.paths import compile_path
 from failtrack_pipeline.config.alerts import AlertsConfig, alerts_error
-from failtrack_pipeline.config.environment import SOURCES_FILE_ENV
+from failtrack_pipeline.config.environment import SOURCES_FILE_ENV, substitute_env
 from failtrack_pipeline.config.errors import SLUG, config_error
 from failtrack_pipeline.config.rules import RuleConfig
 
@@ -58,7 +58,6 @@ class SourceKind(StrEnum):
 _FEED_KINDS: Final = frozenset({SourceKind.JSON, SourceKind.ICS, SourceKind.CSV, SourceKind.JSONLD})
 _MAPPED_KINDS: Final = frozenset({SourceKind.JSON, SourceKind.CSV, SourceKind.JSONLD})
 _PATH_KINDS: Final = frozenset({SourceKind.JSON, SourceKind.JSONLD})
-_ENV_VARIABLE: Final = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # What a json or csv source must map: an event has no default for them.
 _MUST_MAP: Final = ("external_id", "title", "starts_at")
 
@@ -271,14 +270,7 @@ class SourceConfig(BaseModel):
     @classmethod
     def _substitute_environment(cls, headers: dict[str, str]) -> dict[str, str]:
         """`${VAR}` is replaced by the environment variable; a missing one is named."""
-
-        def value(match: re.Match[str]) -> str:
-            name = match.group(1)
-            if name not in os.environ:
-                raise ValueError(f"environment variable {name!r} is not set")
-            return os.environ[name]
-
-        return {name: _ENV_VARIABLE.sub(value, text) for name, text in headers.items()}
+        return substitute_env(headers, os.environ, "headers")
 
     @field_validator("category_map")
     @classmethod
