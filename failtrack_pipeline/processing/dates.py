@@ -99,7 +99,7 @@ def _read_text(
         return None
     if _EPOCH_TEXT.fullmatch(text):
         return _epoch(int(text))
-    text, end_of_day = _END_OF_DAY.subn("00:00", text)
+    text, end_of_day = _END_OF_DAY.subn("00:00", text) if "24" in text else (text, 0)
     parsed = _parsed(text, dayfirst, formats)
     if parsed is None:
         return None

@@ -15,9 +15,9 @@ import importlib
 import io
 import itertools
 import re
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from datetime import datetime
-from functools import partial
+from operator import itemgetter
 from typing import Any, BinaryIO, Final
 from urllib.parse import urljoin
 
@@ -31,7 +31,13 @@ from failtrack_pipeline.config.sources_file import SourceConfig, SourceKind
 from failtrack_pipeline.sources.fetch import open_source, scrubbed_feed_error
 from failtrack_pipeline.sources.ics import read_ics
 from failtrack_pipeline.sources.jsonld import read_jsonld
-from failtrack_pipeline.sources.mapping import RawRecord, Records, map_document, map_fields
+from failtrack_pipeline.sources.mapping import (
+    RawRecord,
+    Records,
+    document_mapper,
+    map_document,
+    record_mapper,
+)
 
 __all__ = ["RawRecord", "Records", "read_records"]
 
@@ -112,6 +118,7 @@ def _json_page(
     prefix = source.records or ""
     item_prefix = f"{prefix}.item" if prefix else "item"
     feed = _JsonInput(stream)
+    mapped = document_mapper(source.fields)
     events = _bounded_depth(ijson.parse(feed, buf_size=JSON_BUFFER_BYTES), feed)
     rest = ijson.ObjectBuilder() if source.pagination else None
     state = "before"  # then "list" or "object", then "after"
@@ -158,7 +165,7 @@ def _json_page(
                     if bad:
                         yield _bad_number_error(item, source, bad[0], position)
                         continue
-                yield _json_record(item, source, position)
+                yield _json_record(item, mapped, position)
             elif builder is None and rest is not None:
                 rest.event(kind, value)
     except ijson.JSONError as exc:
@@ -168,11 +175,13 @@ def _json_page(
     return rest.value if rest is not None else None
 
 
-def _json_record(item: Any, source: SourceConfig, position: int) -> RawRecord | EventError:
+def _json_record(
+    item: Any, mapped: Callable[[Any], RawRecord], position: int
+) -> RawRecord | EventError:
     if not isinstance(item, dict):
         kind = type(item).__name__
         return EventError(f"malformed record #{position}: {kind}, not an object", category=PARSING)
-    return map_document(item, source.fields)
+    return mapped(item)
 
 
 def _bad_number_error(item: Any, source: SourceConfig, token: str, position: int) -> EventError:
@@ -335,6 +344,7 @@ def read_csv(source: SourceConfig, stream: BinaryIO) -> Records:
     _check_columns(source, columns, first)
     id_spec = source.fields["external_id"]
     id_column = None if isinstance(id_spec, list) else columns.get(_key(id_spec))
+    mapped = record_mapper(source.fields, lambda path: itemgetter(columns[_key(path)]))
     for row in rows:
         if isinstance(row, EventError):
             yield row
@@ -346,7 +356,7 @@ def read_csv(source: SourceConfig, stream: BinaryIO) -> Records:
             message = f"invalid CSV line {reader.line_num}: {problem}"
             yield EventError(message, category=PARSING, external_id=_readable_id(row, id_column))
             continue
-        yield map_fields(source.fields, partial(_cell, row, columns))
+        yield mapped(row)
 
 
 def _rows(reader: Any) -> Iterator[list[str] | EventError]:
@@ -428,11 +438,6 @@ def _check_columns(source: SourceConfig, columns: dict[str | int, int], first: l
 
 def _key(path: str | int) -> str | int:
     return path.strip() if isinstance(path, str) else path
-
-
-def _cell(row: list[str], columns: dict[str | int, int], path: str | int) -> str | None:
-    index = columns.get(_key(path))
-    return None if index is None or index >= len(row) else row[index]
 
 
 def _row_problem(row: list[str], width: int) -> str | None:
