@@ -114,48 +114,47 @@ def _next_page(source: SourceConfig, rest: Any, url: str) -> str | None:
 def _json_page(
     source: SourceConfig, stream: BinaryIO
 ) -> Generator[RawRecord | EventError, None, Any]:
-    """One document's records; returns the document outside them (for pagination)."""
+    """One document's records; returns the document outside them (for pagination).
+
+    The records are built by ijson's C item builder, fed the parse events as they come:
+    per event, this loop only bounds the depth and hands the event on.
+    """
     prefix = source.records or ""
     item_prefix = f"{prefix}.item" if prefix else "item"
     feed = _JsonInput(stream)
     mapped = document_mapper(source.fields)
-    events = _bounded_depth(ijson.parse(feed, buf_size=JSON_BUFFER_BYTES), feed)
     rest = ijson.ObjectBuilder() if source.pagination else None
     state = "before"  # then "list" or "object", then "after"
-    builder: ijson.ObjectBuilder | None = None
+    built = ijson.sendable_list()  # the record the builder just finished
+    builder: Any = None  # while in the records' list (or object): ijson's item builder
+    floor = 0  # the depth below which the records' list (or object) has ended
     depth = position = marks_found = 0
     try:
-        for path, kind, value in events:
-            if builder is not None:
-                builder.event(kind, value)
-                depth += (kind in _STARTS) - (kind in _ENDS)
-            elif state == "list" and path == item_prefix and kind not in _ENDS:
-                builder = ijson.ObjectBuilder()
-                builder.event(kind, value)
-                depth = int(kind in _STARTS)
-            elif state == "before" and path == prefix and kind != "map_key":
-                if kind == "start_array":
-                    state = "list"
-                elif kind == "start_map":
-                    state, builder, depth = "object", ijson.ObjectBuilder(), 1
-                    builder.event(kind, value)
-                    continue
-                else:
-                    message = (
-                        f"invalid JSON feed: records path '{prefix}' holds "
-                        f"{_JSON_KINDS.get(kind, kind)}, not a list or an object"
+        for event in ijson.parse(feed, buf_size=JSON_BUFFER_BYTES):
+            feed.events += 1
+            kind = event[1]
+            if kind in _STARTS:
+                depth += 1
+                if depth > MAX_JSON_DEPTH:
+                    raise FeedError(
+                        f"invalid JSON: nested more than {MAX_JSON_DEPTH} levels deep",
+                        category=PARSING,
                     )
-                    raise FeedError(message, category=PARSING)
-                if rest is not None:
-                    rest.event(kind, value)
-                continue
-            elif state == "list" and path == prefix and kind == "end_array":
-                state = "after"
-            if builder is not None and depth == 0:
+            elif kind in _ENDS:
+                depth -= 1
+            if builder is not None:
+                if depth < floor:  # the end of the records' list
+                    state, builder = "after", None
+                    if rest is not None:
+                        rest.event(kind, event[2])
+                    continue
+                builder.send(event)
+                if not built:
+                    continue
                 position += 1
-                item, builder = builder.value, None
+                item = built.pop()
                 if state == "object":
-                    state = "after"
+                    state, builder = "after", None
                     if rest is not None:
                         rest.event("start_map", None)
                         rest.event("end_map", None)
@@ -166,13 +165,32 @@ def _json_page(
                         yield _bad_number_error(item, source, bad[0], position)
                         continue
                 yield _json_record(item, mapped, position)
-            elif builder is None and rest is not None:
-                rest.event(kind, value)
+                continue
+            if state == "before" and event[0] == prefix and kind != "map_key":
+                if kind == "start_array":
+                    state, builder, floor = "list", _ITEMS(built, item_prefix), depth
+                elif kind == "start_map":
+                    state, builder, floor = "object", _ITEMS(built, prefix), depth - 1
+                    builder.send(event)
+                    continue
+                else:
+                    message = (
+                        f"invalid JSON feed: records path '{prefix}' holds "
+                        f"{_JSON_KINDS.get(kind, kind)}, not a list or an object"
+                    )
+                    raise FeedError(message, category=PARSING)
+            if rest is not None:
+                rest.event(kind, event[2])
     except ijson.JSONError as exc:
         raise FeedError(f"invalid JSON: {_first_line(exc)}", category=PARSING) from None
     if state == "before":
         raise FeedError(f"invalid JSON feed: records path '{prefix}' not found", category=PARSING)
     return rest.value if rest is not None else None
+
+
+# ijson's C builder of the values at one path, fed parse events (`ijson.items` minus the
+# parser): it sends each finished value to its target.
+_ITEMS: Final = ijson.get_backend("yajl2_c").items_basecoro
 
 
 def _json_record(
@@ -207,25 +225,6 @@ def _bad_numbers(value: Any) -> list[str]:
     return []
 
 
-def _bounded_depth(
-    events: Iterator[tuple[str, str, Any]], feed: _JsonInput
-) -> Iterator[tuple[str, str, Any]]:
-    depth = 0
-    for event in events:
-        feed.events += 1
-        kind = event[1]
-        if kind in _STARTS:
-            depth += 1
-            if depth > MAX_JSON_DEPTH:
-                raise FeedError(
-                    f"invalid JSON: nested more than {MAX_JSON_DEPTH} levels deep",
-                    category=PARSING,
-                )
-        elif kind in _ENDS:
-            depth -= 1
-        yield event
-
-
 class _JsonInput:
     """The feed as the JSON parser reads it: reads grow while a token spans them, and NaN
     or Infinity outside strings are marked (see _BAD_NUMBER_MARK).
@@ -240,7 +239,7 @@ class _JsonInput:
         self._events_at_last_read = -1
         self._in_string = False
         self._carry = b""
-        self.events = 0  # parse events so far, counted by _bounded_depth
+        self.events = 0  # parse events so far, counted by _json_page
         self.marks = 0
 
     def read(self, size: int = -1) -> bytes:
