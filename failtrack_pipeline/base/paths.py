@@ -49,6 +49,8 @@ def compile_getter(path: str) -> Callable[[Any], Any]:
     if not _PLAIN.fullmatch(path) or not all(segments):
         return search
     steps = tuple(int(segment) if segment.isdecimal() else segment for segment in segments)
+    if len(steps) == 1 and isinstance(key := steps[0], str):  # the most common path
+        return lambda document: document.get(key) if isinstance(document, dict) else None
 
     def walk(document: Any) -> Any:
         value = document

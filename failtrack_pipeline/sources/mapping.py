@@ -81,5 +81,5 @@ def plain(value: Any) -> Any:
             return int(value)  # as written, or a short 1e3: never a 10**400 built from "1e400"
         return float(value)
     if isinstance(value, list):
-        return [plain(item) for item in value]
+        return [item if item.__class__ is str else plain(item) for item in value]
     return value
