@@ -93,7 +93,7 @@ def records(count: int) -> Iterator[dict[str, Any]]:
 def write_feeds(workdir: Path, count: int) -> tuple[Path, Path]:
     json_path, csv_path = workdir / "feed.json", workdir / "feed.csv"
     with json_path.open("w") as out:
-        out.write('{"data": {"count": %d, "events": [\n' % count)
+        out.write('{"data": {"count": ' + str(count) + ', "events": [\n')
         for i, r in enumerate(records(count)):
             nested = {
                 "id": r["id"],
@@ -199,7 +199,8 @@ def floor(kind: str, fmt: str, feed: Path, url: str) -> int:
         connection.execute("PRAGMA synchronous=NORMAL")
         statement = upsert_statement(sqlite.dialect(paramstyle="qmark"))
     else:
-        connection = psycopg.connect(sa.make_url(url).set(drivername="postgresql").render_as_string(False))
+        plain_url = sa.make_url(url).set(drivername="postgresql")
+        connection = psycopg.connect(plain_url.render_as_string(hide_password=False))
         statement = upsert_statement(postgresql.psycopg.dialect(paramstyle="format"))
     written = 0
     with connection:
@@ -251,22 +252,22 @@ def failtrack(source: SourceConfig, url: str) -> int:
     return outcome.succeeded
 
 
-def timed(work: Callable[[], int]) -> tuple[float, float, int]:
+def timed(work: Callable[[str], int], url: str) -> tuple[float, float, int]:
     cpu, wall = time.process_time(), time.perf_counter()
-    result = work()
+    result = work(url)
     return time.process_time() - cpu, time.perf_counter() - wall, result
 
 
 def bench(kind: str, fmt: str, source: SourceConfig, feed: Path, args: Any, workdir: Path,
           server: str | None) -> None:  # fmt: skip
-    results: dict[str, list[tuple[float, float, int]]] = {"floor": [], "failtrack": []}
+    contenders: dict[str, Callable[[str], int]] = {
+        "floor": lambda url: floor(kind, fmt, feed, url),
+        "failtrack": lambda url: failtrack(source, url),
+    }
+    results: dict[str, list[tuple[float, float, int]]] = {name: [] for name in contenders}
     for _ in range(args.repeats):
-        for name in results:
-            url = fresh_database(kind, server, workdir)
-            work = (lambda: floor(kind, fmt, feed, url)) if name == "floor" else (
-                lambda: failtrack(source, url)
-            )
-            results[name].append(timed(work))
+        for name, work in contenders.items():
+            results[name].append(timed(work, fresh_database(kind, server, workdir)))
     print(f"\n== {fmt.upper()} -> {kind}: {args.records:,} records, best / median of "
           f"{args.repeats} ==")  # fmt: skip
     summary = {}
@@ -286,7 +287,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--postgres", help="a PostgreSQL URL whose server we may create databases on")
+    parser.add_argument(
+        "--postgres", help="a PostgreSQL URL whose server we may create databases on"
+    )
     parser.add_argument("--sqlite-only", action="store_true")
     parser.add_argument("--formats", nargs="+", default=["json", "csv"], choices=["json", "csv"])
     args = parser.parse_args()

@@ -182,6 +182,8 @@ def upsert_events(
     The rows go to the driver's own executemany as tuples, converted by the columns' types
     once per value: SQLAlchemy's per-row parameter handling cost more than the database.
     """
+    if not events:
+        return
     with engine.begin() as connection:
         upsert = _events_upsert(connection.dialect)
         stamp = upsert.stamp(now)
@@ -203,7 +205,8 @@ class _EventsUpsert:
                 if column.name not in ("source_id", "external_id", "first_seen_at")
             },
         )
-        positional = dialect if dialect.positional else type(dialect)(paramstyle="format")
+        dialect_class: Any = type(dialect)
+        positional = dialect if dialect.positional else dialect_class(paramstyle="format")
         compiled = statement.compile(dialect=positional)
         names = [column.name for column in events_table.columns]
         assert compiled.positiontup == names, compiled.positiontup
@@ -217,7 +220,9 @@ class _EventsUpsert:
             for index, process in enumerate(processors[: len(_EVENT_FIELDS)])
             if process is not None
         ]
-        self.stamp: Callable[[datetime], Any] = processors[names.index("first_seen_at")]
+        stamp = processors[names.index("first_seen_at")]
+        assert stamp is not None  # UTCDateTime converts on every dialect
+        self.stamp: Callable[[datetime], Any] = stamp
 
     def row(self, event: Event, stamp: Any, run_id: str) -> tuple[Any, ...]:
         values = list(_EVENT_COLUMNS(event))
