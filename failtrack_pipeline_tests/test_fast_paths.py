@@ -2,20 +2,25 @@
 
 Each shortcut is fuzzed against what it skips: a plain dotted path's direct walk against
 JMESPath's interpreter, the clean-text test against the cleaning regex, the plain-URL
-pattern against urlsplit, the cached date reading against a fresh one.
+pattern against urlsplit, the cached date reading against a fresh one, UTCDateTime's one-step
+SQLite text against the text SQLAlchemy's own DATETIME makes.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import jmespath
+import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sqlalchemy.dialects import sqlite
 
 from failtrack_pipeline.base.paths import _from_dotted, compile_getter
+from failtrack_pipeline.db.schema import UTCDateTime
 from failtrack_pipeline.processing import dates
 from failtrack_pipeline.processing.validate import _CONTROL, _PLAIN_HTTP_URL, _clean
 
@@ -71,3 +76,17 @@ def test_a_cached_date_reading_is_a_fresh_one(text: str) -> None:
     cached = dates.read_date(text, zone)
     assert cached == dates.read_date(text, zone)
     assert cached == dates._read_text.__wrapped__(text, zone, False, ())
+
+
+@given(
+    moment=st.datetimes(timezones=st.just(UTC))
+    | st.datetimes(
+        min_value=datetime(2, 1, 1), timezones=st.just(timezone(timedelta(hours=-5, minutes=-30)))
+    )
+    | st.none()
+)
+def test_a_utc_datetime_binds_on_sqlite_as_sqlalchemy_writes_it(moment: datetime | None) -> None:
+    dialect = sqlite.dialect()
+    column_type = UTCDateTime().dialect_impl(dialect)
+    general = sa.types.TypeDecorator.bind_processor(column_type, dialect)
+    assert column_type.bind_processor(dialect)(moment) == general(moment)
