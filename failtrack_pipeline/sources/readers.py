@@ -126,35 +126,36 @@ def _json_page(
     rest = ijson.ObjectBuilder() if source.pagination else None
     state = "before"  # then "list" or "object", then "after"
     built = ijson.sendable_list()  # the record the builder just finished
-    builder: Any = None  # while in the records' list (or object): ijson's item builder
+    send: Any = None  # in the records' list (or object): the send of ijson's item builder
+    starts, ends = _STARTS, _ENDS  # looked up per event: local names are the cheapest
     floor = 0  # the depth below which the records' list (or object) has ended
     depth = position = marks_found = 0
     try:
         for event in ijson.parse(feed, buf_size=JSON_BUFFER_BYTES):
             feed.events += 1
             kind = event[1]
-            if kind in _STARTS:
+            if kind in starts:
                 depth += 1
                 if depth > MAX_JSON_DEPTH:
                     raise FeedError(
                         f"invalid JSON: nested more than {MAX_JSON_DEPTH} levels deep",
                         category=PARSING,
                     )
-            elif kind in _ENDS:
+            elif kind in ends:
                 depth -= 1
-            if builder is not None:
+            if send is not None:
                 if depth < floor:  # the end of the records' list
-                    state, builder = "after", None
+                    state, send = "after", None
                     if rest is not None:
                         rest.event(kind, event[2])
                     continue
-                builder.send(event)
+                send(event)
                 if not built:
                     continue
                 position += 1
                 item = built.pop()
                 if state == "object":
-                    state, builder = "after", None
+                    state, send = "after", None
                     if rest is not None:
                         rest.event("start_map", None)
                         rest.event("end_map", None)
@@ -168,10 +169,10 @@ def _json_page(
                 continue
             if state == "before" and event[0] == prefix and kind != "map_key":
                 if kind == "start_array":
-                    state, builder, floor = "list", _ITEMS(built, item_prefix), depth
+                    state, send, floor = "list", _ITEMS(built, item_prefix).send, depth
                 elif kind == "start_map":
-                    state, builder, floor = "object", _ITEMS(built, prefix), depth - 1
-                    builder.send(event)
+                    state, send, floor = "object", _ITEMS(built, prefix).send, depth - 1
+                    send(event)
                     continue
                 else:
                     message = (
