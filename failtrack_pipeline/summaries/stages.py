@@ -32,16 +32,20 @@ WINDOW_DAYS = {"1d": 1, "7d": 7, "30d": 30}
 @dataclass(frozen=True)
 class StageRates:
     rows: int
+    stages: int  # distinct stages among the rows
 
 
 def build_stage_success_rates(engine: sa.Engine, as_of: date) -> StageRates:
-    """Rebuild the table: one row per (source, stage) with events in the 30 days."""
+    """Rebuild the table: one row per (source, stage) that ran in the 30 days."""
     with engine.begin() as connection:
         connection.execute(sa.delete(stage_success_rates))
         insert_select(connection, stage_success_rates, _rates(as_of))
         _fill_top_errors(connection, as_of)
         rows = count_rows(connection, stage_success_rates)
-    return StageRates(rows=rows)
+        stages = connection.execute(
+            sa.select(sa.func.count(sa.distinct(stage_success_rates.c.stage)))
+        ).scalar_one()
+    return StageRates(rows=rows, stages=stages)
 
 
 def _per_day() -> sa.Subquery:

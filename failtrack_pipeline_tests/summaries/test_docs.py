@@ -30,6 +30,7 @@ SUMMARY_TABLES = [
     schema.source_success_rates,
     schema.error_category_breakdown,
     schema.top_failure_groups,
+    schema.stage_success_rates,
     schema.source_field_coverage,
 ]
 
