@@ -161,10 +161,11 @@ def failtrack_failure_hook(context: HookContext) -> None:
 
 
 def failtrack_run_failure_sensor(
-    jobs: Sequence[JobDefinition], *, name: str = "failtrack_run_failure_sensor"
+    jobs: Sequence[JobDefinition | Any], *, name: str = "failtrack_run_failure_sensor"
 ) -> SensorDefinition:
-    """A sensor recording the failed runs of `jobs` no hook saw (start-up errors, dead
-    workers); a step the hook already recorded is counted once (the same batch)."""
+    """A sensor recording the failed runs of `jobs` (job definitions, or asset jobs from
+    `define_asset_job`, which Dagster exports no type for) no hook saw: start-up errors,
+    dead workers. A step the hook already recorded is counted once (the same batch)."""
 
     @run_failure_sensor(
         name=name,
