@@ -75,13 +75,16 @@ class VenueList:
 
 
 def load_venues(path: Path = DEMO_VENUES_FILE) -> VenueList:
-    """The venue list in `path`; a `ConfigError` naming the file and the problem."""
+    """The venue list in `path`; a `ConfigError` naming the file, the venue and the field."""
     try:
-        document = _VenuesDocument.model_validate(yaml.safe_load(path.read_text("utf-8")))
+        document = yaml.safe_load(path.read_text("utf-8"))
     except (OSError, yaml.YAMLError) as error:
-        raise ConfigError(f"{path}: cannot read the venue list: {error}") from None
+        raise ConfigError(str(path), None, None, f"cannot read the venue list: {error}") from None
+    try:
+        return VenueList(_VenuesDocument.model_validate(document).venues)
     except ValidationError as error:
         problem = error.errors()[0]
-        where = ".".join(str(part) for part in problem["loc"])
-        raise ConfigError(f"{path}: {where}: {problem['msg']}") from None
-    return VenueList(document.venues)
+        loc = [str(part) for part in problem["loc"]]
+        where = f"venue #{int(loc[1]) + 1}" if len(loc) > 1 and loc[1].isdigit() else None
+        field = loc[-1] if len(loc) > 2 else (loc[0] if loc else None)
+        raise ConfigError(str(path), where, field, problem["msg"]) from None
