@@ -34,6 +34,7 @@ from pydantic import Field, PrivateAttr
 from failtrack_pipeline.base.categorize import MessageRule, effective_rules
 from failtrack_pipeline.config.rules import load_rules_file
 from failtrack_pipeline.defs.resources import FailtrackDatabase
+from failtrack_pipeline.defs.run_failure_sensor import failure_reason
 from failtrack_pipeline.defs.run_failures import RUN_FAILURE_BATCH, record_run_failure
 from failtrack_pipeline.defs.run_tags import Tag
 from failtrack_pipeline.tracking.tracker import StageTracker, check_stage
@@ -176,13 +177,10 @@ def failtrack_run_failure_sensor(
     def _sensor(context: RunFailureSensorContext, failtrack_tracker: FailtrackTracker) -> None:
         run = context.dagster_run
         step_failures = context.get_step_failure_events()
-        if step_failures:
-            for event in step_failures:
-                error = event.step_failure_data.error
-                _record_dead_step(context, failtrack_tracker, run, error, event.step_key)
-            return
-        event = context.failure_event
-        error = getattr(event.event_specific_data, "error", None) or event.message or "run failed"
-        _record_dead_step(context, failtrack_tracker, run, error, None)
+        for failure in step_failures:  # each dead step is its own batch, as the hook has it
+            reason = failure.step_failure_data.error
+            _record_dead_step(context, failtrack_tracker, run, reason, failure.step_key)
+        if not step_failures:  # the run died around its steps (start-up, a killed worker)
+            _record_dead_step(context, failtrack_tracker, run, failure_reason(context), None)
 
     return _sensor
