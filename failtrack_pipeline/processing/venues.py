@@ -3,7 +3,8 @@
 Names are matched fuzzily (rapidfuzz's WRatio on lower-cased, punctuation-free text, so
 `Riverside Theatre – Main Stage` finds `Riverside Theatre`); a name matching no venue at
 `min_score` or more is a `venue_error`, a matched venue without coordinates a
-`geocoding_error`. The demo's `venue_coordinates` asset tracks both as their own stages.
+`geocoding_error`. Each message names the venue as `name=value`, which the normalizer turns
+into `<value>`: one group per source and problem, its samples the events. The demo's `venue_coordinates` asset tracks both as their own stages.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ class VenueList:
         )
         if best is None:
             raise EventError(
-                f"venue '{venue_name}' not in the venue list",
+                f"venue_name={venue_name!r} is in no venue list",
                 category=ErrorCategory.VENUE,
                 external_id=external_id,
             )
@@ -67,7 +68,7 @@ class VenueList:
         """The venue's coordinates, or a `geocoding_error` naming the venue."""
         if venue.latitude is None or venue.longitude is None:
             raise EventError(
-                f"venue '{venue.name}' has no coordinates",
+                f"venue={venue.name!r} has no coordinates",
                 category=ErrorCategory.GEOCODING,
                 external_id=external_id,
             )

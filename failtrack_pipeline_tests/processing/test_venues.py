@@ -33,7 +33,7 @@ def test_a_venue_in_no_list_is_a_venue_error(venue_name: str | None) -> None:
 def test_a_venue_without_coordinates_is_a_geocoding_error() -> None:
     venues = load_venues()
     assert venues.coordinates(venues.match("Bimhuis")) == (52.3779, 4.9101)
-    with pytest.raises(EventError, match="'Kings Place' has no coordinates") as raised:
+    with pytest.raises(EventError, match="venue='Kings Place' has no coordinates") as raised:
         venues.coordinates(venues.match("Kings Place"))
     assert raised.value.category is ErrorCategory.GEOCODING
 
