@@ -4,7 +4,8 @@ Names are matched fuzzily (rapidfuzz's WRatio on lower-cased, punctuation-free t
 `Riverside Theatre – Main Stage` finds `Riverside Theatre`); a name matching no venue at
 `min_score` or more is a `venue_error`, a matched venue without coordinates a
 `geocoding_error`. Each message names the venue as `name=value`, which the normalizer turns
-into `<value>`: one group per source and problem, its samples the events. The demo's `venue_coordinates` asset tracks both as their own stages.
+into `<value>`: one group per source and problem, its samples the events. The demo's
+`venue_coordinates` asset tracks both as their own stages.
 """
 
 from __future__ import annotations
