@@ -60,7 +60,7 @@ class FailtrackTracker(ConfigurableResource):
     rules_file: str | None = Field(
         default=None, description="Your categorization rules (FAILTRACK_RULES_FILE)."
     )
-    _opened: Counter[str] = PrivateAttr(default_factory=Counter)
+    _opened: Counter[tuple[str, int]] = PrivateAttr(default_factory=Counter)  # blocks per attempt
 
     def database(self) -> FailtrackDatabase:
         return FailtrackDatabase(url=self.url, spool_dir=self.spool_dir)
@@ -82,12 +82,12 @@ class FailtrackTracker(ConfigurableResource):
         op_context = (
             context.op_execution_context if isinstance(context, AssetExecutionContext) else context
         )
-        step_key = op_context.get_step_execution_context().step.key
-        self._opened[step_key] += 1
+        attempt = (op_context.get_step_execution_context().step.key, op_context.retry_number)
+        self._opened[attempt] += 1
         tracker = StageTracker(
             self.database().recorder(op_context.instance),
             run_id=op_context.run_id,
-            batch=tracker_batch(step_key, op_context.retry_number, self._opened[step_key]),
+            batch=tracker_batch(*attempt, self._opened[attempt]),
             rules=self.rules(),
         )
         try:

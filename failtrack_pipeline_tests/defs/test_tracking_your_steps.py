@@ -16,6 +16,7 @@ from dagster import (
     DagsterEventType,
     DagsterInstance,
     OpExecutionContext,
+    RetryPolicy,
     asset,
     build_run_status_sensor_context,
     job,
@@ -246,6 +247,40 @@ def test_the_hook_and_the_sensor_on_one_dead_op_count_it_once_per_attempt(
     tags = instance.get_run_by_id(first).tags
     assert tags["failtrack/stage"] == "match_venues"
     assert tags["failtrack/status"] == "failed"
+
+
+@op(retry_policy=RetryPolicy(max_retries=1))
+def flaky_geocode(context: OpExecutionContext, failtrack_tracker: FailtrackTracker) -> None:
+    with failtrack_tracker.tracking(context) as tracker:
+        for source_id, external_id, address in EVENTS[:2]:
+            with tracker.event(source_id, external_id, stage="geocode"):
+                geocode(address)
+        if context.retry_number == 0:
+            raise ConnectionResetError("geocoder went away")  # the step is tried again
+
+
+@job
+def flaky_job() -> None:
+    flaky_geocode()
+
+
+def test_a_retried_step_counts_each_attempt_and_a_tracked_block_once_per_attempt(
+    backend: Backend, tmp_path: Path
+) -> None:
+    result = flaky_job.execute_in_process(
+        instance=backend.instance,
+        resources={"failtrack_tracker": tracker_for(backend.db_url, tmp_path / "spool")},
+    )
+    assert result.success
+    # Both attempts tracked cc-2's missing address (the first also recorded on its way out).
+    assert geocode_rows(backend.engine) == {("city_concerts", "geocoding_error", "geocode"): 2}
+    c = stage_run_counts.c
+    with backend.engine.connect() as connection:
+        batches = connection.execute(sa.select(c.batch, c.events_processed)).all()
+    assert sorted(batches) == [
+        ("attempt-0/track/flaky_geocode", 2),
+        ("attempt-1/track/flaky_geocode", 2),
+    ]
 
 
 def test_the_stage_shows_in_every_summary_table(backend: Backend, tmp_path: Path) -> None:
