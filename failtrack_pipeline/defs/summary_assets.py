@@ -288,7 +288,11 @@ def build_daily_stats_assets(scrape_job_name: str) -> AssetsDefinition:
 
 
 def success_rates_metadata(
-    engine: sa.Engine, rates: SuccessRates, as_of: date, thresholds: HealthThresholds
+    engine: sa.Engine,
+    rates: SuccessRates,
+    as_of: date,
+    thresholds: HealthThresholds,
+    own_thresholds: Mapping[str, HealthThresholds] | None = None,
 ) -> dict[str, Any]:
     """The sources overview first, then the full table, the counts worth plotting and each
     source's 7-day event and run success rates (one plot per source)."""
@@ -302,6 +306,8 @@ def success_rates_metadata(
     overall = {}
     if rates.overall_success_rate_7d is not None:
         overall["overall_success_rate_7d"] = MetadataValue.float(rates.overall_success_rate_7d)
+    judged_by = [thresholds.describe()]
+    judged_by += [f"{source}: {own.describe()}" for source, own in (own_thresholds or {}).items()]
     per_source = {}
     for row in SOURCES_OVERVIEW.read(engine, limit=None):
         for column in ("success_rate_7d", "run_success_rate_7d"):
@@ -312,9 +318,7 @@ def success_rates_metadata(
         | table_metadata(engine, SUCCESS_RATES_PREVIEW)
         | {
             "as_of": as_of.isoformat(),
-            "health_thresholds": MetadataValue.text(
-                f"healthy >= {thresholds.healthy:.0%}, degraded >= {thresholds.degraded:.0%}"
-            ),
+            "health_thresholds": MetadataValue.text("; ".join(judged_by)),
         }
         | overall
         | by_health
@@ -324,8 +328,12 @@ def success_rates_metadata(
 
 
 def build_success_rates_asset(
-    source_ids: Sequence[str], expected_every: Mapping[str, timedelta] | None = None
+    source_ids: Sequence[str],
+    expected_every: Mapping[str, timedelta] | None = None,
+    own_thresholds: Mapping[str, HealthThresholds] | None = None,
 ) -> AssetsDefinition:
+    """The table over `source_ids`; a source in `own_thresholds` is judged by its own."""
+
     @asset(
         key=SUCCESS_RATES,
         group_name=DASHBOARD_GROUP,
@@ -345,8 +353,12 @@ def build_success_rates_asset(
         engine = failtrack_db.get_engine()
         as_of = config.day()
         thresholds = health_thresholds.thresholds()
-        rates = build_success_rates(engine, source_ids, as_of, thresholds, expected_every)
-        return MaterializeResult(metadata=success_rates_metadata(engine, rates, as_of, thresholds))
+        rates = build_success_rates(
+            engine, source_ids, as_of, thresholds, expected_every, own_thresholds
+        )
+        return MaterializeResult(
+            metadata=success_rates_metadata(engine, rates, as_of, thresholds, own_thresholds)
+        )
 
     return source_success_rates
 

@@ -67,15 +67,18 @@ def build_success_rates(
     as_of: date,
     thresholds: HealthThresholds,
     expected_every: Mapping[str, timedelta] | None = None,
+    own_thresholds: Mapping[str, HealthThresholds] | None = None,
 ) -> SuccessRates:
     """Rebuild the table for `source_ids` (one row each, `no_data` if it never ran).
 
     A source of `expected_every` whose latest run is older than its interval at the end of
     `as_of` (now, for today) is `stale`, whatever its rates: nobody scrapes it any more.
+    A source in `own_thresholds` is judged by its own thresholds instead of `thresholds`.
     """
+    rates = _rates(source_ids, as_of, thresholds, own_thresholds or {})
     with engine.begin() as connection:
         connection.execute(sa.delete(source_success_rates))
-        insert_select(connection, source_success_rates, _rates(source_ids, as_of, thresholds))
+        insert_select(connection, source_success_rates, rates)
         present = set(connection.execute(sa.select(source_success_rates.c.source_id)).scalars())
         missing = [source_id for source_id in source_ids if source_id not in present]
         if missing:
@@ -175,7 +178,26 @@ def _store_anomalies(connection: sa.Connection, source_ids: Sequence[str], as_of
     )
 
 
-def _rates(source_ids: Sequence[str], as_of: date, thresholds: HealthThresholds) -> sa.Select[Any]:
+def _threshold(
+    source_id: sa.ColumnElement[str],
+    default: HealthThresholds,
+    own: Mapping[str, HealthThresholds],
+    level: str,
+) -> sa.ColumnElement[float]:
+    """The `level` threshold (healthy or degraded) of each source: its own, else `default`."""
+    fallback = sa.literal(getattr(default, level), sa.Float())
+    if not own:
+        return fallback
+    values = {source: getattr(thresholds, level) for source, thresholds in own.items()}
+    return sa.case(values, value=source_id, else_=fallback)
+
+
+def _rates(
+    source_ids: Sequence[str],
+    as_of: date,
+    thresholds: HealthThresholds,
+    own_thresholds: Mapping[str, HealthThresholds],
+) -> sa.Select[Any]:
     windows = _window_sums(source_ids, as_of)
     durations = _durations(source_ids, as_of)
     last_run = _last_run(source_ids, as_of)
@@ -197,8 +219,14 @@ def _rates(source_ids: Sequence[str], as_of: date, thresholds: HealthThresholds)
     health_rate = sa.case((event_rate < run_rate, event_rate), else_=run_rate)
     health = sa.case(
         (runs_7d == 0, Health.NO_DATA.value),
-        (health_rate >= thresholds.healthy, Health.HEALTHY.value),
-        (health_rate >= thresholds.degraded, Health.DEGRADED.value),
+        (
+            health_rate >= _threshold(ran.c.source_id, thresholds, own_thresholds, "healthy"),
+            Health.HEALTHY.value,
+        ),
+        (
+            health_rate >= _threshold(ran.c.source_id, thresholds, own_thresholds, "degraded"),
+            Health.DEGRADED.value,
+        ),
         else_=Health.FAILING.value,
     )
     return (
