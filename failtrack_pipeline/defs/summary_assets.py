@@ -79,6 +79,7 @@ SUCCESS_RATES = AssetKey("source_success_rates")
 BREAKDOWN = AssetKey("error_category_breakdown")
 TOP_GROUPS = AssetKey("top_failure_groups")
 FAILURES = AssetKey("discovery_event_failures")
+COVERAGE = AssetKey("source_field_coverage")  # defs.coverage_assets builds it
 _HEALTH = HealthThresholds.model_fields
 # Dagster's own freshness: a dashboard table not refreshed within a day and two hours (the
 # daemon stopped, the schedule off) is shown stale in the UI, whatever the tables say.
@@ -339,7 +340,7 @@ def build_success_rates_asset(
         group_name=DASHBOARD_GROUP,
         freshness_policy=DASHBOARD_FRESHNESS,
         kinds={"table"},
-        deps=[DAILY_STATS, SCRAPE_RUNS],
+        deps=[DAILY_STATS, SCRAPE_RUNS, COVERAGE],
     )
     def source_success_rates(
         config: AsOfConfig,
@@ -349,7 +350,8 @@ def build_success_rates_asset(
         """Which source, why and since when: per source a health level (the worse of the
         7-day event and run success rates) and its reason, the top failure, failing since,
         last success, success rates over 1, 7 and 30 days, run durations, skips, silent
-        failures and anomalies against the source's own last 30 days."""
+        failures, anomalies against the source's own last 30 days and the worst field's
+        coverage."""
         engine = failtrack_db.get_engine()
         as_of = config.day()
         thresholds = health_thresholds.thresholds()

@@ -4,7 +4,8 @@ Rates come from `source_daily_stats` (so they outlive pruned runs), durations an
 run from `scrape_runs`. Every window is a run of whole UTC days ending on `as_of`. A rate is
 succeeded / (succeeded + failed): skipped events count in no rate. Each source's anomaly
 scores against its own history (see `anomalies`) are filled in after the rates, then the
-reason for its health in words (`health_reason`).
+reason for its health in words (`health_reason`), with the source's worst field coverage
+(`coverage_*`, from `summaries.coverage`) when it is below its minimum or dropped.
 
 Retry runs count in every rate (they add occurrences), but not in `last_run_*`,
 `last_success_at` or `failing_since`: a retry of one event says nothing of the source.
@@ -29,6 +30,7 @@ from failtrack_pipeline.db.schema import (
     source_success_rates,
 )
 from failtrack_pipeline.summaries.anomalies import source_anomalies
+from failtrack_pipeline.summaries.coverage import SourceCoverage, source_coverage
 from failtrack_pipeline.summaries.days import window_start
 from failtrack_pipeline.summaries.sql import insert_select, ratio, sum_between
 from failtrack_pipeline.tracking.outcome import RunStatus
@@ -87,8 +89,9 @@ def build_success_rates(
                 [_never_ran(source_id, as_of) for source_id in missing],
             )
         _store_anomalies(connection, source_ids, as_of)
+        coverage = _store_coverage(connection, source_ids, as_of)
         _mark_stale(connection, expected_every or {}, _judged_at(as_of))
-        _store_health_reasons(connection)
+        _store_health_reasons(connection, coverage)
         return _summarize(connection)
 
 
@@ -149,13 +152,42 @@ def _percent(rate: float) -> str:
     return f"{rate * 100:.1f} %"
 
 
-def _store_health_reasons(connection: sa.Connection) -> None:
+def _store_health_reasons(
+    connection: sa.Connection, coverage: Mapping[str, SourceCoverage]
+) -> None:
+    """Each row's health_reason; a coverage problem is named after the rates."""
     table = source_success_rates.c
     rows = connection.execute(sa.select(source_success_rates)).mappings()
-    reasons = [{"key": row["source_id"], "health_reason": health_reason(dict(row))} for row in rows]
+    reasons = []
+    for row in rows:
+        worst = coverage.get(row["source_id"])
+        problem = worst.words() if worst else None
+        reason = health_reason(dict(row)) + (f"; {problem}" if problem else "")
+        reasons.append({"key": row["source_id"], "health_reason": reason})
     connection.execute(
         sa.update(source_success_rates).where(table.source_id == sa.bindparam("key")), reasons
     )
+
+
+def _store_coverage(
+    connection: sa.Connection, source_ids: Sequence[str], as_of: date
+) -> dict[str, SourceCoverage]:
+    coverage = source_coverage(connection, source_ids, as_of)
+    if coverage:
+        table = source_success_rates.c
+        connection.execute(
+            sa.update(source_success_rates).where(table.source_id == sa.bindparam("key")),
+            [
+                {
+                    "key": source_id,
+                    "coverage_field": worst.field,
+                    "coverage_7d": worst.coverage_7d,
+                    "coverage_state": None if worst.state is None else worst.state.value,
+                }
+                for source_id, worst in coverage.items()
+            ],
+        )
+    return coverage
 
 
 def _store_anomalies(connection: sa.Connection, source_ids: Sequence[str], as_of: date) -> None:
