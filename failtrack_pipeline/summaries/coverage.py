@@ -82,8 +82,8 @@ def source_coverage(
         )
     ).mappings()
     day_rows: dict[str, dict[str, sa.RowMapping]] = defaultdict(dict)
-    for row in days:
-        day_rows[row["source_id"]][row["field"]] = row
+    for day_row in days:
+        day_rows[day_row["source_id"]][day_row["field"]] = day_row
     worst = {}
     for source_id, fields in shares.items():
         judged_today = day_rows.get(source_id, {})
