@@ -101,7 +101,12 @@ def build_definitions(
     return Definitions.merge(
         scraping,
         build_venue_definitions(tracker),
-        build_summary_definitions(sources.ids(), scrape_sources_job.name, sources.expected_every()),
+        build_summary_definitions(
+            sources.ids(),
+            scrape_sources_job.name,
+            sources.expected_every(),
+            sources.health_thresholds(),
+        ),
         build_dead_letter_definitions(),
         build_coverage_definitions(),
     )

@@ -5,7 +5,7 @@ that reads each subject's current state.
 A notification is raised when a subject's state changes (`alerts.evaluate`), so a new
 condition is a new row, not a new code path: a freshness state (`stale`) is one more value
 of `source_success_rates.health`, already announced by `health_change`; a coverage drop
-would be one more `column_condition` over the table that holds it.
+is one more `column_condition`, over `source_success_rates.coverage_state`.
 """
 
 from __future__ import annotations
@@ -99,12 +99,14 @@ def column_condition(
     extra: Sequence[sa.Column[Any]] = (),
     description: str = "",
 ) -> Condition:
-    """A per-source condition whose state is a column of a table keyed by `source_id`."""
+    """A per-source condition whose state is a column of a table keyed by `source_id`; a
+    NULL or `not_judged` state is no verdict (nothing changes)."""
     table = column.table
 
     def probe(connection: sa.Connection, _: Observation, __: Params) -> dict[str, Verdict]:
         query = sa.select(table.c.source_id, column.label("state"), *extra)
-        rows = connection.execute(query.where(column.not_in(not_judged))).mappings()
+        judged = column.is_not(None) & column.not_in(not_judged)
+        rows = connection.execute(query.where(judged)).mappings()
         return {
             row["source_id"]: Verdict(row["state"], reason(row), source_id=row["source_id"])
             for row in rows
@@ -117,6 +119,13 @@ def _health_reason(row: sa.RowMapping) -> str:
     rate = row["success_rate_7d"]
     shown = "no events" if rate is None else f"{rate:.0%} of events succeeded"
     return f"last 7 days: {shown}, {row['failed_runs_7d']} of {row['runs_7d']} runs failed"
+
+
+def _coverage_reason(row: sa.RowMapping) -> str:
+    share = row["coverage_7d"]
+    shown = "–" if share is None else f"{share:.0%}"
+    state = "fine" if row["state"] == "ok" else row["state"].replace("_", " ")
+    return f"worst field {row['coverage_field']}: {state}, filled in {shown} of 7 days' events"
 
 
 def _consecutive_failures(
@@ -273,6 +282,16 @@ CONDITIONS: Final[tuple[Condition, ...]] = (
         _silent_failure,
         recovery=True,
         description="a source's latest run is a silent failure",
+    ),
+    column_condition(
+        "coverage_drop",
+        source_success_rates.c.coverage_state,
+        ok="ok",
+        not_judged=frozenset(),
+        reason=_coverage_reason,
+        extra=(source_success_rates.c.coverage_field, source_success_rates.c.coverage_7d),
+        description="a source's field coverage is below its min_coverage or dropped "
+        "(source_success_rates.coverage_state); and recovers",
     ),
     Condition(
         "new_group",

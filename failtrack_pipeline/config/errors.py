@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any, Final, get_args
 
 from pydantic import BaseModel
 from pydantic_core import ErrorDetails
@@ -41,7 +41,20 @@ def config_error(
     field = ".".join(str(part) for part in loc) or None
     if field is None and error["type"] in ("model_type", "dict_type"):
         return ConfigError(file, where, None, "must be a mapping")
-    return ConfigError(file, where, field, problem_of(error, models[section]))
+    return ConfigError(file, where, field, problem_of(error, _model_at(models[section], loc)))
+
+
+def _model_at(model: type[BaseModel], loc: list[Any]) -> type[BaseModel]:
+    """The model holding the last key of `loc` (a nested section such as `health`), so that
+    an unknown key lists the keys allowed where it was written."""
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part))
+        kinds = (field.annotation, *get_args(field.annotation)) if field else ()
+        nested = [kind for kind in kinds if isinstance(kind, type) and issubclass(kind, BaseModel)]
+        if not nested:
+            break
+        model = nested[0]
+    return model
 
 
 def _item_name(document: Any, section: str, index: int) -> str:

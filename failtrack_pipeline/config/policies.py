@@ -66,6 +66,10 @@ class HealthThresholds(_Policy):
             )
         return self
 
+    def describe(self) -> str:
+        """The thresholds as the checks and the dashboard show them."""
+        return f"healthy >= {self.healthy:.0%}, degraded >= {self.degraded:.0%}"
+
 
 class RetentionPolicy(_Policy):
     """How long failure groups and scrape runs are kept, and how many rows a delete takes."""

@@ -38,6 +38,7 @@ from failtrack_pipeline.base.paths import compile_path
 from failtrack_pipeline.config.alerts import AlertsConfig, alerts_error
 from failtrack_pipeline.config.environment import SOURCES_FILE_ENV, substitute_env
 from failtrack_pipeline.config.errors import SLUG, config_error
+from failtrack_pipeline.config.policies import HealthThresholds
 from failtrack_pipeline.config.rules import RuleConfig
 
 # The daily scrape schedule's 24 hours and two of grace: a run that comes late is not stale.
@@ -134,6 +135,8 @@ class SourceConfig(BaseModel):
     expected_every: timedelta | None = Field(default=None, gt=timedelta(0))
     # Least share (0..1) of accepted events with the field filled, e.g. {venue_address: 0.9}.
     min_coverage: dict[str, float] = Field(default_factory=dict)
+    # The source's own health thresholds; None: the global ones (the health_thresholds resource).
+    health: HealthThresholds | None = None
 
     @property
     def zone(self) -> ZoneInfo:
@@ -381,6 +384,10 @@ class SourcesFile(SourcesDocument):
     def expected_every(self) -> dict[str, timedelta]:
         """How often each enabled source must run to be fresh (disabled ones need not)."""
         return {s.id: s.expected_every or DEFAULT_EXPECTED_EVERY for s in self.enabled()}
+
+    def health_thresholds(self) -> dict[str, HealthThresholds]:
+        """The sources that judge their health by thresholds of their own."""
+        return {s.id: s.health for s in self.sources if s.health is not None}
 
 
 def default_sources_path() -> Path:

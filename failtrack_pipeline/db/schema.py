@@ -233,6 +233,24 @@ source_daily_skips = sa.Table(
     comment="Per source, UTC day and reason: events left out on purpose",
 )
 
+# The source's worst field in the overview (from source_field_coverage and run_field_coverage).
+COVERAGE_OVERVIEW_COLUMNS = (
+    sa.Column(
+        "coverage_field",
+        sa.String(32),
+        comment="the worst optional field: one below its minimum or dropped on as_of, "
+        "else the least filled over the 7 days",
+    ),
+    sa.Column(
+        "coverage_7d", sa.Float(), comment="share of the 7 days' accepted events with it filled"
+    ),
+    sa.Column(
+        "coverage_state",
+        sa.String(16),
+        comment="below_minimum, dropped or ok on as_of (source_field_coverage); NULL: not judged",
+    ),
+)
+
 source_success_rates = sa.Table(
     "source_success_rates",
     metadata,
@@ -307,6 +325,7 @@ source_success_rates = sa.Table(
         comment="start of the first of the unbroken latest runs that were not a success",
     ),
     sa.Column("last_success_at", UTCDateTime(), comment="start of the latest successful run"),
+    *COVERAGE_OVERVIEW_COLUMNS,
     comment="Per source: success rates over 1, 7 and 30 days, durations and a health level",
 )
 

@@ -12,7 +12,7 @@
 
 # No `from __future__ import annotations`: Dagster reads the resource annotations.
 
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,17 +90,18 @@ def source_health(
     source_ids: Sequence[str],
     thresholds: HealthThresholds,
     enabled: Collection[str] | None = None,
+    own_thresholds: Mapping[str, HealthThresholds] | None = None,
 ) -> Iterator[tuple[str, HealthVerdict]]:
-    """Each source's verdict from `source_success_rates` as it stands."""
+    """Each source's verdict from `source_success_rates` as it stands; the thresholds
+    shown are the source's own (`own_thresholds`), else `thresholds`."""
     rows = {row["source_id"]: row for row in _HEALTH.read(engine, limit=None)}
     for source_id in source_ids:
         row = rows.get(source_id)
         health = Health(row["health"]) if row else Health.NO_DATA
+        judged_by = (own_thresholds or {}).get(source_id, thresholds)
         metadata: dict[str, Any] = {
             "health": health.value,
-            "health_thresholds": MetadataValue.text(
-                f"healthy >= {thresholds.healthy:.0%}, degraded >= {thresholds.degraded:.0%}"
-            ),
+            "health_thresholds": MetadataValue.text(judged_by.describe()),
         }
         if row:
             metadata |= {
@@ -120,7 +121,9 @@ def source_health(
 
 
 def build_health_checks(
-    source_ids: Sequence[str], enabled: Collection[str] | None = None
+    source_ids: Sequence[str],
+    enabled: Collection[str] | None = None,
+    own_thresholds: Mapping[str, HealthThresholds] | None = None,
 ) -> AssetChecksDefinition:
     @multi_asset_check(
         specs=[
@@ -132,7 +135,8 @@ def build_health_checks(
                     f"{source_id}: warns when degraded or without data, errors when failing "
                     "or stale (no run within its expected_every). Health is the worse of the "
                     "7-day event success rate and run success rate (runs that neither failed "
-                    "nor silently failed) against the healthy and degraded thresholds."
+                    "nor silently failed) against the healthy and degraded thresholds "
+                    f"({_thresholds_of(source_id, own_thresholds)})."
                 ),
             )
             for source_id in source_ids
@@ -143,7 +147,7 @@ def build_health_checks(
     ) -> Iterator[AssetCheckResult]:
         thresholds = health_thresholds.thresholds()
         for source_id, health in source_health(
-            failtrack_db.get_engine(), source_ids, thresholds, enabled
+            failtrack_db.get_engine(), source_ids, thresholds, enabled, own_thresholds
         ):
             yield AssetCheckResult(
                 check_name=health_check_name(source_id),
@@ -154,6 +158,12 @@ def build_health_checks(
             )
 
     return source_health_checks
+
+
+def _thresholds_of(source_id: str, own: Mapping[str, HealthThresholds] | None) -> str:
+    if own and source_id in own:
+        return f"its own: {own[source_id].describe()}"
+    return "the health_thresholds resource's"
 
 
 @asset_check(

@@ -6,7 +6,6 @@ import sqlalchemy as sa
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
-    AssetKey,
     Definitions,
     MaterializeResult,
     MetadataValue,
@@ -19,10 +18,14 @@ from dagster import (
 
 from failtrack_pipeline.db.schema import source_field_coverage
 from failtrack_pipeline.defs.resources import FailtrackDatabase, FailtrackSources
-from failtrack_pipeline.defs.summary_assets import DASHBOARD_GROUP, AsOfConfig, table_identity
+from failtrack_pipeline.defs.summary_assets import (
+    COVERAGE,
+    DASHBOARD_GROUP,
+    AsOfConfig,
+    table_identity,
+)
 from failtrack_pipeline.summaries.coverage import build_field_coverage
 
-COVERAGE = AssetKey("source_field_coverage")
 _SHOWN = ("source_id", "field", "coverage", "coverage_median_30d", "min_coverage", "problem")
 _PROBLEMS_SCHEMA = TableSchema(
     columns=[TableColumn(name, "float" if "coverage" in name else "string") for name in _SHOWN]

@@ -15,6 +15,7 @@ from dagster import (
     schedule,
 )
 
+from failtrack_pipeline.config.policies import HealthThresholds
 from failtrack_pipeline.defs.checks import (
     anomalous_sources,
     build_health_checks,
@@ -81,22 +82,27 @@ def build_summary_definitions(
     source_ids: Sequence[str],
     scrape_job_name: str,
     expected_every: Mapping[str, timedelta] | None = None,
+    own_thresholds: Mapping[str, HealthThresholds] | None = None,
 ) -> Definitions:
     """Everything the dashboard adds, over the sources of the sources file and the runs of
     `scrape_job_name`; the caller provides the `failtrack_db` resource. A source of
-    `expected_every` with no run within its interval is `stale`."""
+    `expected_every` with no run within its interval is `stale`; a source of
+    `own_thresholds` is judged by its own health thresholds, the others by the
+    `health_thresholds` resource's."""
     return Definitions(
         assets=[
             discovery_event_failures_asset,
             build_daily_stats_assets(scrape_job_name),
-            build_success_rates_asset(source_ids, expected_every),
+            build_success_rates_asset(source_ids, expected_every, own_thresholds),
             error_category_breakdown,
             top_failure_groups,
             stage_success_rates,
         ],
         asset_checks=[
             build_health_checks(
-                source_ids, None if expected_every is None else list(expected_every)
+                source_ids,
+                None if expected_every is None else list(expected_every),
+                own_thresholds,
             ),
             anomalous_sources,
             new_or_regressed_failure_groups,

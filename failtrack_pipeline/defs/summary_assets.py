@@ -82,6 +82,7 @@ BREAKDOWN = AssetKey("error_category_breakdown")
 TOP_GROUPS = AssetKey("top_failure_groups")
 STAGE_RATES = AssetKey("stage_success_rates")
 FAILURES = AssetKey("discovery_event_failures")
+COVERAGE = AssetKey("source_field_coverage")  # defs.coverage_assets builds it
 _HEALTH = HealthThresholds.model_fields
 # Dagster's own freshness: a dashboard table not refreshed within a day and two hours (the
 # daemon stopped, the schedule off) is shown stale in the UI, whatever the tables say.
@@ -291,7 +292,11 @@ def build_daily_stats_assets(scrape_job_name: str) -> AssetsDefinition:
 
 
 def success_rates_metadata(
-    engine: sa.Engine, rates: SuccessRates, as_of: date, thresholds: HealthThresholds
+    engine: sa.Engine,
+    rates: SuccessRates,
+    as_of: date,
+    thresholds: HealthThresholds,
+    own_thresholds: Mapping[str, HealthThresholds] | None = None,
 ) -> dict[str, Any]:
     """The sources overview first, then the full table, the counts worth plotting and each
     source's 7-day event and run success rates (one plot per source)."""
@@ -305,6 +310,8 @@ def success_rates_metadata(
     overall = {}
     if rates.overall_success_rate_7d is not None:
         overall["overall_success_rate_7d"] = MetadataValue.float(rates.overall_success_rate_7d)
+    judged_by = [thresholds.describe()]
+    judged_by += [f"{source}: {own.describe()}" for source, own in (own_thresholds or {}).items()]
     per_source = {}
     for row in SOURCES_OVERVIEW.read(engine, limit=None):
         for column in ("success_rate_7d", "run_success_rate_7d"):
@@ -315,9 +322,7 @@ def success_rates_metadata(
         | table_metadata(engine, SUCCESS_RATES_PREVIEW)
         | {
             "as_of": as_of.isoformat(),
-            "health_thresholds": MetadataValue.text(
-                f"healthy >= {thresholds.healthy:.0%}, degraded >= {thresholds.degraded:.0%}"
-            ),
+            "health_thresholds": MetadataValue.text("; ".join(judged_by)),
         }
         | overall
         | by_health
@@ -327,14 +332,18 @@ def success_rates_metadata(
 
 
 def build_success_rates_asset(
-    source_ids: Sequence[str], expected_every: Mapping[str, timedelta] | None = None
+    source_ids: Sequence[str],
+    expected_every: Mapping[str, timedelta] | None = None,
+    own_thresholds: Mapping[str, HealthThresholds] | None = None,
 ) -> AssetsDefinition:
+    """The table over `source_ids`; a source in `own_thresholds` is judged by its own."""
+
     @asset(
         key=SUCCESS_RATES,
         group_name=DASHBOARD_GROUP,
         freshness_policy=DASHBOARD_FRESHNESS,
         kinds={"table"},
-        deps=[DAILY_STATS, SCRAPE_RUNS],
+        deps=[DAILY_STATS, SCRAPE_RUNS, COVERAGE],
     )
     def source_success_rates(
         config: AsOfConfig,
@@ -344,12 +353,17 @@ def build_success_rates_asset(
         """Which source, why and since when: per source a health level (the worse of the
         7-day event and run success rates) and its reason, the top failure, failing since,
         last success, success rates over 1, 7 and 30 days, run durations, skips, silent
-        failures and anomalies against the source's own last 30 days."""
+        failures, anomalies against the source's own last 30 days and the worst field's
+        coverage."""
         engine = failtrack_db.get_engine()
         as_of = config.day()
         thresholds = health_thresholds.thresholds()
-        rates = build_success_rates(engine, source_ids, as_of, thresholds, expected_every)
-        return MaterializeResult(metadata=success_rates_metadata(engine, rates, as_of, thresholds))
+        rates = build_success_rates(
+            engine, source_ids, as_of, thresholds, expected_every, own_thresholds
+        )
+        return MaterializeResult(
+            metadata=success_rates_metadata(engine, rates, as_of, thresholds, own_thresholds)
+        )
 
     return source_success_rates
 

@@ -104,6 +104,9 @@ SOURCES_OVERVIEW = Preview(
         "success_rate_7d",
         "run_success_rate_7d",
         "anomaly",
+        "coverage_field",
+        "coverage_7d",
+        "coverage_state",
     ),
     SUCCESS_RATES_PREVIEW.order_by,
 )
@@ -204,7 +207,7 @@ def format_cell(column: str, value: Any) -> str:
     if isinstance(value, float):
         if column.startswith("success_rate_change"):
             return f"{value * 100:+.1f} pp"
-        if column.startswith(("success_rate", "run_success_rate", "share")):
+        if column.startswith(("success_rate", "run_success_rate", "share", "coverage")):
             return f"{value * 100:.1f} %"
         if column.endswith("_zscore"):
             return f"{value:+.1f}"

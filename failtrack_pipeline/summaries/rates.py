@@ -4,7 +4,8 @@ Rates come from `source_daily_stats` (so they outlive pruned runs), durations an
 run from `scrape_runs`. Every window is a run of whole UTC days ending on `as_of`. A rate is
 succeeded / (succeeded + failed): skipped events count in no rate. Each source's anomaly
 scores against its own history (see `anomalies`) are filled in after the rates, then the
-reason for its health in words (`health_reason`).
+reason for its health in words (`health_reason`), with the source's worst field coverage
+(`coverage_*`, from `summaries.coverage`) when it is below its minimum or dropped.
 
 Retry runs count in every rate (they add occurrences), but not in `last_run_*`,
 `last_success_at` or `failing_since`: a retry of one event says nothing of the source.
@@ -20,6 +21,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from failtrack_pipeline.base.text import truncate
 from failtrack_pipeline.config.policies import HealthThresholds
 from failtrack_pipeline.db.schema import (
     SCRAPE_STAGE,
@@ -30,6 +32,7 @@ from failtrack_pipeline.db.schema import (
 )
 from failtrack_pipeline.db.schema import discovery_event_failure_days as days_table
 from failtrack_pipeline.summaries.anomalies import source_anomalies
+from failtrack_pipeline.summaries.coverage import SourceCoverage, source_coverage
 from failtrack_pipeline.summaries.days import window_start
 from failtrack_pipeline.summaries.sql import insert_select, ratio, sum_between
 from failtrack_pipeline.tracking.outcome import RunStatus
@@ -68,15 +71,18 @@ def build_success_rates(
     as_of: date,
     thresholds: HealthThresholds,
     expected_every: Mapping[str, timedelta] | None = None,
+    own_thresholds: Mapping[str, HealthThresholds] | None = None,
 ) -> SuccessRates:
     """Rebuild the table for `source_ids` (one row each, `no_data` if it never ran).
 
     A source of `expected_every` whose latest run is older than its interval at the end of
     `as_of` (now, for today) is `stale`, whatever its rates: nobody scrapes it any more.
+    A source in `own_thresholds` is judged by its own thresholds instead of `thresholds`.
     """
+    rates = _rates(source_ids, as_of, thresholds, own_thresholds or {})
     with engine.begin() as connection:
         connection.execute(sa.delete(source_success_rates))
-        insert_select(connection, source_success_rates, _rates(source_ids, as_of, thresholds))
+        insert_select(connection, source_success_rates, rates)
         present = set(connection.execute(sa.select(source_success_rates.c.source_id)).scalars())
         missing = [source_id for source_id in source_ids if source_id not in present]
         if missing:
@@ -85,8 +91,9 @@ def build_success_rates(
                 [_never_ran(source_id, as_of) for source_id in missing],
             )
         _store_anomalies(connection, source_ids, as_of)
+        coverage = _store_coverage(connection, source_ids, as_of)
         _mark_stale(connection, expected_every or {}, _judged_at(as_of))
-        _store_health_reasons(connection)
+        _store_health_reasons(connection, coverage)
         return _summarize(connection)
 
 
@@ -147,13 +154,46 @@ def _percent(rate: float) -> str:
     return f"{rate * 100:.1f} %"
 
 
-def _store_health_reasons(connection: sa.Connection) -> None:
+# A long field name in the coverage words must not make the update fail on PostgreSQL.
+_REASON_LIMIT = source_success_rates.c.health_reason.type.length
+
+
+def _store_health_reasons(
+    connection: sa.Connection, coverage: Mapping[str, SourceCoverage]
+) -> None:
+    """Each row's health_reason; a coverage problem is named after the rates."""
     table = source_success_rates.c
     rows = connection.execute(sa.select(source_success_rates)).mappings()
-    reasons = [{"key": row["source_id"], "health_reason": health_reason(dict(row))} for row in rows]
+    reasons = []
+    for row in rows:
+        worst = coverage.get(row["source_id"])
+        problem = worst.words() if worst else None
+        reason = health_reason(dict(row)) + (f"; {problem}" if problem else "")
+        reasons.append({"key": row["source_id"], "health_reason": truncate(reason, _REASON_LIMIT)})
     connection.execute(
         sa.update(source_success_rates).where(table.source_id == sa.bindparam("key")), reasons
     )
+
+
+def _store_coverage(
+    connection: sa.Connection, source_ids: Sequence[str], as_of: date
+) -> dict[str, SourceCoverage]:
+    coverage = source_coverage(connection, source_ids, as_of)
+    if coverage:
+        table = source_success_rates.c
+        connection.execute(
+            sa.update(source_success_rates).where(table.source_id == sa.bindparam("key")),
+            [
+                {
+                    "key": source_id,
+                    "coverage_field": worst.field,
+                    "coverage_7d": worst.coverage_7d,
+                    "coverage_state": None if worst.state is None else worst.state.value,
+                }
+                for source_id, worst in coverage.items()
+            ],
+        )
+    return coverage
 
 
 def _store_anomalies(connection: sa.Connection, source_ids: Sequence[str], as_of: date) -> None:
@@ -176,7 +216,26 @@ def _store_anomalies(connection: sa.Connection, source_ids: Sequence[str], as_of
     )
 
 
-def _rates(source_ids: Sequence[str], as_of: date, thresholds: HealthThresholds) -> sa.Select[Any]:
+def _threshold(
+    source_id: sa.ColumnElement[str],
+    default: HealthThresholds,
+    own: Mapping[str, HealthThresholds],
+    level: str,
+) -> sa.ColumnElement[float]:
+    """The `level` threshold (healthy or degraded) of each source: its own, else `default`."""
+    fallback = sa.literal(getattr(default, level), sa.Float())
+    if not own:
+        return fallback
+    values = {source: getattr(thresholds, level) for source, thresholds in own.items()}
+    return sa.case(values, value=source_id, else_=fallback)
+
+
+def _rates(
+    source_ids: Sequence[str],
+    as_of: date,
+    thresholds: HealthThresholds,
+    own_thresholds: Mapping[str, HealthThresholds],
+) -> sa.Select[Any]:
     windows = _window_sums(source_ids, as_of)
     durations = _durations(source_ids, as_of)
     last_run = _last_run(source_ids, as_of)
@@ -198,8 +257,14 @@ def _rates(source_ids: Sequence[str], as_of: date, thresholds: HealthThresholds)
     health_rate = sa.case((event_rate < run_rate, event_rate), else_=run_rate)
     health = sa.case(
         (runs_7d == 0, Health.NO_DATA.value),
-        (health_rate >= thresholds.healthy, Health.HEALTHY.value),
-        (health_rate >= thresholds.degraded, Health.DEGRADED.value),
+        (
+            health_rate >= _threshold(ran.c.source_id, thresholds, own_thresholds, "healthy"),
+            Health.HEALTHY.value,
+        ),
+        (
+            health_rate >= _threshold(ran.c.source_id, thresholds, own_thresholds, "degraded"),
+            Health.DEGRADED.value,
+        ),
         else_=Health.FAILING.value,
     )
     return (

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from failtrack_pipeline.base.errors import ConfigError
+from failtrack_pipeline.config.policies import HealthThresholds
 from failtrack_pipeline.config.sources_file import (
     DEMO_SOURCES_FILE,
     SOURCES_FILE_ENV,
@@ -33,6 +34,7 @@ sources:
     timezone: Europe/Amsterdam
     fields: {external_id: id, title: name, starts_at: start}
     category_map: {" Gig ": Music}
+    health: {healthy: 0.9, degraded: 0.6}
   - id: calendar
     name: Calendar
     kind: ics
@@ -86,6 +88,8 @@ def test_a_valid_file_loads_every_source_with_urls_resolved_and_defaults_filled(
     assert remote.url == "https://example.org/events.csv"
     assert (remote.timezone, remote.records) == ("Europe/Amsterdam", None)
     assert remote.category_map == {"gig": "music"}
+    # Its own health thresholds; the others keep the global ones.
+    assert sources.health_thresholds() == {"remote": HealthThresholds(healthy=0.9, degraded=0.6)}
     assert calendar.url == "file:///srv/feeds/calendar.ics"
     assert calendar.fields == {}
     assert (scraper.url, scraper.callable) == (None, "mypackage.scrapers:fetch_events")
@@ -252,6 +256,25 @@ SOURCE_ERRORS = [
         id="unknown-key",
     ),
     pytest.param(json_source(name=DROP), "name", "is required", id="no-name"),
+    pytest.param(
+        json_source(health={"healthy": 0.6, "degraded": 0.9}),
+        "health",
+        "health thresholds need 0 < degraded <= healthy <= 1, got degraded=0.9, healthy=0.6",
+        id="health-order",
+    ),
+    pytest.param(
+        json_source(health={"healthy_at": 0.9}),
+        "health.healthy_at",
+        "unknown field (allowed: healthy, degraded)",
+        id="health-unknown-key",
+    ),
+    pytest.param(
+        json_source(health={"healthy": "most"}),
+        "health.healthy",
+        "valid number",
+        id="health-not-a-number",
+    ),
+    pytest.param(json_source(health=0.9), "health", "valid dictionary", id="health-not-mapping"),
 ]
 
 

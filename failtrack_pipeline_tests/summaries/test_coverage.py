@@ -11,14 +11,25 @@ import sqlalchemy as sa
 from dagster import AssetKey, materialize
 
 from failtrack_pipeline.base.events import COVERAGE_FIELDS
+from failtrack_pipeline.config.policies import HealthThresholds
 from failtrack_pipeline.config.sources_file import load_sources
-from failtrack_pipeline.db.schema import run_field_coverage, source_field_coverage
+from failtrack_pipeline.db.schema import (
+    run_field_coverage,
+    source_field_coverage,
+    source_success_rates,
+)
 from failtrack_pipeline.defs.coverage_assets import field_coverage, source_field_coverage_asset
 from failtrack_pipeline.defs.resources import FailtrackDatabase, FailtrackSources
+from failtrack_pipeline.defs.summary_assets import (
+    HealthThresholdsResource,
+    build_success_rates_asset,
+)
 from failtrack_pipeline.summaries.coverage import build_field_coverage
+from failtrack_pipeline.summaries.rates import build_success_rates
 from failtrack_pipeline.tracking.coverage import COVERED_FIELDS
 from failtrack_pipeline_tests.conftest import Backend
 from failtrack_pipeline_tests.defs.test_scrape_job import run_source
+from failtrack_pipeline_tests.summaries.history import add_day, scrape_run
 
 DAY_N = date(2026, 11, 20)
 
@@ -129,3 +140,70 @@ def test_the_project_refreshes_the_coverage_table_with_the_dashboard() -> None:
 
     job = defs.resolve_job_def(DASHBOARD_JOB)
     assert AssetKey("source_field_coverage") in job.asset_layer.executable_asset_keys
+
+
+def overview_row(engine: sa.Engine) -> dict[str, object]:
+    table = source_success_rates.c
+    with engine.connect() as connection:
+        query = sa.select(
+            table.health_reason, table.coverage_field, table.coverage_7d, table.coverage_state
+        ).where(table.source_id == "venues")
+        return dict(connection.execute(query).one()._mapping)
+
+
+def judge_day(engine: sa.Engine, day: date) -> dict[str, object]:
+    """The day's coverage table, then the sources overview's table, as the dashboard runs."""
+    add_day(engine, day, scrape_run("venues", day, 100, 0))
+    build_field_coverage(engine, day, {})
+    build_success_rates(engine, ["venues"], day, HealthThresholds())
+    return overview_row(engine)
+
+
+def test_the_overview_names_the_worst_field_and_its_drop_on_day_n(engine: sa.Engine) -> None:
+    history = {DAY_N - timedelta(days=back): 0.97 + 0.01 * (back % 3) for back in range(1, 15)}
+    seed_days(engine, history | {DAY_N: 0.0})
+    seed_days(engine, dict.fromkeys([*history, DAY_N], 0.5), field="performers")
+    before = judge_day(engine, DAY_N - timedelta(days=1))
+    # The day before: nothing wrong, the least filled field is shown.
+    assert (before["coverage_field"], before["coverage_state"]) == ("performers", "ok")
+    assert before["coverage_7d"] == 0.5 and "filled" not in str(before["health_reason"])
+    shown = judge_day(engine, DAY_N)
+    # Day N: venue_address dropped, though 6 of its 7 days were still well filled.
+    assert (shown["coverage_field"], shown["coverage_state"]) == ("venue_address", "dropped")
+    assert shown["coverage_7d"] == (98 + 99 + 97 + 98 + 99 + 97 + 0) / 700
+    assert str(shown["health_reason"]).endswith(
+        "; venue_address filled 0.0 %, dropped from a median 98.0 %"
+    )
+
+
+def test_the_sources_overview_shows_a_source_below_its_minimum(
+    backend: Backend, tmp_path: Path
+) -> None:
+    path = feed_with_addresses(tmp_path, 1, 3)
+    run_source(backend, path, "venues")
+    today = date.today().isoformat()
+    result = materialize(
+        [source_field_coverage_asset, build_success_rates_asset(["venues"])],
+        instance=backend.instance,
+        resources={
+            "failtrack_db": FailtrackDatabase(),
+            "failtrack_sources": FailtrackSources(path=str(load_sources(path).path)),
+            "health_thresholds": HealthThresholdsResource(),
+        },
+        run_config={
+            "ops": {
+                name: {"config": {"as_of": today}}
+                for name in ("source_field_coverage", "source_success_rates")
+            }
+        },
+    )
+    (materialization,) = result.asset_materializations_for_node("source_success_rates")
+    (row,) = materialization.metadata["sources_overview"].records
+    assert (row.data["coverage_field"], row.data["coverage_state"]) == (
+        "venue_address",
+        "below_minimum",
+    )
+    assert row.data["coverage_7d"] == "25.0 %"
+    assert row.data["health_reason"].endswith(
+        "; venue_address filled 25.0 %, under its minimum 90.0 %"
+    )
