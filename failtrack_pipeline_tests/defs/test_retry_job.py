@@ -79,14 +79,15 @@ def test_a_retry_of_a_group_that_now_succeeds_updates_it_without_counting_a_fail
         assert stored.scalars().all() == ["s1", "s2", "s3"]
 
 
-def test_retrying_one_event_that_still_fails_counts_again_and_tags_the_event(
+def test_retrying_one_event_that_still_fails_is_failed_counts_again_and_tags_the_event(
     backend: Backend, sources_path: Path
 ) -> None:
     run_source(backend, sources_path, "shows")
     result, tags = retry(backend, sources_path, source_id="shows", external_ids=["s2"])
     assert result.success
     assert tags["failtrack/external_id"] == "s2"
-    assert (tags["failtrack/status"], tags["failtrack/events_failed"]) == ("partial", "1")
+    # The one event it ran failed: nothing made it, so the run failed (not partial).
+    assert (tags["failtrack/status"], tags["failtrack/events_failed"]) == ("failed", "1")
     assert the_group(backend).occurrence_count == 2
 
 

@@ -49,6 +49,15 @@ def test_a_run_with_failures_is_partial_and_names_its_most_frequent_failure() ->
     assert tags["failtrack/error_message"] == "Invalid date <value> for starts_at"
 
 
+def test_a_run_whose_every_judged_event_failed_is_failed_not_partial() -> None:
+    outcome = RunOutcome("src")
+    outcome.add_failure(failure("Invalid date <value> for starts_at"))
+    outcome.add_skip(SkipCause.ENDED)  # skipped events are not judged: nothing made it
+    assert outcome.status is RunStatus.FAILED
+    outcome.add_success()
+    assert outcome.status is RunStatus.PARTIAL
+
+
 def test_processed_at_is_utc_whatever_the_clock_zone() -> None:
     local = AT.astimezone(timezone(timedelta(hours=-5)))
     assert outcome_tags(RunOutcome("s"), processed_at=local)["failtrack/processed_at"].endswith(
