@@ -71,7 +71,7 @@ def test_a_retry_of_a_group_that_now_succeeds_updates_it_without_counting_a_fail
     assert result.success
     assert tags["failtrack/failure_group"] == str(group.id)
     assert tags["failtrack/status"] == "success"
-    assert (tags["failtrack/events_processed"], tags["failtrack/events_succeeded"]) == ("1", "1")
+    assert tags["failtrack/counts"] == "1 read · 1 stored · 0 failed · 0 skipped"
     after = the_group(backend)
     assert (after.occurrence_count, after.sample_external_ids) == (1, [])
     with backend.engine.connect() as connection:
@@ -87,7 +87,10 @@ def test_retrying_one_event_that_still_fails_is_failed_counts_again_and_tags_the
     assert result.success
     assert tags["failtrack/external_id"] == "s2"
     # The one event it ran failed: nothing made it, so the run failed (not partial).
-    assert (tags["failtrack/status"], tags["failtrack/events_failed"]) == ("failed", "1")
+    assert (tags["failtrack/status"], tags["failtrack/counts"]) == (
+        "failed",
+        "⚠ 1 read · 0 stored · 1 failed · 0 skipped",
+    )
     assert the_group(backend).occurrence_count == 2
 
 
