@@ -3,8 +3,9 @@
 The Runs list shows every user tag as a pill (Dagster 1.13 hides only its own `dagster/*`
 ones by default), in key order, with no colour of their own. So the counts are one pill,
 `failtrack/counts: 10 read · 8 stored · 2 failed · 0 skipped`, sorted right after the
-partition, and a run that did not fully succeed starts it with `⚠`: Dagster's green
-"Success" alone does not tell a partial or silent failure from a clean run.
+partition, and a run that did not fully succeed starts it with `⚠` (the status pill says
+why): Dagster's green "Success" alone does not tell a partial or silent failure from a
+clean run. A status word in the pill would make it wrap onto a line of its own.
 """
 
 from __future__ import annotations
