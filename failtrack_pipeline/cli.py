@@ -262,6 +262,8 @@ def _demo(home: Path) -> int:
         )
     print("\nScrape runs (their failtrack/* tags):")
     print(pd.DataFrame(rows).to_string(index=False))
+    if is_demo:
+        _match_venues(instance, defs)
     url = database_url_from_env()
     engine = create_db_engine(url)
     if is_demo:
@@ -275,7 +277,7 @@ def _demo(home: Path) -> int:
         f"                           (events, discovery_event_failures, scrape_runs,\n"
         f"                           source_daily_stats, source_daily_skips,\n"
         f"                           source_success_rates, error_category_breakdown,\n"
-        f"                           top_failure_groups)\n"
+        f"                           top_failure_groups, stage_success_rates)\n"
         f"\nOpen the UI (Ctrl-C stops it)\n"
         f"  {ui_command(home)}\n"
         f"  then browse http://127.0.0.1:3000/assets/source_success_rates (the dashboard)\n"
@@ -283,6 +285,25 @@ def _demo(home: Path) -> int:
         f"  or failtrack/status=silent_failure"
     )
     return 0 if dashboard else 1
+
+
+def _match_venues(instance: DagsterInstance, defs: Definitions) -> None:
+    """The demo's tracked step over the scraped events: a second and third stage."""
+    from failtrack_pipeline.defs.venue_assets import VENUE_JOB
+
+    result = defs.resolve_job_def(VENUE_JOB).execute_in_process(
+        instance=instance, raise_on_error=False, run_config=_QUIET
+    )
+    (materialization, *_) = result.asset_materializations_for_node("venue_coordinates") or [None]
+    if materialization is None:
+        print(f"\nfailtrack: the venue run {result.run_id} failed", file=sys.stderr)
+        return
+    metadata = {key: value.value for key, value in materialization.metadata.items()}
+    print(
+        f"\nVenues matched and geocoded ({VENUE_JOB}, stages match_venue and geocode): "
+        f"{metadata['dagster/row_count']} of {metadata['events']} events, "
+        f"{metadata['failures']} failures tracked"
+    )
 
 
 def ui_command(home: Path) -> str:

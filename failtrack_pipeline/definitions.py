@@ -41,7 +41,9 @@ from failtrack_pipeline.defs.run_failure_sensor import (
 )
 from failtrack_pipeline.defs.scrape_job import build_scrape_job, build_scrape_schedule
 from failtrack_pipeline.defs.spool_sensor import replay_failure_spool_sensor
+from failtrack_pipeline.defs.tracker import FailtrackTracker
 from failtrack_pipeline.defs.triage_job import build_triage_job
+from failtrack_pipeline.defs.venue_assets import build_venue_definitions
 
 
 def build_definitions(
@@ -91,8 +93,14 @@ def build_definitions(
             ),
         },
     )
+    tracker = FailtrackTracker(
+        url=from_env(environ, DATABASE_URL_ENV),
+        spool_dir=from_env(environ, SPOOL_DIR_ENV),
+        rules_file=from_env(environ, RULES_FILE_ENV),
+    )
     return Definitions.merge(
         scraping,
+        build_venue_definitions(tracker),
         build_summary_definitions(sources.ids(), scrape_sources_job.name, sources.expected_every()),
         build_dead_letter_definitions(),
         build_coverage_definitions(),

@@ -9,8 +9,12 @@ as one more failure, in its own batch.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import functools
+import operator
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import fields
 from datetime import UTC, datetime
+from typing import Any, Final
 
 import sqlalchemy as sa
 
@@ -173,24 +177,66 @@ class SourceScrape:
 def upsert_events(
     engine: sa.Engine, events: Sequence[Event], *, run_id: str, now: datetime
 ) -> None:
-    """Insert or refresh events keyed by (source_id, external_id); first_seen_at is kept."""
+    """Insert or refresh events keyed by (source_id, external_id); first_seen_at is kept.
+
+    The rows go to the driver's own executemany as tuples, converted by the columns' types
+    once per value: SQLAlchemy's per-row parameter handling cost more than the database.
+    """
+    if not events:
+        return
     with engine.begin() as connection:
-        insert = dialect_insert(connection, events_table)
-        rows = [
-            event.as_row() | {"first_seen_at": now, "updated_at": now, "last_run_id": run_id}
-            for event in events
-        ]
-        refreshed = {
-            column.name: insert.excluded[column.name]
-            for column in events_table.columns
-            if column.name not in ("source_id", "external_id", "first_seen_at")
-        }
-        # One cached statement, executed for many rows: SQLAlchemy batches them into
-        # multi-row INSERTs ("insertmanyvalues") without compiling a statement per chunk.
-        connection.execute(
-            insert.on_conflict_do_update(
-                index_elements=[events_table.c.source_id, events_table.c.external_id],
-                set_=refreshed,
-            ),
-            rows,
+        upsert = _events_upsert(connection.dialect)
+        stamp = upsert.stamp(now)
+        rows = [upsert.row(event, stamp, run_id) for event in events]
+        connection.exec_driver_sql(upsert.statement, rows)
+
+
+class _EventsUpsert:
+    """The events upsert compiled once for a dialect, with positional parameters in the
+    table's column order, and the bind conversions its column types need there."""
+
+    def __init__(self, dialect: sa.Dialect) -> None:
+        insert = dialect_insert(dialect, events_table)
+        statement = insert.on_conflict_do_update(
+            index_elements=[events_table.c.source_id, events_table.c.external_id],
+            set_={
+                column.name: insert.excluded[column.name]
+                for column in events_table.columns
+                if column.name not in ("source_id", "external_id", "first_seen_at")
+            },
         )
+        dialect_class: Any = type(dialect)
+        positional = dialect if dialect.positional else dialect_class(paramstyle="format")
+        compiled = statement.compile(dialect=positional)
+        names = [column.name for column in events_table.columns]
+        assert compiled.positiontup == names, compiled.positiontup
+        self.statement = str(compiled)
+        processors = [
+            column.type.dialect_impl(dialect).bind_processor(dialect)
+            for column in events_table.columns
+        ]
+        self._convert = [
+            (index, process)
+            for index, process in enumerate(processors[: len(_EVENT_FIELDS)])
+            if process is not None
+        ]
+        stamp = processors[names.index("first_seen_at")]
+        assert stamp is not None  # UTCDateTime converts on every dialect
+        self.stamp: Callable[[datetime], Any] = stamp
+
+    def row(self, event: Event, stamp: Any, run_id: str) -> tuple[Any, ...]:
+        values = list(_EVENT_COLUMNS(event))
+        for index, process in self._convert:
+            values[index] = process(values[index])
+        return (*values, stamp, stamp, run_id)
+
+
+# The events table's first columns are the Event's fields, in its order; then come
+# first_seen_at, updated_at and last_run_id.
+_EVENT_FIELDS: Final = tuple(field.name for field in fields(Event))
+_EVENT_COLUMNS: Final = operator.attrgetter(*_EVENT_FIELDS)
+
+
+@functools.lru_cache(maxsize=16)
+def _events_upsert(dialect: sa.Dialect) -> _EventsUpsert:
+    return _EventsUpsert(dialect)

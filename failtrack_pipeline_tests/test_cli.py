@@ -16,6 +16,7 @@ from failtrack_pipeline.cli import main
 from failtrack_pipeline.config.environment import DATABASE_URL_ENV
 from failtrack_pipeline.db.engine import create_db_engine
 from failtrack_pipeline.db.migrate import current_revision, head_revision
+from failtrack_pipeline.db.schema import stage_success_rates
 from failtrack_pipeline.testing.webserver import free_port, graphql
 
 
@@ -66,6 +67,16 @@ def test_failtrack_demo_shows_skips_and_the_silent_failure(
     rows = {line.split()[0]: line for line in overview.splitlines()[2:] if line.strip()}
     assert "run rate 42.9 % (4 failed of 7 runs)" in rows["broken_json_feed"]
     assert "ConnectError: [Errno <int>] Connection refused" in rows["offline_calendar"]
+    # The demo's own tracked step: venues matched, then geocoded, each a stage of its own.
+    assert "stages match_venue and geocode" in printed
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'failtrack.db'}")
+    with engine.connect() as connection:
+        rates = connection.execute(
+            sa.select(stage_success_rates.c.stage, stage_success_rates.c.top_error_category)
+        ).all()
+    engine.dispose()
+    assert {stage for stage, _ in rates} == {"scrape", "match_venue", "geocode"}
+    assert ("match_venue", "venue_error") in rates and ("geocode", "geocoding_error") in rates
     ui = printed.split("Open the UI")[1].splitlines()[1].split()
     assert ui[:2] == [
         f"DAGSTER_HOME={tmp_path}",

@@ -44,3 +44,36 @@ def test_every_guarantee_points_at_a_real_test(node_id: str) -> None:
         assert re.search(rf"^(async )?def {name}\(", source, flags=re.M), node_id
     else:
         assert re.search(r"^def test_", source, flags=re.M), node_id
+
+
+def test_the_tracking_your_own_steps_example_runs_and_records_its_stage(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlalchemy as sa
+    from dagster._core.test_utils import instance_for_test
+
+    from failtrack_pipeline.db.engine import create_db_engine
+    from failtrack_pipeline.db.schema import discovery_event_failures, stage_run_counts
+
+    section = README.split("## Tracking your own steps", 1)[1].split("\n## ", 1)[0]
+    (example,) = re.findall(r"^```python\n(.*?)^```", section, flags=re.M | re.S)
+    url = f"sqlite:///{tmp_path / 'failtrack.db'}"
+    monkeypatch.setenv("FAILTRACK_DATABASE_URL", url)
+    namespace: dict = {"__name__": "readme_example"}
+    exec(compile(example, "README.md", "exec", dont_inherit=True), namespace)
+    with instance_for_test() as instance:
+        result = (
+            namespace["defs"].resolve_job_def("geocode_job").execute_in_process(instance=instance)
+        )
+        assert instance.get_run_by_id(result.run_id).tags["failtrack/stage"] == "geocode"
+    failures = discovery_event_failures.c
+    counts = stage_run_counts.c
+    with create_db_engine(url).connect() as connection:
+        groups = connection.execute(
+            sa.select(failures.error_category, failures.stage, failures.occurrence_count)
+        ).all()
+        stored = connection.execute(
+            sa.select(counts.stage, counts.events_processed, counts.events_failed)
+        ).all()
+    assert sorted(groups) == [("geocoding_error", "geocode", 1), ("geocoding_error", "geocode", 1)]
+    assert stored == [("geocode", 3, 2)]

@@ -115,10 +115,10 @@ def _use_wal(cursor: sqlite3.Cursor) -> None:
             time.sleep(0.05)
 
 
-def dialect_insert(connection: sa.Connection, table: sa.Table) -> Any:
-    """The connection's dialect-specific INSERT, which knows ON CONFLICT (an upsert)."""
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)
+def dialect_insert(bind: sa.Connection | sa.Dialect, table: sa.Table) -> Any:
+    """The connection's (or dialect's) INSERT, which knows ON CONFLICT (an upsert)."""
+    name = bind.dialect.name if isinstance(bind, sa.Connection) else bind.name
+    return (postgresql if name == "postgresql" else sqlite).insert(table)
 
 
 class WriteRefusal(StrEnum):

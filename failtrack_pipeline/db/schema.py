@@ -29,6 +29,18 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
+    def bind_processor(self, dialect: Dialect) -> Any:
+        """On SQLite, process_bind_param and the text SQLAlchemy's DATETIME makes of the
+        naive value (`YYYY-MM-DD HH:MM:SS.ffffff`) in one step: a scrape binds two per event."""
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+
+        def process(value: datetime | None) -> str | None:
+            naive = self.process_bind_param(value, dialect)
+            return None if naive is None else naive.isoformat(" ", "microseconds")
+
+        return process
+
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
@@ -37,6 +49,9 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
 
 # SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+# The step of an event pipeline a failure happened in: failtrack's own readers are `scrape`.
+SCRAPE_STAGE = "scrape"
+STAGE_COMMENT = "the pipeline step: scrape (failtrack's readers) or a tracked step's name"
 
 events = sa.Table(
     "events",
@@ -74,6 +89,7 @@ discovery_event_failures = sa.Table(
     sa.Column("last_run_id", sa.String(64)),
     # The normalizer rules the row was grouped by (tracking.normalize.GROUPING_VERSION).
     sa.Column("grouping_version", sa.Integer(), nullable=False, server_default="1"),
+    sa.Column("stage", sa.String(64), nullable=False, server_default=SCRAPE_STAGE),
     sa.Index("ix_failures_source_last_seen", "source_id", "last_seen_at"),
     sa.Index("ix_failures_category_last_seen", "error_category", "last_seen_at"),
     sa.Index("ix_failures_last_seen", "last_seen_at"),
@@ -87,7 +103,23 @@ discovery_event_failure_days = sa.Table(
     sa.Column("day", sa.Date(), primary_key=True),
     sa.Column("source_id", sa.String(64), nullable=False),
     sa.Column("occurrences", sa.BigInteger(), nullable=False),
+    sa.Column("stage", sa.String(64), nullable=False, server_default=SCRAPE_STAGE),
     sa.Index("ix_failure_days_day_source", "day", "source_id"),
+)
+
+# Written with the failures of a tracked step (`tracking.tracker`), in the same transaction:
+# how many events one run's step handled per source, so success rates exist per stage.
+stage_run_counts = sa.Table(
+    "stage_run_counts",
+    metadata,
+    sa.Column("run_id", sa.String(64), primary_key=True, comment="Dagster run id"),
+    sa.Column("batch", sa.String(64), primary_key=True, comment="the recording's batch"),
+    sa.Column("source_id", sa.String(64), primary_key=True, comment="the source"),
+    sa.Column("stage", sa.String(64), primary_key=True, comment=STAGE_COMMENT),
+    sa.Column("day", sa.Date(), nullable=False, index=True, comment="UTC date it was recorded"),
+    sa.Column("events_processed", sa.Integer(), nullable=False, comment="events handled"),
+    sa.Column("events_succeeded", sa.Integer(), nullable=False, comment="events that succeeded"),
+    sa.Column("events_failed", sa.Integer(), nullable=False, comment="events that failed"),
 )
 
 # One row per batch of failures already counted, so that a hook, a sensor or a retried
@@ -282,15 +314,19 @@ error_category_breakdown = sa.Table(
     "error_category_breakdown",
     metadata,
     sa.Column("source_id", sa.String(64), primary_key=True, comment="a source, or * for all"),
+    sa.Column("stage", sa.String(64), primary_key=True, comment=STAGE_COMMENT),
     sa.Column("error_category", sa.String(32), primary_key=True, comment="the category"),
     sa.Column("occurrences", sa.BigInteger(), nullable=False, comment="failures counted"),
     sa.Column(
-        "share_of_source", sa.Float(), nullable=False, comment="share of the source's failures"
+        "share_of_source",
+        sa.Float(),
+        nullable=False,
+        comment="share of the source's failures in the stage",
     ),
     sa.Column("distinct_groups", sa.Integer(), nullable=False, comment="failure groups"),
     sa.Column("last_seen_at", UTCDateTime(), nullable=False, comment="latest occurrence (UTC)"),
     sa.Column("next_step", sa.Text(), nullable=False, comment="suggested next step"),
-    comment="Failures per source and category over the retention period",
+    comment="Failures per source, stage and category over the retention period",
 )
 
 top_failure_groups = sa.Table(
@@ -301,6 +337,9 @@ top_failure_groups = sa.Table(
     sa.Column("source_id", sa.String(64), nullable=False, comment="the source"),
     sa.Column("error_category", sa.String(32), nullable=False, comment="the category"),
     sa.Column("error_message", sa.String(1000), nullable=False, comment="parameterized message"),
+    sa.Column(
+        "stage", sa.String(64), nullable=False, server_default=SCRAPE_STAGE, comment=STAGE_COMMENT
+    ),
     sa.Column(
         "occurrences_7d", sa.BigInteger(), nullable=False, comment="in the 7 days ending on as_of"
     ),
@@ -337,6 +376,27 @@ top_failure_groups = sa.Table(
         comment=TRIAGE_STATE_COMMENT,
     ),
     comment="The 20 groups with most occurrences in 7 days, plus every new or regressed one",
+)
+
+stage_success_rates = sa.Table(
+    "stage_success_rates",
+    metadata,
+    sa.Column("source_id", sa.String(64), primary_key=True, comment="the source"),
+    sa.Column("stage", sa.String(64), primary_key=True, comment=STAGE_COMMENT),
+    sa.Column("as_of", sa.Date(), nullable=False, comment="last UTC day of every window"),
+    sa.Column("events_processed_7d", sa.Integer(), nullable=False, comment="in the 7 days"),
+    sa.Column("events_succeeded_7d", sa.Integer(), nullable=False, comment="in the 7 days"),
+    sa.Column("events_failed_7d", sa.Integer(), nullable=False, comment="in the 7 days"),
+    sa.Column("success_rate_1d", sa.Float(), comment="event success rate on as_of"),
+    sa.Column("success_rate_7d", sa.Float(), comment="over the 7 days ending on as_of"),
+    sa.Column("success_rate_30d", sa.Float(), comment="over the 30 days ending on as_of"),
+    sa.Column("top_error_category", sa.String(32), comment="category of top_error_message"),
+    sa.Column(
+        "top_error_message",
+        sa.String(1000),
+        comment="the stage's failure group with most occurrences in the 7 days",
+    ),
+    comment="Per source and stage: event success rates over 1, 7 and 30 days, the top failure",
 )
 
 

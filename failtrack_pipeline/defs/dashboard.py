@@ -23,6 +23,7 @@ from failtrack_pipeline.defs.checks import (
 from failtrack_pipeline.defs.run_tags import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG
 from failtrack_pipeline.defs.summary_assets import (
     DASHBOARD_GROUP,
+    STAGE_RATES,
     SUCCESS_RATES,
     TOP_GROUPS,
     AsOfConfig,
@@ -31,6 +32,7 @@ from failtrack_pipeline.defs.summary_assets import (
     build_success_rates_asset,
     discovery_event_failures_asset,
     error_category_breakdown,
+    stage_success_rates,
     top_failure_groups,
 )
 
@@ -44,6 +46,7 @@ def as_of_run_config(as_of: date) -> RunConfig:
         ops={
             SUCCESS_RATES.to_python_identifier(): config,
             TOP_GROUPS.to_python_identifier(): config,
+            STAGE_RATES.to_python_identifier(): config,
         }
     )
 
@@ -89,6 +92,7 @@ def build_summary_definitions(
             build_success_rates_asset(source_ids, expected_every),
             error_category_breakdown,
             top_failure_groups,
+            stage_success_rates,
         ],
         asset_checks=[
             build_health_checks(

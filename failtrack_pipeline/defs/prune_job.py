@@ -84,6 +84,7 @@ def build_prune_job(pruned_jobs: list[str]) -> JobDefinition:
                 "failure_days_removed": pruned.failure_days,
                 "recordings_removed": pruned.recordings,
                 "notifications_removed": pruned.notifications,
+                "stage_counts_removed": pruned.stage_counts,
                 "runs_removed": runs,
                 "delete_batches": pruned.batches,
             }

@@ -17,7 +17,7 @@ from failtrack_pipeline.defs.resources import FailtrackDatabase, FailtrackSource
 from failtrack_pipeline.defs.run_failures import TERMINATED, record_run_failure
 
 
-def _failure_reason(context: RunFailureSensorContext) -> Any:
+def failure_reason(context: RunFailureSensorContext) -> Any:
     """The failed step's error if a step failed, else the run's own failure (e.g. a dead worker)."""
     step_failures = context.get_step_failure_events()
     if step_failures:
@@ -41,7 +41,7 @@ def build_run_failure_sensor(jobs: list[JobDefinition]) -> SensorDefinition:
         record_run_failure(
             context.instance,
             context.dagster_run,
-            _failure_reason(context),
+            failure_reason(context),
             failtrack_db,
             failtrack_sources.rules(),
         )

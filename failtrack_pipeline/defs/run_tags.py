@@ -19,6 +19,7 @@ from typing import Final
 
 from failtrack_pipeline.base.categories import ErrorCategory
 from failtrack_pipeline.base.text import truncate
+from failtrack_pipeline.db.schema import SCRAPE_STAGE
 from failtrack_pipeline.processing.skips import SkipCause
 from failtrack_pipeline.tracking.failures import FailureRecord
 from failtrack_pipeline.tracking.outcome import (
@@ -47,6 +48,7 @@ class Tag(StrEnum):
     ERROR_CATEGORY = "failtrack/error_category"
     ERROR_MESSAGE = "failtrack/error_message"
     EXTERNAL_ID = "failtrack/external_id"
+    STAGE = "failtrack/stage"  # on a run that is one stage of a user's pipeline
 
 
 def outcome_tags(
@@ -148,12 +150,17 @@ def error_tags(category: ErrorCategory, message: str) -> dict[str, str]:
 
 
 def failed_run_tags(failure: FailureRecord, *, processed_at: datetime) -> dict[str, str]:
-    """Tags for a run whose source could not be scraped."""
-    return {
-        Tag.SOURCE.value: failure.source_id,
-        Tag.STATUS.value: RunStatus.FAILED.value,
-        Tag.PROCESSED_AT.value: iso_utc(processed_at),
-    } | error_tags(failure.category, failure.message)
+    """Tags for a run whose source could not be scraped (or whose user step died)."""
+    stage = {Tag.STAGE.value: failure.stage} if failure.stage != SCRAPE_STAGE else {}
+    return (
+        {
+            Tag.SOURCE.value: failure.source_id,
+            Tag.STATUS.value: RunStatus.FAILED.value,
+            Tag.PROCESSED_AT.value: iso_utc(processed_at),
+        }
+        | stage
+        | error_tags(failure.category, failure.message)
+    )
 
 
 def bounded_tag_value(value: str) -> str:

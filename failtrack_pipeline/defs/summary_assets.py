@@ -55,6 +55,7 @@ from failtrack_pipeline.summaries.present import (
     DAILY_STATS_PREVIEW,
     SCRAPE_RUNS_PREVIEW,
     SOURCES_OVERVIEW,
+    STAGE_RATES_PREVIEW,
     SUCCESS_RATES_PREVIEW,
     TOP_GROUPS_PREVIEW,
     TREND,
@@ -66,6 +67,7 @@ from failtrack_pipeline.summaries.present import (
 )
 from failtrack_pipeline.summaries.rates import SuccessRates, build_success_rates
 from failtrack_pipeline.summaries.sql import count_rows
+from failtrack_pipeline.summaries.stages import build_stage_success_rates
 from failtrack_pipeline.tracking.outcome import RunStatus
 
 DASHBOARD_GROUP = "failtrack_dashboard"
@@ -78,6 +80,7 @@ DAILY_SKIPS = AssetKey("source_daily_skips")
 SUCCESS_RATES = AssetKey("source_success_rates")
 BREAKDOWN = AssetKey("error_category_breakdown")
 TOP_GROUPS = AssetKey("top_failure_groups")
+STAGE_RATES = AssetKey("stage_success_rates")
 FAILURES = AssetKey("discovery_event_failures")
 _HEALTH = HealthThresholds.model_fields
 # Dagster's own freshness: a dashboard table not refreshed within a day and two hours (the
@@ -388,6 +391,25 @@ def top_failure_groups(config: AsOfConfig, failtrack_db: FailtrackDatabase) -> M
     as_of = config.day()
     groups = build_top_failure_groups(engine, as_of)
     return MaterializeResult(metadata=top_groups_metadata(engine, groups, as_of))
+
+
+@asset(
+    key=STAGE_RATES,
+    group_name=DASHBOARD_GROUP,
+    kinds={"table"},
+    deps=[DAILY_STATS, FAILURES],
+    freshness_policy=DASHBOARD_FRESHNESS,
+)
+def stage_success_rates(config: AsOfConfig, failtrack_db: FailtrackDatabase) -> MaterializeResult:
+    """Per source and pipeline stage (scrape, and each step tracked with FailtrackTracker):
+    event success rates over 1, 7 and 30 days and the stage's top failure."""
+    engine = failtrack_db.get_engine()
+    as_of = config.day()
+    rates = build_stage_success_rates(engine, as_of)
+    return MaterializeResult(
+        metadata=table_metadata(engine, STAGE_RATES_PREVIEW)
+        | {"as_of": as_of.isoformat(), "stages": MetadataValue.int(rates.stages)}
+    )
 
 
 def _moment(epoch_seconds: float | None) -> datetime | None:

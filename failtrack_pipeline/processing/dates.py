@@ -13,6 +13,7 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from functools import lru_cache
 from typing import Any, Final
 
 from dateutil import parser as dateutil_parser
@@ -20,6 +21,7 @@ from dateutil import parser as dateutil_parser
 MAX_DATE_CHARS: Final = 100  # longer is no date, and would only slow the parser down
 EPOCH_MILLISECONDS_FROM: Final = 10**11
 DURATION_MILLISECONDS_FROM: Final = 10**6  # 11.6 days in seconds, 17 minutes in ms
+DATE_TEXTS_KEPT: Final = 8192  # readings of recent texts, at most 100 characters each
 
 _EPOCH_TEXT: Final = re.compile(r"-?\d{9,}")
 _END_OF_DAY: Final = re.compile(r"(?<!\d)24[:Hh]00(?::00(?:\.0+)?)?(?!\d)")
@@ -58,7 +60,10 @@ def read_date(
         if isinstance(value, int | float) and not isinstance(value, bool):
             return _epoch(value)
         if isinstance(value, str):
-            return _read_text(value.strip(), zone, dayfirst, formats)
+            text = value.strip()
+            if len(text) > MAX_DATE_CHARS:  # no date, and kept out of _read_text's cache
+                return None
+            return _read_text(text, zone, dayfirst, formats)
     except (ValueError, OverflowError):  # shifted past year 1 or 9999
         return None
     return None
@@ -92,14 +97,15 @@ def read_duration(value: Any) -> timedelta | None:
     return None
 
 
+# Feeds repeat their date texts (many events start at the same day and hour), and a
+# reading depends on nothing but its arguments: it is kept for the next record.
+@lru_cache(maxsize=DATE_TEXTS_KEPT)
 def _read_text(
     text: str, zone: tzinfo, dayfirst: bool, formats: tuple[str, ...]
 ) -> DateReading | None:
-    if len(text) > MAX_DATE_CHARS:
-        return None
     if _EPOCH_TEXT.fullmatch(text):
         return _epoch(int(text))
-    text, end_of_day = _END_OF_DAY.subn("00:00", text)
+    text, end_of_day = _END_OF_DAY.subn("00:00", text) if "24" in text else (text, 0)
     parsed = _parsed(text, dayfirst, formats)
     if parsed is None:
         return None

@@ -52,6 +52,11 @@ SHOWN_CHARS: Final = 60  # of a bad value, quoted in a message
 # removed. Whitespace runs, line breaks included, become one space.
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f\ud800-\udfff]")
 _PERFORMER_SEPARATORS = re.compile(r"[,;]")
+# An http(s) URL whose host part is ASCII without brackets: urlsplit would accept it (it
+# only refuses brackets and some non-ASCII hosts), so it need not be called.
+_PLAIN_HTTP_URL = re.compile(
+    r"https?://[^/?#\[\]\x80-\U0010ffff]+(?:[/?#]|$)", re.IGNORECASE | re.ASCII
+)
 
 
 def process_records(
@@ -208,12 +213,15 @@ def _text(raw: RawRecord, field: str, error: type[EventError] = InvalidFieldErro
     value = raw.get(field)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, str | int):
+    if value.__class__ is str:  # the common case, checked first
+        text = _clean(value)
+    elif isinstance(value, bool) or not isinstance(value, str | int):
         raise error(f"{field} must be text, got {type(value).__name__}")
-    try:
-        text = _clean(str(value))
-    except ValueError:  # an integer too long to print
-        raise error(f"{field} must be text, got a huge int") from None
+    else:
+        try:
+            text = _clean(str(value))
+        except ValueError:  # an integer too long to print
+            raise error(f"{field} must be text, got a huge int") from None
     limit = MAX_LENGTHS.get(field)
     if limit is not None and len(text) > limit:
         raise error(f"{field} must be at most {limit} characters")
@@ -221,6 +229,10 @@ def _text(raw: RawRecord, field: str, error: type[EventError] = InvalidFieldErro
 
 
 def _clean(text: str) -> str:
+    # Printable text holds no control character, surrogate or whitespace but the space: with
+    # no space doubled or at an end it is clean already, which is found in C.
+    if text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
+        return text
     return " ".join(_CONTROL.sub("", text).split())
 
 
@@ -341,8 +353,8 @@ def _performers(value: Any) -> tuple[str, ...]:
 
 def _url(raw: RawRecord) -> str | None:
     text = _text(raw, "url", InvalidUrlError)
-    if text is None:
-        return None
+    if text is None or _PLAIN_HTTP_URL.match(text):
+        return text
     try:
         parts = urlsplit(text)
     except ValueError:  # e.g. an unclosed IPv6 bracket

@@ -13,29 +13,49 @@ from decimal import Decimal
 from typing import Any, TypeAlias
 
 from failtrack_pipeline.base.errors import EventError
-from failtrack_pipeline.base.paths import search
+from failtrack_pipeline.base.paths import compile_getter
 from failtrack_pipeline.config.sources_file import FieldPath
 
 RawRecord: TypeAlias = dict[str, Any]
 Records: TypeAlias = Iterator[RawRecord | EventError]
+Getter: TypeAlias = Callable[[Any], Any]
 
 
 def map_document(document: Any, fields: Mapping[str, FieldPath]) -> RawRecord:
     """The record `fields` (JMESPath expressions) select from one JSON document."""
-    return map_fields(fields, lambda path: search(str(path), document))
+    return document_mapper(fields)(document)
 
 
-def map_fields(fields: Mapping[str, FieldPath], lookup: Callable[[str | int], Any]) -> RawRecord:
-    """The record of `fields`, each path's value found by `lookup` (None: not there)."""
-    record: RawRecord = {}
-    for name, spec in fields.items():
-        if isinstance(spec, list):
-            value = joined(lookup(path) for path in spec)
-        else:
-            value = plain(lookup(spec))
-        if value is not None:
-            record[name] = value
-    return record
+def document_mapper(fields: Mapping[str, FieldPath]) -> Callable[[Any], RawRecord]:
+    """`map_document` for many documents of one feed, the paths compiled once."""
+    return record_mapper(fields, lambda path: compile_getter(str(path)))
+
+
+def record_mapper(
+    fields: Mapping[str, FieldPath], getter: Callable[[str | int], Getter]
+) -> Callable[[Any], RawRecord]:
+    """A function giving the record of `fields` from a feed's item, each path's value found
+    by the function `getter` made for it (returning None: not there). Built once per feed,
+    so the per-record work is one call per path."""
+    plan = [
+        (name, tuple(getter(path) for path in spec) if isinstance(spec, list) else getter(spec))
+        for name, spec in fields.items()
+    ]
+
+    def mapped(item: Any) -> RawRecord:
+        record: RawRecord = {}
+        for name, get in plan:
+            if isinstance(get, tuple):
+                value = joined(path_get(item) for path_get in get)
+            else:
+                value = get(item)
+                if value is not None and value.__class__ is not str:
+                    value = plain(value)
+            if value is not None:
+                record[name] = value
+        return record
+
+    return mapped
 
 
 def joined(values: Iterator[Any]) -> Any:
@@ -61,5 +81,5 @@ def plain(value: Any) -> Any:
             return int(value)  # as written, or a short 1e3: never a 10**400 built from "1e400"
         return float(value)
     if isinstance(value, list):
-        return [plain(item) for item in value]
+        return [item if item.__class__ is str else plain(item) for item in value]
     return value

@@ -15,9 +15,9 @@ import importlib
 import io
 import itertools
 import re
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from datetime import datetime
-from functools import partial
+from operator import itemgetter
 from typing import Any, BinaryIO, Final
 from urllib.parse import urljoin
 
@@ -31,7 +31,13 @@ from failtrack_pipeline.config.sources_file import SourceConfig, SourceKind
 from failtrack_pipeline.sources.fetch import open_source, scrubbed_feed_error
 from failtrack_pipeline.sources.ics import read_ics
 from failtrack_pipeline.sources.jsonld import read_jsonld
-from failtrack_pipeline.sources.mapping import RawRecord, Records, map_document, map_fields
+from failtrack_pipeline.sources.mapping import (
+    RawRecord,
+    Records,
+    document_mapper,
+    map_document,
+    record_mapper,
+)
 
 __all__ = ["RawRecord", "Records", "read_records"]
 
@@ -108,47 +114,48 @@ def _next_page(source: SourceConfig, rest: Any, url: str) -> str | None:
 def _json_page(
     source: SourceConfig, stream: BinaryIO
 ) -> Generator[RawRecord | EventError, None, Any]:
-    """One document's records; returns the document outside them (for pagination)."""
+    """One document's records; returns the document outside them (for pagination).
+
+    The records are built by ijson's C item builder, fed the parse events as they come:
+    per event, this loop only bounds the depth and hands the event on.
+    """
     prefix = source.records or ""
     item_prefix = f"{prefix}.item" if prefix else "item"
     feed = _JsonInput(stream)
-    events = _bounded_depth(ijson.parse(feed, buf_size=JSON_BUFFER_BYTES), feed)
+    mapped = document_mapper(source.fields)
     rest = ijson.ObjectBuilder() if source.pagination else None
     state = "before"  # then "list" or "object", then "after"
-    builder: ijson.ObjectBuilder | None = None
+    built = ijson.sendable_list()  # the record the builder just finished
+    send: Any = None  # in the records' list (or object): the send of ijson's item builder
+    starts, ends = _STARTS, _ENDS  # looked up per event: local names are the cheapest
+    floor = 0  # the depth below which the records' list (or object) has ended
     depth = position = marks_found = 0
     try:
-        for path, kind, value in events:
-            if builder is not None:
-                builder.event(kind, value)
-                depth += (kind in _STARTS) - (kind in _ENDS)
-            elif state == "list" and path == item_prefix and kind not in _ENDS:
-                builder = ijson.ObjectBuilder()
-                builder.event(kind, value)
-                depth = int(kind in _STARTS)
-            elif state == "before" and path == prefix and kind != "map_key":
-                if kind == "start_array":
-                    state = "list"
-                elif kind == "start_map":
-                    state, builder, depth = "object", ijson.ObjectBuilder(), 1
-                    builder.event(kind, value)
-                    continue
-                else:
-                    message = (
-                        f"invalid JSON feed: records path '{prefix}' holds "
-                        f"{_JSON_KINDS.get(kind, kind)}, not a list or an object"
+        for event in ijson.parse(feed, buf_size=JSON_BUFFER_BYTES):
+            feed.events += 1
+            kind = event[1]
+            if kind in starts:
+                depth += 1
+                if depth > MAX_JSON_DEPTH:
+                    raise FeedError(
+                        f"invalid JSON: nested more than {MAX_JSON_DEPTH} levels deep",
+                        category=PARSING,
                     )
-                    raise FeedError(message, category=PARSING)
-                if rest is not None:
-                    rest.event(kind, value)
-                continue
-            elif state == "list" and path == prefix and kind == "end_array":
-                state = "after"
-            if builder is not None and depth == 0:
+            elif kind in ends:
+                depth -= 1
+            if send is not None:
+                if depth < floor:  # the end of the records' list
+                    state, send = "after", None
+                    if rest is not None:
+                        rest.event(kind, event[2])
+                    continue
+                send(event)
+                if not built:
+                    continue
                 position += 1
-                item, builder = builder.value, None
+                item = built.pop()
                 if state == "object":
-                    state = "after"
+                    state, send = "after", None
                     if rest is not None:
                         rest.event("start_map", None)
                         rest.event("end_map", None)
@@ -158,9 +165,23 @@ def _json_page(
                     if bad:
                         yield _bad_number_error(item, source, bad[0], position)
                         continue
-                yield _json_record(item, source, position)
-            elif builder is None and rest is not None:
-                rest.event(kind, value)
+                yield _json_record(item, mapped, position)
+                continue
+            if state == "before" and event[0] == prefix and kind != "map_key":
+                if kind == "start_array":
+                    state, send, floor = "list", _ITEMS(built, item_prefix).send, depth
+                elif kind == "start_map":
+                    state, send, floor = "object", _ITEMS(built, prefix).send, depth - 1
+                    send(event)
+                    continue
+                else:
+                    message = (
+                        f"invalid JSON feed: records path '{prefix}' holds "
+                        f"{_JSON_KINDS.get(kind, kind)}, not a list or an object"
+                    )
+                    raise FeedError(message, category=PARSING)
+            if rest is not None:
+                rest.event(kind, event[2])
     except ijson.JSONError as exc:
         raise FeedError(f"invalid JSON: {_first_line(exc)}", category=PARSING) from None
     if state == "before":
@@ -168,11 +189,18 @@ def _json_page(
     return rest.value if rest is not None else None
 
 
-def _json_record(item: Any, source: SourceConfig, position: int) -> RawRecord | EventError:
+# ijson's C builder of the values at one path, fed parse events (`ijson.items` minus the
+# parser): it sends each finished value to its target.
+_ITEMS: Final = ijson.get_backend("yajl2_c").items_basecoro
+
+
+def _json_record(
+    item: Any, mapped: Callable[[Any], RawRecord], position: int
+) -> RawRecord | EventError:
     if not isinstance(item, dict):
         kind = type(item).__name__
         return EventError(f"malformed record #{position}: {kind}, not an object", category=PARSING)
-    return map_document(item, source.fields)
+    return mapped(item)
 
 
 def _bad_number_error(item: Any, source: SourceConfig, token: str, position: int) -> EventError:
@@ -198,25 +226,6 @@ def _bad_numbers(value: Any) -> list[str]:
     return []
 
 
-def _bounded_depth(
-    events: Iterator[tuple[str, str, Any]], feed: _JsonInput
-) -> Iterator[tuple[str, str, Any]]:
-    depth = 0
-    for event in events:
-        feed.events += 1
-        kind = event[1]
-        if kind in _STARTS:
-            depth += 1
-            if depth > MAX_JSON_DEPTH:
-                raise FeedError(
-                    f"invalid JSON: nested more than {MAX_JSON_DEPTH} levels deep",
-                    category=PARSING,
-                )
-        elif kind in _ENDS:
-            depth -= 1
-        yield event
-
-
 class _JsonInput:
     """The feed as the JSON parser reads it: reads grow while a token spans them, and NaN
     or Infinity outside strings are marked (see _BAD_NUMBER_MARK).
@@ -231,7 +240,7 @@ class _JsonInput:
         self._events_at_last_read = -1
         self._in_string = False
         self._carry = b""
-        self.events = 0  # parse events so far, counted by _bounded_depth
+        self.events = 0  # parse events so far, counted by _json_page
         self.marks = 0
 
     def read(self, size: int = -1) -> bytes:
@@ -335,6 +344,7 @@ def read_csv(source: SourceConfig, stream: BinaryIO) -> Records:
     _check_columns(source, columns, first)
     id_spec = source.fields["external_id"]
     id_column = None if isinstance(id_spec, list) else columns.get(_key(id_spec))
+    mapped = record_mapper(source.fields, lambda path: itemgetter(columns[_key(path)]))
     for row in rows:
         if isinstance(row, EventError):
             yield row
@@ -346,7 +356,7 @@ def read_csv(source: SourceConfig, stream: BinaryIO) -> Records:
             message = f"invalid CSV line {reader.line_num}: {problem}"
             yield EventError(message, category=PARSING, external_id=_readable_id(row, id_column))
             continue
-        yield map_fields(source.fields, partial(_cell, row, columns))
+        yield mapped(row)
 
 
 def _rows(reader: Any) -> Iterator[list[str] | EventError]:
@@ -428,11 +438,6 @@ def _check_columns(source: SourceConfig, columns: dict[str | int, int], first: l
 
 def _key(path: str | int) -> str | int:
     return path.strip() if isinstance(path, str) else path
-
-
-def _cell(row: list[str], columns: dict[str | int, int], path: str | int) -> str | None:
-    index = columns.get(_key(path))
-    return None if index is None or index >= len(row) else row[index]
 
 
 def _row_problem(row: list[str], width: int) -> str | None:

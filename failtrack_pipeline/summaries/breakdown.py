@@ -1,7 +1,7 @@
-"""`error_category_breakdown`: failures per source and category, with what to do about them.
+"""`error_category_breakdown`: failures per source, stage and category, with what to do.
 
 Counted from `discovery_event_failures`, i.e. over the retention period it keeps; the rows
-with source_id `*` add up every source.
+with source_id `*` add up every source of a stage. Shares are within a source's stage.
 """
 
 from __future__ import annotations
@@ -45,14 +45,16 @@ def _breakdown() -> sa.Select[Any]:
         sa.func.count().label("distinct_groups"),
         sa.func.max(failures.last_seen_at).label("last_seen_at"),
     )
-    per_source = sa.select(failures.source_id, *counts).group_by(
-        failures.source_id, failures.error_category
+    per_source = sa.select(failures.source_id, failures.stage, *counts).group_by(
+        failures.source_id, failures.stage, failures.error_category
     )
     all_sources = sa.select(
-        sa.literal(ALL_SOURCES, sa.String()).label("source_id"), *counts
-    ).group_by(failures.error_category)
+        sa.literal(ALL_SOURCES, sa.String()).label("source_id"), failures.stage, *counts
+    ).group_by(failures.stage, failures.error_category)
     grouped = sa.union_all(per_source, all_sources).subquery("grouped")
-    source_total = sa.func.sum(grouped.c.occurrences).over(partition_by=grouped.c.source_id)
+    source_total = sa.func.sum(grouped.c.occurrences).over(
+        partition_by=(grouped.c.source_id, grouped.c.stage)
+    )
     next_step = sa.case(
         {category.value: category.next_step for category in ErrorCategory},
         value=grouped.c.error_category,
@@ -60,6 +62,7 @@ def _breakdown() -> sa.Select[Any]:
     )
     return sa.select(
         grouped.c.source_id,
+        grouped.c.stage,
         grouped.c.error_category,
         grouped.c.occurrences,
         ratio(grouped.c.occurrences, source_total).label("share_of_source"),

@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import sqlalchemy as sa
 
 from failtrack_pipeline.base.categories import ErrorCategory
-from failtrack_pipeline.db.schema import discovery_event_failures
+from failtrack_pipeline.db.schema import SCRAPE_STAGE, discovery_event_failures
 from failtrack_pipeline.summaries.daily import ScrapeRun, refresh_day
 from failtrack_pipeline.tracking.failures import FailureRecord
 from failtrack_pipeline.tracking.outcome import RunStatus, events_status
@@ -104,7 +104,11 @@ def _todays_groups(
         failures.error_category,
         failures.error_message,
         failures.occurrence_count,
-    ).where(failures.source_id.in_(source_ids), failures.error_category != "silent_failure")
+    ).where(
+        failures.source_id.in_(source_ids),
+        failures.error_category != "silent_failure",
+        failures.stage == SCRAPE_STAGE,  # the history is of scrapes
+    )
     groups: dict[str, list[tuple[ErrorCategory, str, int]]] = {source: [] for source in source_ids}
     with engine.connect() as connection:
         for source_id, category, message, count in connection.execute(query):

@@ -97,6 +97,7 @@ def _top_groups(as_of: date, limit: int) -> sa.Select[Any]:
             failures.source_id,
             failures.error_category,
             failures.error_message,
+            failures.stage,
             activity.c.occurrences_7d,
             activity.c.on_as_of.label("occurrences_24h"),
             failures.occurrence_count.label("occurrences_total"),

@@ -20,6 +20,7 @@ from failtrack_pipeline.db.schema import (
     source_daily_skips,
     source_daily_stats,
     source_success_rates,
+    stage_success_rates,
     top_failure_groups,
 )
 from failtrack_pipeline.summaries.rates import Health
@@ -145,6 +146,7 @@ BREAKDOWN_PREVIEW = Preview(
     error_category_breakdown,
     (
         "source_id",
+        "stage",
         "error_category",
         "occurrences",
         "share_of_source",
@@ -155,6 +157,7 @@ BREAKDOWN_PREVIEW = Preview(
     (
         (error_category_breakdown.c.source_id != "*"),
         error_category_breakdown.c.source_id,
+        error_category_breakdown.c.stage,
         error_category_breakdown.c.occurrences.desc(),
         error_category_breakdown.c.error_category,
     ),
@@ -167,6 +170,7 @@ TOP_GROUPS_PREVIEW = Preview(
         "error_message",
         "error_category",
         "source_id",
+        "stage",
         "occurrences_24h",
         "occurrences_7d",
         "is_new",
@@ -178,6 +182,16 @@ TOP_GROUPS_PREVIEW = Preview(
         "last_run_id",
     ),
     (top_failure_groups.c.rank,),
+)
+STAGE_RATES_PREVIEW = Preview(
+    stage_success_rates,
+    tuple(stage_success_rates.c.keys()),
+    (
+        stage_success_rates.c.success_rate_7d.is_(None),
+        stage_success_rates.c.success_rate_7d,
+        stage_success_rates.c.source_id,
+        stage_success_rates.c.stage,
+    ),
 )
 
 

@@ -21,13 +21,14 @@ from typing import Any
 import sqlalchemy as sa
 
 from failtrack_pipeline.config.policies import HealthThresholds
-from failtrack_pipeline.db.schema import discovery_event_failure_days as days_table
 from failtrack_pipeline.db.schema import (
+    SCRAPE_STAGE,
     discovery_event_failures,
     scrape_runs,
     source_daily_stats,
     source_success_rates,
 )
+from failtrack_pipeline.db.schema import discovery_event_failure_days as days_table
 from failtrack_pipeline.summaries.anomalies import source_anomalies
 from failtrack_pipeline.summaries.days import window_start
 from failtrack_pipeline.summaries.sql import insert_select, ratio, sum_between
@@ -347,11 +348,16 @@ def _streak(source_ids: Sequence[str], as_of: date) -> sa.Subquery:
 
 
 def _top_error(source_ids: Sequence[str], as_of: date) -> sa.Subquery:
-    """Each source's failure group with most occurrences in the 7 days ending on as_of."""
+    """Each source's scrape failure group with most occurrences in the 7 days ending on as_of
+    (the table describes scrapes: other stages are in `stage_success_rates`)."""
     days, failures = days_table.c, discovery_event_failures.c
     weekly = (
         sa.select(days.fingerprint, days.source_id, sa.func.sum(days.occurrences).label("n"))
-        .where(days.day.between(window_start(as_of, 7), as_of), days.source_id.in_(source_ids))
+        .where(
+            days.day.between(window_start(as_of, 7), as_of),
+            days.source_id.in_(source_ids),
+            days.stage == SCRAPE_STAGE,
+        )
         .group_by(days.fingerprint, days.source_id)
         .subquery("weekly")
     )

@@ -15,6 +15,7 @@ from failtrack_pipeline.base.categorize import MessageRule, categorize, group_na
 from failtrack_pipeline.base.errors import FailtrackError
 from failtrack_pipeline.base.normalize import GROUPING_VERSION, normalize_message
 from failtrack_pipeline.base.scrub import scrub_secrets
+from failtrack_pipeline.db.schema import SCRAPE_STAGE
 
 EXAMPLE_MAX_CHARS = 2000
 # The grouping version of groups a user rule named (`group_as`): no normalizer upgrade
@@ -40,19 +41,43 @@ class FailureRecord:
     seen_at: datetime
     # Which rules named the group: the normalizer's version, or USER_NAMED (a `group_as`).
     grouping_version: int = GROUPING_VERSION
+    stage: str = SCRAPE_STAGE  # the pipeline step it happened in
 
     @property
     def fingerprint(self) -> str:
-        """Identity of the failure group: same source, category and parameterized message."""
-        return fingerprint(self.source_id, self.category, self.message, self.grouping_version)
+        """Identity of the failure group: same source, stage, category and message."""
+        return fingerprint(
+            self.source_id, self.category, self.message, self.grouping_version, self.stage
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class StageCounts:
+    """How many events one recording's step handled for one source, stored with its failures."""
+
+    source_id: str
+    stage: str
+    processed: int
+    succeeded: int
+    failed: int
 
 
 def fingerprint(
-    source_id: str, category: ErrorCategory, message: str, version: int = GROUPING_VERSION
+    source_id: str,
+    category: ErrorCategory,
+    message: str,
+    version: int = GROUPING_VERSION,
+    stage: str = SCRAPE_STAGE,
 ) -> str:
     """A group's key under grouping rules `version`: a rule change is a new key space, which
-    `store.regroup` maps the old rows into, so counts carry over instead of splitting."""
+    `store.regroup` maps the old rows into, so counts carry over instead of splitting.
+
+    Only stages other than `scrape` join the key, so the groups recorded before stages
+    existed (all of them scrapes) keep their keys.
+    """
     key = f"{version}\x1f{source_id}\x1f{category.value}\x1f{message}"
+    if stage != SCRAPE_STAGE:
+        key += f"\x1f{stage}"
     return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
@@ -63,6 +88,7 @@ def describe_failure(
     seen_at: datetime,
     external_id: str | None = None,
     rules: Sequence[MessageRule] | None = None,
+    stage: str = SCRAPE_STAGE,
 ) -> FailureRecord:
     """Turn an exception, Dagster error info or message into a storable `FailureRecord`."""
     raw = _UNSTORABLE.sub("\ufffd", _raw_message(error))
@@ -77,6 +103,7 @@ def describe_failure(
         external_id=external_id,
         seen_at=seen_at,
         grouping_version=USER_NAMED if named else GROUPING_VERSION,
+        stage=stage,
     )
 
 

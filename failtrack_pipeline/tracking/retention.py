@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from failtrack_pipeline.config.policies import RetentionPolicy
 from failtrack_pipeline.db.schema import discovery_event_failure_days as days_table
 from failtrack_pipeline.db.schema import discovery_event_failures as failures_table
-from failtrack_pipeline.db.schema import failure_recordings, notifications
+from failtrack_pipeline.db.schema import failure_recordings, notifications, stage_run_counts
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,7 @@ class PruneResult:
     failure_days: int
     recordings: int
     notifications: int  # sent ones; an unsent notification is never pruned
+    stage_counts: int  # tracked steps' per-run counts (`stage_run_counts`)
     batches: int
     dry_run: bool
 
@@ -37,8 +38,8 @@ def prune_failures(
     batch_size: int = RetentionPolicy().batch_size,
     dry_run: bool = False,
 ) -> PruneResult:
-    """Delete groups last seen before `cutoff`, their daily counts, old ledger entries and
-    notifications sent before it."""
+    """Delete groups last seen before `cutoff`, their daily counts, old ledger entries,
+    notifications sent before it and tracked steps' counts of the days before it."""
     targets: list[tuple[sa.Table, sa.ColumnElement[bool], list[sa.Column]]] = [
         (failures_table, failures_table.c.last_seen_at < cutoff, [failures_table.c.id]),
         (
@@ -52,6 +53,11 @@ def prune_failures(
             [failure_recordings.c.run_id, failure_recordings.c.batch],
         ),
         (notifications, notifications.c.sent_at < cutoff, [notifications.c.id]),
+        (
+            stage_run_counts,
+            stage_run_counts.c.day < cutoff.date(),
+            [stage_run_counts.c.run_id, stage_run_counts.c.batch],
+        ),
     ]
     counts, batches = [], 0
     for table, expired, key in targets:

@@ -15,6 +15,7 @@ that cannot be read is set aside in `unreadable/`. Neither is ever deleted.
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import hashlib
 import json
@@ -35,7 +36,8 @@ from failtrack_pipeline.base.categories import ErrorCategory
 from failtrack_pipeline.base.errors import FailtrackError
 from failtrack_pipeline.base.scrub import scrub_secrets
 from failtrack_pipeline.db.engine import WriteRefusal, write_refusal
-from failtrack_pipeline.tracking.failures import FailureRecord
+from failtrack_pipeline.db.schema import SCRAPE_STAGE
+from failtrack_pipeline.tracking.failures import FailureRecord, StageCounts
 from failtrack_pipeline.tracking.store import group_failures, record_failures
 
 log = logging.getLogger(__name__)
@@ -92,10 +94,17 @@ class FailureSpool:
     def dead_letter_directory(self) -> Path:
         return self.directory / DEAD_LETTERS
 
-    def put(self, failures: Sequence[FailureRecord], *, run_id: str, batch: str) -> Path:
+    def put(
+        self,
+        failures: Sequence[FailureRecord],
+        *,
+        run_id: str,
+        batch: str,
+        counts: Sequence[StageCounts] = (),
+    ) -> Path:
         """Write a batch durably; the same (run_id, batch) again replaces the file."""
         path = self.directory / f"{_batch_key(run_id, batch)}{SPOOL_SUFFIX}"
-        _write_durably(path, _document(failures, run_id=run_id, batch=batch))
+        _write_durably(path, _document(failures, run_id=run_id, batch=batch, counts=counts))
         return path
 
     def pending(self) -> list[Path]:
@@ -132,7 +141,8 @@ class FailureSpool:
 
     def read(self, path: Path) -> tuple[str, str, list[FailureRecord]]:
         """(run_id, batch, failures) of a spooled file."""
-        return _parse(path.read_bytes())
+        run_id, batch, failures, _ = _parse(path.read_bytes())
+        return run_id, batch, failures
 
     def set_aside(self, path: Path) -> None:
         target = self.directory / UNREADABLE
@@ -140,12 +150,19 @@ class FailureSpool:
         os.replace(path, target / path.name)
 
     def dead_letter(
-        self, failures: Sequence[FailureRecord], *, run_id: str, batch: str, error: BaseException
+        self,
+        failures: Sequence[FailureRecord],
+        *,
+        run_id: str,
+        batch: str,
+        error: BaseException,
+        counts: Sequence[StageCounts] = (),
     ) -> Path:
         """Keep a batch the database refused, its reason first in the file."""
         reason = {"reason": refusal_reason(error), "refused_at": datetime.now(UTC).isoformat()}
         path = self.dead_letter_directory / f"{_batch_key(run_id, batch)}{SPOOL_SUFFIX}"
-        _write_durably(path, reason | _document(failures, run_id=run_id, batch=batch))
+        document = _document(failures, run_id=run_id, batch=batch, counts=counts)
+        _write_durably(path, reason | document)
         return path
 
     def dead_letters(self) -> list[DeadLetter]:
@@ -198,19 +215,31 @@ class FailureRecorder:
     connect: Callable[[], sa.Engine]
     spool: FailureSpool | None = None
 
-    def record(self, failures: Sequence[FailureRecord], *, run_id: str, batch: str) -> Recording:
-        """Count the batch, or keep it; raises `FailuresNotKept` if it cannot be kept.
+    def record(
+        self,
+        failures: Sequence[FailureRecord],
+        *,
+        run_id: str,
+        batch: str,
+        counts: Sequence[StageCounts] = (),
+    ) -> Recording:
+        """Count the batch (and its stage counts), or keep it; raises `FailuresNotKept` if it
+        cannot be kept.
 
         Once the batch is recorded the spool is replayed; whatever goes wrong there is
         logged and left for the next replay, never raised at this caller.
         """
         try:
-            result = record_failures(self.connect(), failures, run_id=run_id, batch=batch)
+            result = record_failures(
+                self.connect(), failures, run_id=run_id, batch=batch, counts=counts
+            )
         except Exception as error:
             refusal = write_refusal(error)
             if self.spool is None or refusal is None:
                 raise
-            return self._keep(failures, run_id=run_id, batch=batch, error=error, refusal=refusal)
+            return self._keep(
+                failures, run_id=run_id, batch=batch, error=error, refusal=refusal, counts=counts
+            )
         if self.spool is not None:
             try:
                 self.replay()
@@ -226,13 +255,16 @@ class FailureRecorder:
         batch: str,
         error: BaseException,
         refusal: WriteRefusal,
+        counts: Sequence[StageCounts] = (),
     ) -> Recording:
         assert self.spool is not None
         try:
             if refusal is WriteRefusal.OUTAGE:
-                path = self.spool.put(failures, run_id=run_id, batch=batch)
+                path = self.spool.put(failures, run_id=run_id, batch=batch, counts=counts)
             else:
-                path = self.spool.dead_letter(failures, run_id=run_id, batch=batch, error=error)
+                path = self.spool.dead_letter(
+                    failures, run_id=run_id, batch=batch, error=error, counts=counts
+                )
         except OSError as disk_error:
             lost = _lost_message(failures, run_id, batch, error, disk_error, self.spool)
             log.error("failtrack: %s", lost)
@@ -284,20 +316,24 @@ class FailureRecorder:
         """What became of one claimed spool file (a ReplayResult field); None: an outage."""
         assert self.spool is not None
         try:
-            run_id, batch, failures = _parse(file.read())
+            run_id, batch, failures, counts = _parse(file.read())
         except (ValueError, KeyError, TypeError):
             log.error("failtrack: unreadable spool file %s set aside", path)
             self.spool.set_aside(path)
             return "unreadable"
         try:
-            result = record_failures(self.connect(), failures, run_id=run_id, batch=batch)
+            result = record_failures(
+                self.connect(), failures, run_id=run_id, batch=batch, counts=counts
+            )
         except Exception as error:
             refusal = write_refusal(error)
             if refusal is WriteRefusal.OUTAGE:
                 return None
             if refusal is None:
                 raise
-            self._keep(failures, run_id=run_id, batch=batch, error=error, refusal=refusal)
+            self._keep(
+                failures, run_id=run_id, batch=batch, error=error, refusal=refusal, counts=counts
+            )
             path.unlink()
             return "dead_lettered"
         path.unlink()
@@ -308,18 +344,28 @@ def _batch_key(run_id: str, batch: str) -> str:
     return hashlib.sha256(f"{run_id}\x1f{batch}".encode()).hexdigest()[:32]
 
 
-def _document(failures: Sequence[FailureRecord], *, run_id: str, batch: str) -> dict[str, Any]:
-    return {
+def _document(
+    failures: Sequence[FailureRecord],
+    *,
+    run_id: str,
+    batch: str,
+    counts: Sequence[StageCounts] = (),
+) -> dict[str, Any]:
+    document = {
         "run_id": run_id,
         "batch": batch,
         "failures": [_failure_to_json(failure) for failure in failures],
     }
+    if counts:
+        document["stage_counts"] = [dataclasses.asdict(c) for c in counts]
+    return document
 
 
-def _parse(content: bytes) -> tuple[str, str, list[FailureRecord]]:
+def _parse(content: bytes) -> tuple[str, str, list[FailureRecord], list[StageCounts]]:
     document = json.loads(content.decode("utf-8"))
     failures = [_failure_from_json(item) for item in document["failures"]]
-    return str(document["run_id"]), str(document["batch"]), failures
+    counts = [StageCounts(**item) for item in document.get("stage_counts", [])]
+    return str(document["run_id"]), str(document["batch"]), failures, counts
 
 
 def _dead_letter(path: Path) -> DeadLetter | None:
@@ -400,6 +446,7 @@ def _failure_to_json(failure: FailureRecord) -> dict[str, Any]:
         "external_id": failure.external_id,
         "seen_at": failure.seen_at.isoformat(),
         "grouping_version": failure.grouping_version,
+        "stage": failure.stage,
     }
 
 
@@ -412,6 +459,7 @@ def _failure_from_json(item: dict[str, Any]) -> FailureRecord:
         external_id=item["external_id"],
         seen_at=datetime.fromisoformat(item["seen_at"]),
         grouping_version=item.get("grouping_version", 1),  # spooled before versions: 1
+        stage=item.get("stage", SCRAPE_STAGE),  # spooled before stages: a scrape
     )
 
 

@@ -7,7 +7,8 @@ calls `record_failures`. Each call is one transaction that
 - upserts one row per failure group with INSERT .. ON CONFLICT DO UPDATE, adding counts
   and widening first/last seen inside the database, so concurrent writers lose nothing;
 - merges the newest sample external_ids into the row it now holds locked;
-- adds the occurrences to the group's per-day counts (`discovery_event_failure_days`).
+- adds the occurrences to the group's per-day counts (`discovery_event_failure_days`);
+- stores the batch's per-(source, stage) event counts, if it has any (`stage_run_counts`).
 
 Groups are keyed under the normalizer's `GROUPING_VERSION`. When the rules change, the
 first `record_failures` of a process re-keys the rows of older versions (`regroup`): each
@@ -32,8 +33,13 @@ from failtrack_pipeline.base.normalize import GROUPING_VERSION, normalize_messag
 from failtrack_pipeline.db.engine import dialect_insert
 from failtrack_pipeline.db.schema import discovery_event_failure_days as days_table
 from failtrack_pipeline.db.schema import discovery_event_failures as failures_table
-from failtrack_pipeline.db.schema import failure_recordings
-from failtrack_pipeline.tracking.failures import USER_NAMED, FailureRecord, fingerprint
+from failtrack_pipeline.db.schema import failure_recordings, stage_run_counts
+from failtrack_pipeline.tracking.failures import (
+    USER_NAMED,
+    FailureRecord,
+    StageCounts,
+    fingerprint,
+)
 from failtrack_pipeline.tracking.triage import reopen_seen_resolved
 
 SAMPLE_SIZE = 10
@@ -53,6 +59,7 @@ class FailureGroup:
     first_seen_at: datetime
     last_seen_at: datetime
     grouping_version: int
+    stage: str
     samples: list[str] = field(default_factory=list)  # newest first, distinct
     days: Counter[date] = field(default_factory=Counter)  # occurrences per UTC day
 
@@ -81,6 +88,7 @@ def group_failures(failures: Iterable[FailureRecord]) -> list[FailureGroup]:
                 first_seen_at=failure.seen_at,
                 last_seen_at=failure.seen_at,
                 grouping_version=failure.grouping_version,
+                stage=failure.stage,
             )
         group.count += 1
         group.days[failure.seen_at.astimezone(UTC).date()] += 1
@@ -105,9 +113,14 @@ def merge_samples(newer: Sequence[str], older: Sequence[str]) -> list[str]:
 
 
 def record_failures(
-    engine: sa.Engine, failures: Iterable[FailureRecord], *, run_id: str, batch: str
+    engine: sa.Engine,
+    failures: Iterable[FailureRecord],
+    *,
+    run_id: str,
+    batch: str,
+    counts: Sequence[StageCounts] = (),
 ) -> RecordResult:
-    """Count `failures` into their groups, exactly once per (run_id, batch)."""
+    """Count `failures` into their groups, and store `counts`, exactly once per (run_id, batch)."""
     failures = list(failures)
     groups = group_failures(failures)
     if engine not in _regrouped:
@@ -120,6 +133,7 @@ def record_failures(
             _upsert(connection, chunk, run_id)
             _add_daily_counts(connection, chunk)
             reopen_seen_resolved(connection, [(g.fingerprint, g.last_seen_at) for g in chunk])
+        _store_counts(connection, counts, run_id, batch)
     return RecordResult(recorded=True, failures=len(failures), groups=len(groups))
 
 
@@ -131,6 +145,29 @@ def _claim(connection: sa.Connection, run_id: str, batch: str) -> bool:
         .returning(failure_recordings.c.run_id)
     )
     return connection.execute(statement).first() is not None
+
+
+def _store_counts(
+    connection: sa.Connection, counts: Sequence[StageCounts], run_id: str, batch: str
+) -> None:
+    if counts:
+        day = datetime.now(UTC).date()
+        connection.execute(
+            sa.insert(stage_run_counts),
+            [
+                {
+                    "run_id": run_id,
+                    "batch": batch,
+                    "source_id": c.source_id,
+                    "stage": c.stage,
+                    "day": day,
+                    "events_processed": c.processed,
+                    "events_succeeded": c.succeeded,
+                    "events_failed": c.failed,
+                }
+                for c in counts
+            ],
+        )
 
 
 def _upsert(connection: sa.Connection, groups: list[FailureGroup], run_id: str) -> None:
@@ -154,6 +191,7 @@ def _upsert(connection: sa.Connection, groups: list[FailureGroup], run_id: str) 
                     "last_seen_at": group.last_seen_at,
                     "last_run_id": run_id,
                     "grouping_version": group.grouping_version,
+                    "stage": group.stage,
                 }
                 for group in groups
             ]
@@ -223,7 +261,13 @@ def forget_fixed_samples(engine: sa.Engine, source_id: str, external_ids: Iterab
 def _add_daily_counts(connection: sa.Connection, groups: list[FailureGroup]) -> None:
     insert = dialect_insert(connection, days_table)
     rows = [
-        {"fingerprint": g.fingerprint, "day": day, "source_id": g.source_id, "occurrences": n}
+        {
+            "fingerprint": g.fingerprint,
+            "day": day,
+            "source_id": g.source_id,
+            "stage": g.stage,
+            "occurrences": n,
+        }
         for g in groups
         for day, n in sorted(g.days.items())
     ]
@@ -267,7 +311,7 @@ def regroup(engine: sa.Engine) -> int:
         for row in old:
             category = ErrorCategory(row.error_category)
             message = normalize_message(row.example_message)
-            key = fingerprint(row.source_id, category, message)
+            key = fingerprint(row.source_id, category, message, stage=row.stage)
             target = connection.execute(
                 sa.select(table).where(table.c.fingerprint == key).with_for_update()
             ).first()
@@ -323,6 +367,7 @@ def _move_days(connection: sa.Connection, old_key: str, new_key: str) -> None:
                         "fingerprint": new_key,
                         "day": day.day,
                         "source_id": day.source_id,
+                        "stage": day.stage,
                         "occurrences": day.occurrences,
                     }
                     for day in days

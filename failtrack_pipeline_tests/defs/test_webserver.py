@@ -32,6 +32,7 @@ DASHBOARD_TABLES = [
     "source_success_rates",
     "error_category_breakdown",
     "top_failure_groups",
+    "stage_success_rates",
 ]
 
 ASSETS = """

@@ -73,6 +73,7 @@ def test_the_daily_run_materializes_every_table_with_metadata_and_checks(
         "source_success_rates": 1,
         "error_category_breakdown": 1,
         "top_failure_groups": 1,
+        "stage_success_rates": 1,
     }
     for key, (metadata, *_) in materialized.items():
         assert metadata["dagster/table_name"] == key
@@ -96,6 +97,8 @@ def test_the_daily_run_materializes_every_table_with_metadata_and_checks(
     assert materialized["error_category_breakdown"][0]["total_failures"] == 2
     assert materialized["top_failure_groups"][0]["new_groups"] == 1
     assert materialized["scrape_runs"][0]["dagster/partition_row_count"] == 3
+    assert materialized["stage_success_rates"][0]["stages"] == 1  # scrape only
+    assert materialized["stage_success_rates"][0]["dagster/row_count"] == 3  # gamma: no events
 
     checks = {
         check.check_name: (check.passed, check.severity)

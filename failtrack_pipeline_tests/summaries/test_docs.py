@@ -14,6 +14,7 @@ from failtrack_pipeline.summaries.breakdown import build_error_category_breakdow
 from failtrack_pipeline.summaries.groups import build_top_failure_groups
 from failtrack_pipeline.summaries.present import column_type_name
 from failtrack_pipeline.summaries.rates import build_success_rates
+from failtrack_pipeline.summaries.stages import build_stage_success_rates
 from failtrack_pipeline_tests.summaries.history import (
     AS_OF,
     add_day,
@@ -30,6 +31,7 @@ SUMMARY_TABLES = [
     schema.source_success_rates,
     schema.error_category_breakdown,
     schema.top_failure_groups,
+    schema.stage_success_rates,
     schema.source_field_coverage,
 ]
 
@@ -57,9 +59,10 @@ def test_the_example_queries_run_on_both_databases(engine: sa.Engine) -> None:
     build_success_rates(engine, ["city_concerts"], AS_OF, HealthThresholds())
     build_error_category_breakdown(engine)
     build_top_failure_groups(engine, AS_OF)
+    build_stage_success_rates(engine, AS_OF)
 
     queries = re.findall(r"```sql\n(.*?)```", DOCS, re.S)
-    assert len(queries) == 4
+    assert len(queries) == 5
     with engine.connect() as connection:
         results = [connection.exec_driver_sql(query).all() for query in queries]
-    assert [len(rows) for rows in results] == [1, 1, 1, 1]
+    assert [len(rows) for rows in results] == [1, 1, 1, 1, 1]

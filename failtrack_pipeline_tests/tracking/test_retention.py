@@ -11,7 +11,8 @@ from failtrack_pipeline.config.policies import RetentionPolicy
 from failtrack_pipeline.db.engine import create_db_engine
 from failtrack_pipeline.db.schema import discovery_event_failure_days as days_table
 from failtrack_pipeline.db.schema import discovery_event_failures as failures_table
-from failtrack_pipeline.tracking.failures import FailureRecord
+from failtrack_pipeline.db.schema import stage_run_counts
+from failtrack_pipeline.tracking.failures import FailureRecord, StageCounts
 from failtrack_pipeline.tracking.retention import prune_failures
 from failtrack_pipeline.tracking.store import record_failures
 
@@ -94,3 +95,20 @@ def test_pruning_while_runs_write_never_removes_a_young_group(
 def test_a_retention_period_that_is_not_a_positive_whole_number_is_rejected(days: object) -> None:
     with pytest.raises(ValueError, match="days"):
         RetentionPolicy(days=days)  # type: ignore[arg-type]
+
+
+def test_a_tracked_steps_counts_older_than_the_period_go(engine: sa.Engine) -> None:
+    counts = [StageCounts("src", "geocode", processed=3, succeeded=2, failed=1)]
+    for run_id in ("old", "young"):
+        record_failures(engine, [], run_id=run_id, batch="b", counts=counts)
+    with engine.begin() as connection:
+        connection.execute(
+            sa.update(stage_run_counts)
+            .where(stage_run_counts.c.run_id == "old")
+            .values(day=(NOW - timedelta(days=91)).date())
+        )
+    result = prune_failures(engine, cutoff=POLICY.cutoff(NOW))
+    assert result.stage_counts == 1
+    with engine.connect() as connection:
+        left = connection.execute(sa.select(stage_run_counts.c.run_id)).scalars().all()
+    assert left == ["young"]
