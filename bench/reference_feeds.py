@@ -62,6 +62,8 @@ def run_all(
     from failtrack_pipeline.db.engine import create_db_engine, database_url_from_env
     from failtrack_pipeline.db.schema import discovery_event_failures as failures
     from failtrack_pipeline.definitions import build_definitions
+    from failtrack_pipeline.defs.run_tags import tagged_counts
+    from failtrack_pipeline.tracking.outcome import format_skip_reasons
 
     loaded = load_sources(sources_path)
     job = build_definitions(loaded).get_job_def("scrape_sources_job")
@@ -83,13 +85,14 @@ def run_all(
                 by_category = dict(connection.execute(query).all())
             engine.dispose()
             raw = next(item for item in sources if item["id"] == source.id)
+            counts = tagged_counts(tags)
             rows.append(
                 {
                     "feed": source.id,
                     "in file": str(count_records(raw, folder)),
-                    "read": tags.get("failtrack/events_processed", "0"),
-                    "events": tags.get("failtrack/events_succeeded", "0"),
-                    "skips": tags.get("failtrack/skip_reasons", ""),
+                    "read": str(counts.processed),
+                    "events": str(counts.succeeded),
+                    "skips": format_skip_reasons(counts.skip_reasons),
                     "failures": ", ".join(f"{c} {n}" for c, n in sorted(by_category.items())),
                     "status": tags.get("failtrack/status", "?"),
                 }

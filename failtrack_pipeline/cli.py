@@ -25,7 +25,7 @@ from failtrack_pipeline.config.environment import (
 from failtrack_pipeline.config.sources_file import DEMO_SOURCES_FILE
 from failtrack_pipeline.db.engine import create_db_engine, database_url_from_env, redacted
 from failtrack_pipeline.db.migrate import migrate
-from failtrack_pipeline.defs.run_tags import Tag
+from failtrack_pipeline.defs.run_tags import Tag, tagged_counts
 from failtrack_pipeline.sources.demo import DEMO_AS_OF
 from failtrack_pipeline.tracking.triage import (
     TriageChange,
@@ -248,14 +248,15 @@ def _demo(home: Path) -> int:
         )
         run = instance.get_run_by_id(result.run_id)
         tags = run.tags if run else {}
+        counts = tagged_counts(tags)
         rows.append(
             {
                 "source": source.id,
                 "status": tags.get(Tag.STATUS.value, "?"),
-                "processed": tags.get(Tag.EVENTS_PROCESSED.value, "0"),
-                "succeeded": tags.get(Tag.EVENTS_SUCCEEDED.value, "0"),
-                "failed": tags.get(Tag.EVENTS_FAILED.value, "0"),
-                "skipped": tags.get(Tag.EVENTS_SKIPPED.value, "0"),
+                "processed": counts.processed,
+                "succeeded": counts.succeeded,
+                "failed": counts.failed,
+                "skipped": counts.skipped,
                 "top error": tags.get(Tag.ERROR_CATEGORY.value, ""),
             }
         )

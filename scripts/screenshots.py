@@ -25,13 +25,15 @@ IMAGES = {
     "failure-groups.png": "screenshot-failure-groups.png",
     "source-trend.png": "screenshot-source-trend.png",
     "failed-runs.png": "screenshot-failed-runs.png",
+    "runs-list.png": "screenshot-runs-list.png",
 }
 
 
 def main() -> int:
     with tempfile.TemporaryDirectory(prefix="failtrack-shots-") as shots:
         test = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(BROWSER_TEST)]
-        env = os.environ | {"FAILTRACK_SCREENSHOTS_DIR": shots}
+        # This working copy's code first, also where the venv's editable install is another.
+        env = os.environ | {"FAILTRACK_SCREENSHOTS_DIR": shots, "PYTHONPATH": str(REPO)}
         subprocess.run(test, cwd=REPO, env=env, check=True)
         for picture, image in IMAGES.items():
             target = REPO / "docs" / image

@@ -2,7 +2,7 @@
 
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
-from failtrack_pipeline.defs.run_tags import Tag
+from failtrack_pipeline.defs.run_tags import Tag, run_counts
 
 # Runs that will not change any more: what the summaries harvest and retention may delete.
 FINISHED_RUN_STATUSES = [
@@ -31,5 +31,5 @@ def recent_yields(
         ),
         limit=limit,
     )
-    counts = (run.tags.get(Tag.EVENTS_PROCESSED.value, "") for run in runs)
-    return [int(count) for count in counts if count.isdigit()]
+    counts = (run_counts(run.tags) for run in runs)
+    return [count.processed for count in counts if count is not None]

@@ -44,7 +44,7 @@ from failtrack_pipeline.db import schema
 from failtrack_pipeline.defs.resources import FailtrackDatabase
 from failtrack_pipeline.defs.retry_job import RETRY_JOB
 from failtrack_pipeline.defs.run_history import FINISHED_RUN_STATUSES
-from failtrack_pipeline.defs.run_tags import PARTITION_TAG, Tag
+from failtrack_pipeline.defs.run_tags import PARTITION_TAG, Tag, tagged_counts
 from failtrack_pipeline.summaries.breakdown import build_error_category_breakdown
 from failtrack_pipeline.summaries.daily import ScrapeRun, refresh_day
 from failtrack_pipeline.summaries.days import parse_day, start_of_day
@@ -68,7 +68,7 @@ from failtrack_pipeline.summaries.present import (
 from failtrack_pipeline.summaries.rates import SuccessRates, build_success_rates
 from failtrack_pipeline.summaries.sql import count_rows
 from failtrack_pipeline.summaries.stages import build_stage_success_rates
-from failtrack_pipeline.tracking.outcome import RunStatus, parse_skip_reasons
+from failtrack_pipeline.tracking.outcome import RunStatus
 
 DASHBOARD_GROUP = "failtrack_dashboard"
 FIRST_DAY = "2026-01-01"
@@ -198,18 +198,22 @@ def scrape_run_from_record(record: RunRecord) -> ScrapeRun | None:
     except ValueError:
         succeeded = run.status == DagsterRunStatus.SUCCESS
         status = RunStatus.SUCCESS if succeeded else RunStatus.FAILED
+    try:
+        counts = tagged_counts(tags)
+    except ValueError as bad:
+        raise ValueError(f"run {run.run_id}: {bad}") from bad
     return ScrapeRun(
         run_id=run.run_id,
         source_id=source_id,
         day=created.date(),
         status=status,
-        events_processed=_count(tags, Tag.EVENTS_PROCESSED),
-        events_succeeded=_count(tags, Tag.EVENTS_SUCCEEDED),
-        events_failed=_count(tags, Tag.EVENTS_FAILED),
+        events_processed=counts.processed,
+        events_succeeded=counts.succeeded,
+        events_failed=counts.failed,
         started_at=started,
         ended_at=max(ended, started),
-        events_skipped=_count(tags, Tag.EVENTS_SKIPPED),
-        skip_reasons=parse_skip_reasons(tags.get(Tag.SKIP_REASONS.value, "")),
+        events_skipped=counts.skipped,
+        skip_reasons={reason.value: n for reason, n in counts.skip_reasons.items()},
         is_retry=run.job_name == RETRY_JOB,
     )
 
@@ -424,8 +428,3 @@ def stage_success_rates(config: AsOfConfig, failtrack_db: FailtrackDatabase) -> 
 
 def _moment(epoch_seconds: float | None) -> datetime | None:
     return None if epoch_seconds is None else datetime.fromtimestamp(epoch_seconds, UTC)
-
-
-def _count(tags: Mapping[str, str], tag: Tag) -> int:
-    value = tags.get(tag.value, "0")
-    return int(value) if value.isdigit() else 0

@@ -25,7 +25,7 @@ from failtrack_pipeline.base.categories import ErrorCategory
 from failtrack_pipeline.db.schema import SCRAPE_STAGE, discovery_event_failures
 from failtrack_pipeline.summaries.daily import ScrapeRun, refresh_day
 from failtrack_pipeline.tracking.failures import FailureRecord
-from failtrack_pipeline.tracking.outcome import RunStatus
+from failtrack_pipeline.tracking.outcome import RunStatus, events_status
 from failtrack_pipeline.tracking.store import record_failures
 
 HISTORY_DAYS = 29  # before today: 30 days in all
@@ -145,7 +145,7 @@ def _day_of(
         failed = sum(count for _, _, count in happened)
         skipped = profile.skipped
         succeeded = profile.events - failed - skipped
-        status = RunStatus.PARTIAL if failed else RunStatus.SUCCESS
+        status = events_status(succeeded, failed)
     seen_at = started + timedelta(seconds=seconds)
     # No event ids: a group's samples stay the real events of the feed, the ones a retry of
     # the group can read again.

@@ -14,8 +14,8 @@ from failtrack_pipeline.tracking.failures import FailureRecord
 
 class RunStatus(StrEnum):
     SUCCESS = "success"  # every event made it
-    PARTIAL = "partial"  # the source was read, some events failed
-    FAILED = "failed"  # the source could not be scraped at all
+    PARTIAL = "partial"  # the source was read, some events failed, some made it
+    FAILED = "failed"  # the source could not be scraped, or every event judged failed
     SILENT_FAILURE = "silent_failure"  # no error, but far fewer records than usual
 
 
@@ -56,7 +56,7 @@ class RunOutcome:
     def status(self) -> RunStatus:
         if self.silent_failure is not None:
             return RunStatus.SILENT_FAILURE
-        return RunStatus.PARTIAL if self.failed else RunStatus.SUCCESS
+        return events_status(self.succeeded, self.failed)
 
     def top_failure(self) -> tuple[ErrorCategory, str] | None:
         """A silent failure, else the most frequent failure of the run (ties: the first seen)."""
@@ -64,6 +64,14 @@ class RunOutcome:
             return self.silent_failure.category, self.silent_failure.message
         most = self.failure_groups.most_common(1)
         return most[0][0] if most else None
+
+
+def events_status(succeeded: int, failed: int) -> RunStatus:
+    """The status of a run that read its source. Partial only when some events made it: a
+    run (e.g. a one-event retry) whose every judged event failed stored nothing, so failed."""
+    if not failed:
+        return RunStatus.SUCCESS
+    return RunStatus.PARTIAL if succeeded else RunStatus.FAILED
 
 
 def format_skip_reasons(counts: Mapping[SkipCause, int]) -> str:

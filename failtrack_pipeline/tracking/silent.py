@@ -3,8 +3,8 @@
 A site that changes its layout often breaks a scraper without an error: it "succeeds" and
 reads nothing. Each run's yield (records read: succeeded + failed + skipped) is judged
 against the source's own recent runs; the caller supplies those yields, so this stays free
-of Dagster (the scrape op reads them from the `failtrack/events_processed` tags of the
-source's earlier successful runs).
+of Dagster (the scrape op reads them from the `failtrack/counts` tags of the source's
+earlier successful runs).
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from playwright.sync_api import Page, sync_playwright
@@ -47,6 +48,31 @@ _METADATA_TABLE = """
 """
 
 
+# Each run row of the Runs list, newest first: its text as shown and how many failtrack tag
+# pills it shows. A row: the first ancestor of a run's id link holding its View link.
+_RUN_ROWS = """
+() => [...document.querySelectorAll('a[href^="/runs/"]')]
+  .filter((link) => /^[0-9a-f]{8}$/.test(link.innerText.trim()))
+  .map((link) => {
+    let row = link;
+    while (row && ![...row.querySelectorAll('a')].some((a) => a.innerText.trim() === 'View'))
+      row = row.parentElement;
+    return row && {
+      text: row.innerText,
+      pills: [...row.querySelectorAll('.BaseTag')]
+        .filter((pill) => pill.innerText.startsWith('failtrack/')).length,
+    };
+  })
+  .filter((row) => row)
+"""
+
+
+@dataclass(frozen=True)
+class RunRow:
+    text: str
+    pills: int
+
+
 @contextmanager
 def chromium_page(profile: Path) -> Iterator[Page]:
     """A page of a fresh headless Chromium whose profile lives in `profile`."""
@@ -77,6 +103,18 @@ def metadata_table(page: Page, key: str, timeout: float = 60) -> list[dict[str, 
         time.sleep(0.5)
     header, *rows = table
     return [dict(zip(header, row, strict=True)) for row in rows]
+
+
+def run_rows(page: Page, wait_for: str, timeout: float = 60) -> list[RunRow]:
+    """The rows of the Runs list on `page` once `wait_for` is on screen, newest first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        rows = [RunRow(**row) for row in page.evaluate(_RUN_ROWS)]
+        if any(wait_for in row.text for row in rows):
+            return rows
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no run row showing {wait_for!r} on {page.url}")
+        time.sleep(0.5)
 
 
 def screenshot(page: Page, name: str) -> Path:

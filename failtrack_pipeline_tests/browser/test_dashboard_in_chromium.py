@@ -4,6 +4,8 @@ What is asserted is the text on screen: the sources overview's columns and rows 
 the reason for it, the top error, failing since), and the failure-group list's messages with
 their placeholders (`<int>`, `<value>`, `<path>`, `<float>`) visible, i.e. not taken for
 HTML. The same checks, run on a page that swallows a placeholder or lacks a column, fail.
+In the Runs list, a partial or silent-failure run (Dagster's green "Success") is marked
+`⚠` in its one counts pill, a clean run is not.
 Screenshots land in the git-ignored `screenshots/` folder.
 """
 
@@ -32,8 +34,10 @@ from failtrack_pipeline.summaries.present import (
 )
 from failtrack_pipeline.testing.webserver import DAGSTER_YAML, dagster_webserver, graphql
 from failtrack_pipeline_tests.browser.chromium import (
+    RunRow,
     chromium_page,
     metadata_table,
+    run_rows,
     screenshot,
 )
 
@@ -168,6 +172,38 @@ def test_the_runs_page_filters_failed_runs(dashboard: Dashboard) -> None:
     assert page.get_by_text("failtrack/source: offline_calendar").count() >= 1
     assert page.get_by_text("failtrack/source: harbour_festival").count() == 0
     screenshot(page, "failed-runs")
+
+
+def latest_run_rows(rows: list[RunRow]) -> dict[str, RunRow]:
+    """Each source's newest scrape run row (the list is newest first)."""
+    latest: dict[str, RunRow] = {}
+    for row in rows:
+        for source in EXPECTED_HEALTH:
+            if f"failtrack/source: {source}\n" in f"{row.text}\n":
+                latest.setdefault(source, row)
+    return latest
+
+
+def test_the_runs_list_marks_partial_and_silent_runs_and_shows_the_counts_as_one_pill(
+    dashboard: Dashboard,
+) -> None:
+    page = dashboard.page
+    page.goto(f"{dashboard.url}/runs")
+    rows = latest_run_rows(run_rows(page, wait_for="failtrack/source: harbour_festival"))
+    screenshot(page, "runs-list")
+    partial, silent, clean = rows["box_office"], rows["night_markets"], rows["harbour_festival"]
+    # Dagster calls all three a green "Success"; the counts pill tells them apart.
+    for row, status in ((partial, "partial"), (silent, "silent_failure"), (clean, "success")):
+        assert "Success" in row.text
+        assert f"failtrack/status: {status}" in row.text
+    assert "failtrack/counts: ⚠ 10 read · 8 stored · 2 failed · 0 skipped" in partial.text
+    assert "failtrack/counts: ⚠ 0 read · 0 stored" in silent.text
+    assert "failtrack/counts: 12 read · 12 stored · 0 failed · 0 skipped" in clean.text
+    assert "⚠" not in clean.text
+    for row in rows.values():
+        assert "failtrack/events_" not in row.text
+        # Source, status, processed_at, counts and at most the top error (category, message).
+        assert row.pills <= 6, row.text
 
 
 def _entry_page(key: str, header: list[str], rows: list[list[str]]) -> str:

@@ -98,8 +98,10 @@ def test_after_the_replayed_history_night_markets_empty_scrape_is_a_silent_failu
     tags = backend.instance.get_run_by_id(result.run_id).tags
     assert tags["failtrack/status"] == "silent_failure"
     assert tags["failtrack/error_message"] == SILENT_GROUP[2]  # 0 records; median 6 of 4 runs
-    assert tags["failtrack/events_processed"] == "0"
+    assert tags["failtrack/counts"] == "⚠ 0 read · 0 stored · 0 failed · 0 skipped"
     assert failure_rows(backend.engine) == {SILENT_GROUP: 1}
     history = backend.instance.get_runs()[1:]
     assert len(history) == HISTORY_RUNS
-    assert {run.tags["failtrack/events_processed"] for run in history} == {"6"}
+    assert {run.tags["failtrack/counts"] for run in history} == {
+        "6 read · 6 stored · 0 failed · 0 skipped"
+    }

@@ -29,6 +29,7 @@ from failtrack_pipeline.config.sources_file import load_sources
 from failtrack_pipeline.db.schema import discovery_event_failures, failure_recordings
 from failtrack_pipeline.definitions import build_definitions
 from failtrack_pipeline.defs.resources import FailtrackDatabase, FailtrackSources
+from failtrack_pipeline.defs.run_tags import tagged_counts
 from failtrack_pipeline.defs.scrape_job import record_scrape_failure, scrape_source
 from failtrack_pipeline_tests.conftest import Backend, scrape_config
 from failtrack_pipeline_tests.defs import flaky_scraper
@@ -94,7 +95,7 @@ def test_a_step_retried_by_a_retry_policy_counts_each_attempt_once(
     assert batches(backend, result.run_id) == ["attempt-1/events-00001", "events-00001"]
     run = backend.instance.get_run_by_id(result.run_id)
     assert run is not None
-    assert run.tags["failtrack/events_failed"] == "2"  # the attempt that finished
+    assert tagged_counts(run.tags).failed == 2  # the attempt that finished
 
 
 def scrape_job_for(sources_path: str) -> JobDefinition:

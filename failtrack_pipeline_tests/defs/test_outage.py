@@ -29,6 +29,7 @@ from failtrack_pipeline.db.engine import create_db_engine
 from failtrack_pipeline.db.schema import discovery_event_failures
 from failtrack_pipeline.definitions import build_definitions
 from failtrack_pipeline.defs.resources import FailtrackDatabase, FailtrackSources
+from failtrack_pipeline.defs.run_tags import tagged_counts
 from failtrack_pipeline_tests.conftest import scrape_config
 from failtrack_pipeline_tests.defs import outage_scraper
 
@@ -96,7 +97,7 @@ def test_a_database_outage_mid_scrape_loses_no_count_and_counts_none_twice(
     tags = run.tags
     assert tags["failtrack/status"] == "failed"
     assert tags["failtrack/error_category"] == "dependency_error"
-    failed = int(tags["failtrack/events_failed"])
+    failed = tagged_counts(tags).failed
     # Up to the first event flush after the stop: 2,222 records, a tenth of them bad.
     assert failed == 223
     spool = FailtrackDatabase().recorder(instance).spool

@@ -90,7 +90,10 @@ def test_a_503_then_a_200_is_a_success_after_one_retry(
     scripted.script = [(503, {}), (200, {"Content-Type": "application/json"})]
     tags = run_source(backend, sources_file(tmp_path, scripted.url), "flaky_api")
     assert len(scripted.arrivals) == 2
-    assert (tags["failtrack/status"], tags["failtrack/events_succeeded"]) == ("success", "1")
+    assert (tags["failtrack/status"], tags["failtrack/counts"]) == (
+        "success",
+        "1 read · 1 stored · 0 failed · 0 skipped",
+    )
     assert "failtrack/error_category" not in tags  # the tags describe the last attempt
     assert failure_rows(backend.engine) == {}
 

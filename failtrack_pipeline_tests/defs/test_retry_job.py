@@ -71,7 +71,7 @@ def test_a_retry_of_a_group_that_now_succeeds_updates_it_without_counting_a_fail
     assert result.success
     assert tags["failtrack/failure_group"] == str(group.id)
     assert tags["failtrack/status"] == "success"
-    assert (tags["failtrack/events_processed"], tags["failtrack/events_succeeded"]) == ("1", "1")
+    assert tags["failtrack/counts"] == "1 read · 1 stored · 0 failed · 0 skipped"
     after = the_group(backend)
     assert (after.occurrence_count, after.sample_external_ids) == (1, [])
     with backend.engine.connect() as connection:
@@ -79,14 +79,18 @@ def test_a_retry_of_a_group_that_now_succeeds_updates_it_without_counting_a_fail
         assert stored.scalars().all() == ["s1", "s2", "s3"]
 
 
-def test_retrying_one_event_that_still_fails_counts_again_and_tags_the_event(
+def test_retrying_one_event_that_still_fails_is_failed_counts_again_and_tags_the_event(
     backend: Backend, sources_path: Path
 ) -> None:
     run_source(backend, sources_path, "shows")
     result, tags = retry(backend, sources_path, source_id="shows", external_ids=["s2"])
     assert result.success
     assert tags["failtrack/external_id"] == "s2"
-    assert (tags["failtrack/status"], tags["failtrack/events_failed"]) == ("partial", "1")
+    # The one event it ran failed: nothing made it, so the run failed (not partial).
+    assert (tags["failtrack/status"], tags["failtrack/counts"]) == (
+        "failed",
+        "⚠ 1 read · 0 stored · 1 failed · 0 skipped",
+    )
     assert the_group(backend).occurrence_count == 2
 
 

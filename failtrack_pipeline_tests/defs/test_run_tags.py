@@ -2,8 +2,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
+import pytest
+
 from failtrack_pipeline.base.categories import ErrorCategory
-from failtrack_pipeline.defs.run_tags import MAX_TAG_VALUE_CHARS, failed_run_tags, outcome_tags
+from failtrack_pipeline.defs.run_tags import (
+    MAX_TAG_VALUE_CHARS,
+    RunCounts,
+    failed_run_tags,
+    outcome_tags,
+    run_counts,
+)
 from failtrack_pipeline.processing.skips import SkipCause
 from failtrack_pipeline.tracking.failures import FailureRecord
 from failtrack_pipeline.tracking.outcome import (
@@ -28,10 +36,7 @@ def test_a_run_without_failures_is_a_success_and_says_so_in_its_tags() -> None:
         "failtrack/source": "src",
         "failtrack/status": "success",
         "failtrack/processed_at": "2026-11-25T06:30:05Z",
-        "failtrack/events_processed": "3",
-        "failtrack/events_succeeded": "3",
-        "failtrack/events_failed": "0",
-        "failtrack/events_skipped": "0",
+        "failtrack/counts": "3 read · 3 stored · 0 failed · 0 skipped",
     }
 
 
@@ -44,9 +49,18 @@ def test_a_run_with_failures_is_partial_and_names_its_most_frequent_failure() ->
     tags = outcome_tags(outcome, processed_at=AT)
     assert outcome.status is RunStatus.PARTIAL
     assert tags["failtrack/status"] == "partial"
-    assert (tags["failtrack/events_processed"], tags["failtrack/events_failed"]) == ("4", "3")
+    assert tags["failtrack/counts"] == "⚠ 4 read · 1 stored · 3 failed · 0 skipped"
     assert tags["failtrack/error_category"] == "validation_error"
     assert tags["failtrack/error_message"] == "Invalid date <value> for starts_at"
+
+
+def test_a_run_whose_every_judged_event_failed_is_failed_not_partial() -> None:
+    outcome = RunOutcome("src")
+    outcome.add_failure(failure("Invalid date <value> for starts_at"))
+    outcome.add_skip(SkipCause.ENDED)  # skipped events are not judged: nothing made it
+    assert outcome.status is RunStatus.FAILED
+    outcome.add_success()
+    assert outcome.status is RunStatus.PARTIAL
 
 
 def test_processed_at_is_utc_whatever_the_clock_zone() -> None:
@@ -71,17 +85,42 @@ def test_skips_are_processed_but_neither_succeeded_nor_failed_and_tagged_by_reas
         outcome.add_skip(reason)
     tags = outcome_tags(outcome, processed_at=AT)
     assert outcome.status is RunStatus.SUCCESS  # a skip is no failure
-    assert [tags[f"failtrack/events_{n}"] for n in ("processed", "succeeded", "failed")] == [
-        "4",
-        "1",
-        "0",
-    ]
-    assert tags["failtrack/events_skipped"] == "3"
-    assert tags["failtrack/skip_reasons"] == "ended=2,cancelled=1"
-    assert parse_skip_reasons(tags["failtrack/skip_reasons"]) == {
-        SkipCause.ENDED: 2,
-        SkipCause.CANCELLED: 1,
+    assert tags["failtrack/counts"] == (
+        "4 read · 1 stored · 0 failed · 3 skipped (ended=2,cancelled=1)"
+    )
+    assert run_counts(tags) == RunCounts(1, 0, {SkipCause.ENDED: 2, SkipCause.CANCELLED: 1})
+
+
+def test_the_counts_read_back_from_the_one_tag_and_from_the_tags_before_it() -> None:
+    outcome = RunOutcome("src")
+    outcome.add_success()
+    outcome.add_failure(failure("venue missing", ErrorCategory.VENUE))
+    outcome.add_skip(SkipCause.CANCELLED)
+    counts = run_counts(outcome_tags(outcome, processed_at=AT))
+    assert counts == RunCounts(1, 1, {SkipCause.CANCELLED: 1})
+    assert (counts.processed, counts.skipped) == (3, 1)
+    legacy = {
+        "failtrack/events_processed": "3",
+        "failtrack/events_succeeded": "1",
+        "failtrack/events_failed": "1",
+        "failtrack/events_skipped": "1",
+        "failtrack/skip_reasons": "cancelled=1",
     }
+    assert run_counts(legacy) == counts
+    assert run_counts({"failtrack/status": "failed"}) is None  # e.g. a refused retry config
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "3 stored",
+        "4 read · 1 stored · 0 failed · 2 skipped (ended=2)",  # 1 + 0 + 2 is not 4
+        "10 read · 8 stored · 0 failed · 0 skipped (ended=2)",  # 2 skipped, not 0
+    ],
+)
+def test_a_counts_tag_that_was_not_written_so_is_refused_naming_it(value: str) -> None:
+    with pytest.raises(ValueError, match="tag failtrack/counts is '"):
+        run_counts({"failtrack/counts": value})
 
 
 def test_skip_reasons_that_were_never_written_are_ignored_when_read() -> None:
@@ -99,7 +138,10 @@ def test_a_silent_failure_is_the_runs_status_and_its_error() -> None:
     message = "yielded <int> records; median of last <int> runs is <int>"
     outcome.silent_failure = failure(message, ErrorCategory.SILENT_FAILURE)
     tags = outcome_tags(outcome, processed_at=AT)
-    assert (tags["failtrack/status"], tags["failtrack/events_failed"]) == ("silent_failure", "1")
+    assert (tags["failtrack/status"], tags["failtrack/counts"]) == (
+        "silent_failure",
+        "⚠ 1 read · 0 stored · 1 failed · 0 skipped",
+    )
     assert (tags["failtrack/error_category"], tags["failtrack/error_message"]) == (
         "silent_failure",
         message,

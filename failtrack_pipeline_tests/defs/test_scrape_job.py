@@ -113,10 +113,7 @@ def test_a_clean_source_runs_as_success_with_its_counts_in_tags(
     assert tags == {
         "failtrack/source": "good",
         "failtrack/status": "success",
-        "failtrack/events_processed": "3",
-        "failtrack/events_succeeded": "3",
-        "failtrack/events_failed": "0",
-        "failtrack/events_skipped": "0",
+        "failtrack/counts": "3 read · 3 stored · 0 failed · 0 skipped",
     }
     with backend.engine.connect() as connection:
         titles = connection.execute(sa.select(events.c.title).order_by(events.c.external_id))
@@ -129,8 +126,7 @@ def test_as_of_judges_the_events_at_that_moment_and_a_bad_config_is_no_failure_o
 ) -> None:
     # The morning after the first show: it has ended (a skip), the others are to come.
     tags = run_source(backend, sources_path, "good", as_of="2027-03-02T06:00:00+01:00")
-    counts = [tags[f"failtrack/events_{n}"] for n in ("processed", "succeeded", "skipped")]
-    assert (counts, tags["failtrack/skip_reasons"]) == (["3", "2", "1"], "ended=1")
+    assert tags["failtrack/counts"] == "3 read · 2 stored · 0 failed · 1 skipped (ended=1)"
 
     job_defs = build_definitions(load_sources(sources_path))
     result = job_defs.get_job_def("scrape_sources_job").execute_in_process(
@@ -167,7 +163,7 @@ def test_failed_events_make_a_partial_run_and_grouped_failure_rows(
 ) -> None:
     tags = run_source(backend, sources_path, "mixed")
     assert tags["failtrack/status"] == "partial"
-    assert (tags["failtrack/events_processed"], tags["failtrack/events_failed"]) == ("5", "3")
+    assert tags["failtrack/counts"] == "⚠ 5 read · 2 stored · 3 failed · 0 skipped"
     assert tags["failtrack/error_category"] == "validation_error"
     # The two bad dates share one parameterized message: the run's most frequent failure.
     assert tags["failtrack/error_message"] == "Invalid date <value> for starts_at"
@@ -281,12 +277,12 @@ def test_skips_are_counted_apart_and_an_empty_run_after_a_normal_history_is_sile
 
     # A new source reading nothing has no history to fall short of: not flagged.
     assert new_and_empty["failtrack/status"] == "success"
-    assert new_and_empty["failtrack/events_processed"] == "0"
+    assert new_and_empty["failtrack/counts"] == "0 read · 0 stored · 0 failed · 0 skipped"
     # Skips: read (processed) but neither succeeded nor failed, and no failure.
     assert normal["failtrack/status"] == "success"
-    counts = ("processed", "succeeded", "failed", "skipped")
-    assert [normal[f"failtrack/events_{count}"] for count in counts] == ["5", "3", "0", "2"]
-    assert normal["failtrack/skip_reasons"] == "cancelled=1,ignored_category=1"
+    assert normal["failtrack/counts"] == (
+        "5 read · 3 stored · 0 failed · 2 skipped (cancelled=1,ignored_category=1)"
+    )
     # After 0, 5, 5, 5 (newest first: median of 5, 5, 5, 0 is 5), reading 0 is silent.
     assert emptied["failtrack/status"] == "silent_failure"
     assert emptied["failtrack/error_category"] == "silent_failure"

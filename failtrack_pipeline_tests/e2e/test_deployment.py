@@ -22,6 +22,7 @@ from dagster import DagsterRun, DagsterRunStatus, RunsFilter
 from failtrack_pipeline.db.engine import create_db_engine
 from failtrack_pipeline.db.schema import source_daily_stats, source_success_rates
 from failtrack_pipeline.defs.dashboard import DASHBOARD_JOB, dashboard_run_request
+from failtrack_pipeline.defs.run_tags import tagged_counts
 from failtrack_pipeline.summaries.days import utc_today
 from failtrack_pipeline.testing.deployment import (
     Deployment,
@@ -142,8 +143,7 @@ def check_tables_match_the_runs(
     its run config), summarizes exactly those runs."""
     assert failure_rows(engine) == {key: backfills * n for key, n in EXPECTED_GROUPS.items()}
     tagged_failures = sum(
-        int(run.tags["failtrack/events_failed"]) + (run.status == DagsterRunStatus.FAILURE)
-        for run in runs
+        tagged_counts(run.tags).failed + (run.status == DagsterRunStatus.FAILURE) for run in runs
     )
     assert sum(failure_rows(engine).values()) == tagged_failures
     assert FailureSpool(deployment.home / "failtrack_spool").pending() == []
@@ -184,8 +184,9 @@ def expected_daily_stats(runs: list[DagsterRun]) -> dict[str, tuple[int, int, in
         row = stats[run.tags["failtrack/source"]]
         row[0] += 1
         row[1] += run.tags["failtrack/status"] == "failed"
-        row[2] += int(run.tags["failtrack/events_succeeded"])
-        row[3] += int(run.tags["failtrack/events_failed"])
+        counts = tagged_counts(run.tags)
+        row[2] += counts.succeeded
+        row[3] += counts.failed
     return {source: tuple(row) for source, row in stats.items()}
 
 
@@ -252,8 +253,8 @@ def test_a_terminated_run_ends_with_its_status_and_counts_equal_to_what_the_tabl
     assert run.status == DagsterRunStatus.CANCELED
     tags = run.tags
     assert tags["failtrack/status"] == "failed"
-    assert int(tags["failtrack/events_failed"]) == STALLING_FAILURES
-    assert int(tags["failtrack/events_processed"]) == STALLING_FAILURES
+    counts = tagged_counts(tags)
+    assert (counts.failed, counts.processed) == (STALLING_FAILURES, STALLING_FAILURES)
     assert tags["failtrack/error_category"] == "dependency_error"
     stalling = {key: n for key, n in failure_rows(failtrack_engine).items() if key[0] == "stalling"}
     assert stalling == {

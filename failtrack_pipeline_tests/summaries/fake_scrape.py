@@ -9,6 +9,9 @@ They carry the real jobs' names, so the dashboard harvests their runs like real 
 from dagster import Config, DagsterInstance, OpExecutionContext, job, op
 
 from failtrack_pipeline.defs.retry_job import RETRY_JOB
+from failtrack_pipeline.defs.run_tags import RunCounts
+from failtrack_pipeline.processing.skips import SkipCause
+from failtrack_pipeline.tracking.outcome import RunStatus
 
 
 class FakeScrape(Config):
@@ -53,16 +56,12 @@ def scrape(
     `error`: its `failtrack/error_message`; `retry`: a run of the retry job."""
     tags = {}
     if status:
-        skipped = skipped or {}
+        reasons = {SkipCause(reason): n for reason, n in (skipped or {}).items()}
+        counts = RunCounts(succeeded, failed, reasons)
         tags = {
             "failtrack/status": status,
-            "failtrack/events_processed": str(succeeded + failed + sum(skipped.values())),
-            "failtrack/events_succeeded": str(succeeded),
-            "failtrack/events_failed": str(failed),
-            "failtrack/events_skipped": str(sum(skipped.values())),
+            "failtrack/counts": counts.tag_value(RunStatus(status)),
         }
-        if skipped:
-            tags["failtrack/skip_reasons"] = ",".join(f"{k}={n}" for k, n in skipped.items())
     if error:
         tags["failtrack/error_message"] = error
     config = {"source": source, "tags": tags, "fail": fail}

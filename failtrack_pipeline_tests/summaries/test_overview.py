@@ -17,6 +17,7 @@ from dagster import DagsterInstance, DagsterRunStatus, Definitions, RunsFilter
 from failtrack_pipeline.base.categories import ErrorCategory
 from failtrack_pipeline.defs.dashboard import DASHBOARD_JOB, build_summary_definitions
 from failtrack_pipeline.defs.resources import FailtrackDatabase
+from failtrack_pipeline.defs.run_tags import RunCounts, tagged_counts
 from failtrack_pipeline.summaries.days import utc_today
 from failtrack_pipeline.summaries.present import SOURCES_OVERVIEW, TREND, format_cell, sparkline
 from failtrack_pipeline.tracking.failures import FailureRecord
@@ -97,14 +98,15 @@ def expected_from_tags(instance: DagsterInstance, source: str) -> dict[str, Any]
         succeeded = record.dagster_run.status == DagsterRunStatus.SUCCESS
         return record.dagster_run.tags.get("failtrack/status", "success" if succeeded else "failed")
 
-    def count(tag: str) -> int:
-        return sum(int(record.dagster_run.tags.get(f"failtrack/{tag}", 0)) for record in records)
+    def counts(record: Any) -> RunCounts:
+        return tagged_counts(record.dagster_run.tags)
 
     if not records:
         return {"source_id": source, "health": "no_data", "runs_7d": "0"}
     statuses = Counter(status(record) for record in records)
     runs, failed, silent = len(records), statuses["failed"], statuses["silent_failure"]
-    succeeded, failed_events = count("events_succeeded"), count("events_failed")
+    succeeded = sum(counts(record).succeeded for record in records)
+    failed_events = sum(counts(record).failed for record in records)
     run_rate = (runs - failed - silent) / runs
     event_rate = succeeded / (succeeded + failed_events) if succeeded + failed_events else None
     worst = min(run_rate, run_rate if event_rate is None else event_rate)
@@ -122,9 +124,7 @@ def expected_from_tags(instance: DagsterInstance, source: str) -> dict[str, Any]
     for record in records:
         tags = record.dagster_run.tags
         if "failtrack/error_message" in tags:
-            failed_by_message[tags["failtrack/error_message"]] += int(
-                tags["failtrack/events_failed"]
-            )
+            failed_by_message[tags["failtrack/error_message"]] += counts(record).failed
     top = failed_by_message.most_common(1)[0][0] if failed_by_message else None
 
     def moment(epoch: float | None) -> datetime | None:
