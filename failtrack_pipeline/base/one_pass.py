@@ -24,7 +24,8 @@ Replace = str | Callable[[re.Match[str]], str]
 DIGITS: Final = tuple("0123456789")
 
 # Only where a match can start: a word's first character, or punctuation.
-_START = r"(?:(?<!\w)(?=\w)|(?=[^\w\s]))"
+# (Not a space, and not inside a word: one test where an alternation of two took twice as long.)
+_START = r"(?=\S)(?<!\w(?=\w))"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,19 +54,29 @@ class OnePass:
 
     def __init__(self, rules: Sequence[Rule]) -> None:
         self.rules = tuple(rules)
-        self._triggers = tuple(sorted({t for rule in rules for t in rule.triggers}))
         self._replace = {rule.name: rule.replace for rule in rules}
+        # Each trigger as the bits of the rules it lets in, tested only while one of those
+        # rules is still out.
+        self._always = sum(1 << i for i, rule in enumerate(rules) if not rule.triggers)
+        enables: dict[str, int] = {}
+        for i, rule in enumerate(rules):
+            for trigger in rule.triggers:
+                enables[trigger] = enables.get(trigger, 0) | 1 << i
+        self._enables = tuple(enables.items())
         self._pattern = lru_cache(maxsize=256)(self._compile)
 
     def sub(self, text: str) -> str:
         lower = text.lower()
-        present = tuple(trigger in lower for trigger in self._triggers)
-        return self._pattern(present).sub(self._apply, text)
+        chosen = self._always
+        for trigger, bits in self._enables:
+            if bits & ~chosen and trigger in lower:
+                chosen |= bits
+        return self._pattern(chosen).sub(self._apply, text)
 
-    def _compile(self, present: tuple[bool, ...]) -> re.Pattern[str]:
-        found = {trigger for trigger, hit in zip(self._triggers, present, strict=True) if hit}
-        chosen = [r for r in self.rules if not r.triggers or found.intersection(r.triggers)]
-        body = "|".join(f"(?P<{rule.name}>{rule.pattern})" for rule in chosen) or "(?!)"
+    def _compile(self, chosen: int) -> re.Pattern[str]:
+        """The alternation of the rules whose bits are set in `chosen`, in table order."""
+        rules = [rule for i, rule in enumerate(self.rules) if chosen >> i & 1]
+        body = "|".join(f"(?P<{rule.name}>{rule.pattern})" for rule in rules) or "(?!)"
         return re.compile(f"{_START}(?:{body})", _FLAGS)
 
     def _apply(self, match: re.Match[str]) -> str:
