@@ -266,7 +266,10 @@ def normalize_message(message: str) -> str:
 
 
 def _rewrite(text: str) -> str:
-    text = _WHITESPACE.sub(" ", scrub_secrets(text))
+    text = scrub_secrets(text)
+    # Every whitespace character but the space is unprintable: most texts need no rewrite.
+    if "  " in text or not text.isprintable():
+        text = _WHITESPACE.sub(" ", text)
     return _NORMALIZE.sub(text).strip()
 
 
