@@ -18,6 +18,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import groupby
 from typing import Final
 
 Replace = str | Callable[[re.Match[str]], str]
@@ -26,6 +27,9 @@ DIGITS: Final = tuple("0123456789")
 # Only where a match can start: a word's first character, or punctuation.
 # (Not a space, and not inside a word: one test where an alternation of two took twice as long.)
 _START = r"(?=\S)(?<!\w(?=\w))"
+# A short word of letters alone (`connection`, `refused,`): most words are, and few rules can
+# start at one, so the others are passed over there with one test per run of them.
+_NOT_PLAIN = r"(?![^\W\d_]{1,10}(?:[\s,;)]|$))"
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,13 +37,16 @@ class Rule:
     """What `pattern` (verbose, case-insensitive) matches is rewritten by `replace`.
 
     The rule's own groups are named `<name>__<part>`. With `triggers`, the rule is only
-    tried on a text that contains one of them (compared lower-cased).
+    tried on a text that contains one of them (compared lower-cased). `plain_words` says
+    that a match may start at a word of at most 10 letters followed by a space, `,`, `;`,
+    `)` or the text's end (a month's name, `password = …`); other rules are not tried there.
     """
 
     name: str
     pattern: str
     replace: Replace
     triggers: tuple[str, ...] = ()
+    plain_words: bool = False
 
     def regex(self) -> re.Pattern[str]:
         """This rule alone (for checks that ask which rule matched where)."""
@@ -76,8 +83,14 @@ class OnePass:
     def _compile(self, chosen: int) -> re.Pattern[str]:
         """The alternation of the rules whose bits are set in `chosen`, in table order."""
         rules = [rule for i, rule in enumerate(self.rules) if chosen >> i & 1]
-        body = "|".join(f"(?P<{rule.name}>{rule.pattern})" for rule in rules) or "(?!)"
-        return re.compile(f"{_START}(?:{body})", _FLAGS)
+        runs = [list(run) for _, run in groupby(rules, key=lambda rule: rule.plain_words)]
+        body = "|".join(
+            "|".join(f"(?P<{rule.name}>{rule.pattern})" for rule in run)
+            if run[0].plain_words
+            else _NOT_PLAIN + "(?:" + "|".join(f"(?P<{rule.name}>{rule.pattern})" for rule in run) + ")"
+            for run in runs
+        )
+        return re.compile(f"{_START}(?:{body or '(?!)'})", _FLAGS)
 
     def _apply(self, match: re.Match[str]) -> str:
         replace = self._replace[match.lastgroup or ""]
