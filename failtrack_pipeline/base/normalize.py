@@ -98,7 +98,7 @@ NORMALIZE_RULES: Final[tuple[Rule, ...]] = (
         (?:"[^"\n]{0,200}"|'[^'\n]{0,200}'|[^\s,;&<>'"()\[\]{}=…]+)""",
         "<value>",
         ("=",),
-        plain_words=True,
+        at_words=True,
     ),
     Rule(
         "quoted",
@@ -129,7 +129,7 @@ NORMALIZE_RULES: Final[tuple[Rule, ...]] = (
         """,
         "<datetime>",
         DIGITS,
-        plain_words=True,
+        at_words=True,
     ),
     Rule(
         "date",
@@ -141,7 +141,7 @@ NORMALIZE_RULES: Final[tuple[Rule, ...]] = (
         """,
         "<date>",
         DIGITS,
-        plain_words=True,
+        at_words=True,
     ),
     Rule(
         "host",
@@ -172,7 +172,7 @@ NORMALIZE_RULES: Final[tuple[Rule, ...]] = (
         (?!(?:agent|code|name|id|data|not|is|has|was|with|from|for|invalid)\b)[\w.\-@]+""",
         "<value>",
         ("user ", "password for "),
-        plain_words=True,
+        at_words=True,
     ),
     Rule("mac", r"\b[0-9a-f]{1,2}(?::[0-9a-f]{1,2}){5}\b", "<mac>", (":",)),
     Rule(

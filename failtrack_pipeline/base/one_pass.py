@@ -9,7 +9,9 @@ alternative at every position, so two things keep the pass cheap:
   start or at punctuation), and is passed over after one check;
 - a rule may name trigger texts, one of which a text must contain (lower-cased) for the
   rule to be tried at all (`://` for URLs, `@` for e-mail addresses); the alternation of
-  the rules a text can need is compiled once per combination and cached.
+  the rules a text can need is compiled once per combination and cached;
+- at a short word of letters alone (most places a match may start at), only the rules
+  marked `at_words` are tried: the others are passed over with one test per run of them.
 """
 
 from __future__ import annotations
@@ -27,9 +29,9 @@ DIGITS: Final = tuple("0123456789")
 # Only where a match can start: a word's first character, or punctuation.
 # (Not a space, and not inside a word: one test where an alternation of two took twice as long.)
 _START = r"(?=\S)(?<!\w(?=\w))"
-# A short word of letters alone (`connection`, `refused,`): most words are, and few rules can
-# start at one, so the others are passed over there with one test per run of them.
-_NOT_PLAIN = r"(?![^\W\d_]{1,10}(?:[\s,;)]|$))"
+# A short word of letters alone (`connection`, `refused,`, `'Found'`): most words are, and few
+# rules can start at one, so the others are passed over there with one test per run of them.
+_NOT_PLAIN = r"""(?![^\W\d_]{1,10}(?:[\s,;)'"\]]|$))"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,16 +39,17 @@ class Rule:
     """What `pattern` (verbose, case-insensitive) matches is rewritten by `replace`.
 
     The rule's own groups are named `<name>__<part>`. With `triggers`, the rule is only
-    tried on a text that contains one of them (compared lower-cased). `plain_words` says
+    tried on a text that contains one of them (compared lower-cased). `at_words` says
     that a match may start at a word of at most 10 letters followed by a space, `,`, `;`,
-    `)` or the text's end (a month's name, `password = …`); other rules are not tried there.
+    `)`, `]`, a quote or the text's end (a month's name, `password = …`); other rules are
+    not tried there.
     """
 
     name: str
     pattern: str
     replace: Replace
     triggers: tuple[str, ...] = ()
-    plain_words: bool = False
+    at_words: bool = False
 
     def regex(self) -> re.Pattern[str]:
         """This rule alone (for checks that ask which rule matched where)."""
@@ -83,13 +86,11 @@ class OnePass:
     def _compile(self, chosen: int) -> re.Pattern[str]:
         """The alternation of the rules whose bits are set in `chosen`, in table order."""
         rules = [rule for i, rule in enumerate(self.rules) if chosen >> i & 1]
-        runs = [list(run) for _, run in groupby(rules, key=lambda rule: rule.plain_words)]
-        body = "|".join(
-            "|".join(f"(?P<{rule.name}>{rule.pattern})" for rule in run)
-            if run[0].plain_words
-            else _NOT_PLAIN + "(?:" + "|".join(f"(?P<{rule.name}>{rule.pattern})" for rule in run) + ")"
-            for run in runs
-        )
+        runs = []
+        for at_words, run in groupby(rules, key=lambda rule: rule.at_words):
+            alternation = "|".join(f"(?P<{rule.name}>{rule.pattern})" for rule in run)
+            runs.append(alternation if at_words else f"{_NOT_PLAIN}(?:{alternation})")
+        body = "|".join(runs)
         return re.compile(f"{_START}(?:{body or '(?!)'})", _FLAGS)
 
     def _apply(self, match: re.Match[str]) -> str:

@@ -206,7 +206,7 @@ SCRUB_RULES: Final[tuple[Rule, ...]] = (
         (?=[\w\-.~+/]{8})(?=[\w\-.~+/]{0,300}?(?:\d|(?-i:[a-z][A-Z])))[\w\-.~+/]+=*""",
         _keep_prefix,
         ("bearer", "basic", "token"),
-        plain_words=True,
+        at_words=True,
     ),
     Rule(
         "named_secret",
@@ -215,7 +215,7 @@ SCRUB_RULES: Final[tuple[Rule, ...]] = (
         (?P<named_secret__value>{_VALUE})""",
         _mask_value,
         _NAME_TRIGGERS,
-        plain_words=True,
+        at_words=True,
     ),
     Rule(
         # `if ("value" == password)`: the value before its name.
