@@ -98,6 +98,7 @@ NORMALIZE_RULES: Final[tuple[Rule, ...]] = (
         (?:"[^"\n]{0,200}"|'[^'\n]{0,200}'|[^\s,;&<>'"()\[\]{}=…]+)""",
         "<value>",
         ("=",),
+        at_words=True,
     ),
     Rule(
         "quoted",
@@ -128,6 +129,7 @@ NORMALIZE_RULES: Final[tuple[Rule, ...]] = (
         """,
         "<datetime>",
         DIGITS,
+        at_words=True,
     ),
     Rule(
         "date",
@@ -139,6 +141,7 @@ NORMALIZE_RULES: Final[tuple[Rule, ...]] = (
         """,
         "<date>",
         DIGITS,
+        at_words=True,
     ),
     Rule(
         "host",
@@ -169,6 +172,7 @@ NORMALIZE_RULES: Final[tuple[Rule, ...]] = (
         (?!(?:agent|code|name|id|data|not|is|has|was|with|from|for|invalid)\b)[\w.\-@]+""",
         "<value>",
         ("user ", "password for "),
+        at_words=True,
     ),
     Rule("mac", r"\b[0-9a-f]{1,2}(?::[0-9a-f]{1,2}){5}\b", "<mac>", (":",)),
     Rule(
@@ -266,7 +270,10 @@ def normalize_message(message: str) -> str:
 
 
 def _rewrite(text: str) -> str:
-    text = _WHITESPACE.sub(" ", scrub_secrets(text))
+    text = scrub_secrets(text)
+    # Every whitespace character but the space is unprintable: most texts need no rewrite.
+    if "  " in text or not text.isprintable():
+        text = _WHITESPACE.sub(" ", text)
     return _NORMALIZE.sub(text).strip()
 
 

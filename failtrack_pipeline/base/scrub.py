@@ -206,6 +206,7 @@ SCRUB_RULES: Final[tuple[Rule, ...]] = (
         (?=[\w\-.~+/]{8})(?=[\w\-.~+/]{0,300}?(?:\d|(?-i:[a-z][A-Z])))[\w\-.~+/]+=*""",
         _keep_prefix,
         ("bearer", "basic", "token"),
+        at_words=True,
     ),
     Rule(
         "named_secret",
@@ -214,6 +215,7 @@ SCRUB_RULES: Final[tuple[Rule, ...]] = (
         (?P<named_secret__value>{_VALUE})""",
         _mask_value,
         _NAME_TRIGGERS,
+        at_words=True,
     ),
     Rule(
         # `if ("value" == password)`: the value before its name.

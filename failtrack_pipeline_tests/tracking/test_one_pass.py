@@ -1,0 +1,51 @@
+"""The combined pass tries at a short word of letters only the rules marked `at_words`: a
+rule left unmarked that could match there would silently stop rewriting. These tests run
+both tables with every rule tried everywhere and ask for the same output."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from failtrack_pipeline.base.normalize import NORMALIZE_RULES
+from failtrack_pipeline.base.one_pass import OnePass
+from failtrack_pipeline.base.scrub import SCRUB_RULES
+from failtrack_pipeline_tests.tracking.test_normalize import MESSAGE_LIKE_TEXT
+from failtrack_pipeline_tests.tracking.test_parameterization import CASES, KNOWN_MISSES
+from failtrack_pipeline_tests.tracking.test_scrub import SECRET_FORMS, SECRET_LIKE_TEXT
+
+TABLES = {"normalize": NORMALIZE_RULES, "scrub": SCRUB_RULES}
+FAST = {name: OnePass(rules) for name, rules in TABLES.items()}
+EVERYWHERE = {
+    name: OnePass([replace(rule, at_words=True) for rule in rules])
+    for name, rules in TABLES.items()
+}
+
+# Short words next to what rules start with and end at, so a wrongly unmarked rule is hit.
+WORDS_AT_EDGES = st.lists(
+    st.sampled_from(
+        ["user", "password", "token", "Bearer", "key", "Jan", "Mon", "may", "sec", "secs", "abc",
+         "dead", "beef", "ff", "https", "com", "host", "id", "é", "ſ", " ", ",", ";", ")", "]",
+         "'", '"', "=", ":", "://", ".", "-", "_", "~", "@", "/", "+", "(", "12", "2024", "\n"]
+    ),
+    max_size=60,
+).map("".join)  # fmt: skip
+
+# SECRET_FORMS holds pytest.param(message, secrets, expected).
+TEXTS = [message for _, message, _ in CASES + KNOWN_MISSES] + [f.values[0] for f in SECRET_FORMS]
+
+
+@pytest.mark.parametrize("table", TABLES)
+def test_skipping_rules_at_plain_words_changes_no_case(table: str) -> None:
+    differ = [t for t in TEXTS if FAST[table].sub(t) != EVERYWHERE[table].sub(t)]
+
+    assert differ == []
+
+
+@given(st.one_of(WORDS_AT_EDGES, MESSAGE_LIKE_TEXT, SECRET_LIKE_TEXT))
+def test_skipping_rules_at_plain_words_changes_no_text(text: str) -> None:
+    for table in TABLES:
+        assert FAST[table].sub(text) == EVERYWHERE[table].sub(text), table
