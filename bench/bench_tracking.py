@@ -14,6 +14,7 @@ prints ratios against baselines measured in the same run:
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import statistics
 import tempfile
@@ -32,6 +33,8 @@ from failtrack_pipeline.db.engine import create_db_engine
 from failtrack_pipeline.db.migrate import migrate
 from failtrack_pipeline.source_scrape import SourceScrape
 from failtrack_pipeline.testing.postgres import postgres_server
+from failtrack_pipeline.source_scrape import FAILURES_PER_BATCH
+from failtrack_pipeline.tracking import failures as failures_module
 from failtrack_pipeline.tracking.failures import FailureRecord, describe_failure
 from failtrack_pipeline.tracking.store import record_failures
 
@@ -176,6 +179,79 @@ def _record_one_by_one(engine: sa.Engine, failures: list[FailureRecord]) -> floa
     return statistics.fmean(timings)
 
 
+SCALE_FAILURES = 100_000
+SCALE_GROUPS = (10, 1_000, 100_000)
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+# Each group's name: four letters (a word the normalizer keeps), so 10 and 100,000 groups
+# read alike; every failure carries its own row number, URL, request UUID and time.
+_SCALE_TEMPLATES = (
+    "column {word} missing in row {i} of https://api.example.com/v2/events/{i}?page={page} "
+    "(request {request}) at {at}",
+    "unknown {word} value {i}.{page} for event ev-{i} fetched from https://feeds.example.org/"
+    "{page}/{i}.json at {at}",
+    "venue {word} not resolvable: lookup {request} for event {i} timed out after {page}.5 s "
+    "at {at}",
+)
+
+
+def scale_errors(groups: int, failures: int) -> list[EventError]:
+    """`failures` typed errors whose raw messages are all distinct, in `groups` groups."""
+    words = ["".join(letters) for letters in itertools.product(_LETTERS, repeat=4)]
+    errors = []
+    for i in range(failures):
+        group = i % groups
+        template = _SCALE_TEMPLATES[group % len(_SCALE_TEMPLATES)]
+        message = template.format(
+            word=words[group * 7 % len(words)],
+            i=100_000 + i,
+            page=i % 97,
+            request=uuid.UUID(int=i * 2654435761 + 1),
+            at=f"2026-11-25T{i // 3600 % 24:02d}:{i // 60 % 60:02d}:{i % 60:02d}Z",
+        )
+        errors.append(EventError(message, external_id=f"ev-{i}"))
+    return errors
+
+
+def _clear_message_caches() -> None:
+    for cached in (failures_module._normalized, failures_module._scrubbed):
+        cached.cache_clear()
+
+
+def bench_scale(kind: str, postgres_url: str | None, workdir: Path, repeats: int) -> None:
+    """Per-failure cost of describing and recording 100k failures as the scrape does (batches
+    of FAILURES_PER_BATCH into a fresh database), at 10, 1,000 and 100,000 groups."""
+    print(f"\n== {kind}: {SCALE_FAILURES:,} failures, all raw messages distinct; median of {repeats} ==")
+    print(f"{'groups':>8} {'describe':>10} {'record':>10} {'record CPU':>11} {'total':>10} "
+          f"{'record x':>9} {'total x':>8}   (us/failure; x = against 10 groups)")
+    base: tuple[float, float] | None = None
+    for groups in SCALE_GROUPS:
+        errors = scale_errors(groups, SCALE_FAILURES)
+        describe_times, record_times, record_cpu = [], [], []
+        for _ in range(repeats):
+            _clear_message_caches()
+            started = time.perf_counter()
+            failures = [describe_failure("bench", error, seen_at=NOW) for error in errors]
+            describe_times.append(time.perf_counter() - started)
+            assert len({failure.fingerprint for failure in failures}) == groups
+            engine = fresh_engine(kind, postgres_url, workdir)
+            record_failures(engine, [], run_id="warm-up", batch="0")  # regroup check, pool
+            run_id = uuid.uuid4().hex
+            started, cpu = time.perf_counter(), time.process_time()
+            for batch, start in enumerate(range(0, len(failures), FAILURES_PER_BATCH)):
+                chunk = failures[start : start + FAILURES_PER_BATCH]
+                record_failures(engine, chunk, run_id=run_id, batch=f"events-{batch:05d}")
+            record_cpu.append(time.process_time() - cpu)
+            record_times.append(time.perf_counter() - started)
+            engine.dispose()
+        describe = statistics.median(describe_times) / SCALE_FAILURES * 1e6
+        record = statistics.median(record_times) / SCALE_FAILURES * 1e6
+        cpu_us = statistics.median(record_cpu) / SCALE_FAILURES * 1e6
+        total = describe + record
+        base = base or (record, total)
+        print(f"{groups:>8,} {describe:>10.1f} {record:>10.1f} {cpu_us:>11.1f} {total:>10.1f} "
+              f"{record / base[0]:>8.1f}x {total / base[1]:>7.1f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=events_wanted())
@@ -183,11 +259,23 @@ def main() -> None:
         "--postgres", help="a PostgreSQL URL whose server we may create databases on"
     )
     parser.add_argument("--sqlite-only", action="store_true")
+    parser.add_argument(
+        "--scale",
+        type=int,
+        metavar="REPEATS",
+        help="instead: recording cost at 10, 1,000 and 100,000 groups, median of REPEATS",
+    )
     args = parser.parse_args()
     os.environ[EVENTS_ENV] = str(args.events)
 
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
+        if args.scale:
+            bench_scale("sqlite", None, workdir, args.scale)
+            if not args.sqlite_only:
+                with postgres_server(args.postgres) as server_url:
+                    bench_scale("postgresql", server_url, workdir, args.scale)
+            return
         source = load_sources(write_bench_sources(workdir)).get(BENCH_SOURCE_ID)
         bench_backend("sqlite", source, None, workdir)
         if not args.sqlite_only:
