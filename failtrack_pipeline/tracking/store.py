@@ -21,8 +21,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import cache
 from datetime import UTC, date, datetime
+from functools import cache
 from typing import Any
 from weakref import WeakSet
 
@@ -115,7 +115,7 @@ def record_failures(
     if engine not in _regrouped:
         regroup(engine)
     with engine.begin() as connection:
-        if not _claim(connection, run_id, batch):
+        if not claim_batch(connection, run_id, batch):
             return RecordResult(recorded=False, failures=len(failures), groups=len(groups))
         for start in range(0, len(groups), _ROWS_PER_STATEMENT):
             write_groups(connection, groups[start : start + _ROWS_PER_STATEMENT], run_id)
@@ -140,7 +140,8 @@ def write_groups(connection: sa.Connection, groups: list[FailureGroup], run_id: 
     reopen_seen_resolved(connection, [(g.fingerprint, g.last_seen_at) for g in groups])
 
 
-def _claim(connection: sa.Connection, run_id: str, batch: str) -> bool:
+def claim_batch(connection: sa.Connection, run_id: str, batch: str) -> bool:
+    """Enter (run_id, batch) in the ledger; False if it was counted before."""
     statement = (
         dialect_insert(connection, failure_recordings)
         .values(run_id=run_id, batch=batch, recorded_at=datetime.now(UTC))
