@@ -23,10 +23,12 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import cache
 from typing import Any
 from weakref import WeakSet
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from failtrack_pipeline.base.categories import ErrorCategory
 from failtrack_pipeline.base.normalize import GROUPING_VERSION, normalize_message
@@ -126,18 +128,40 @@ def record_failures(
     if engine not in _regrouped:
         regroup(engine)
     with engine.begin() as connection:
-        if not _claim(connection, run_id, batch):
+        if not claim_batch(connection, run_id, batch):
             return RecordResult(recorded=False, failures=len(failures), groups=len(groups))
         for start in range(0, len(groups), _ROWS_PER_STATEMENT):
-            chunk = groups[start : start + _ROWS_PER_STATEMENT]
-            _upsert(connection, chunk, run_id)
-            _add_daily_counts(connection, chunk)
-            reopen_seen_resolved(connection, [(g.fingerprint, g.last_seen_at) for g in chunk])
+            write_groups(connection, groups[start : start + _ROWS_PER_STATEMENT], run_id)
         _store_counts(connection, counts, run_id, batch)
     return RecordResult(recorded=True, failures=len(failures), groups=len(groups))
 
 
-def _claim(connection: sa.Connection, run_id: str, batch: str) -> bool:
+def write_groups(connection: sa.Connection, groups: list[FailureGroup], run_id: str) -> None:
+    """Add `groups` to their rows, samples and per-day counts, and reopen any that regressed.
+
+    Only inside a transaction whose batch is claimed: `record_failures` is the way in (and
+    the benchmark's one-upsert-per-failure baseline, which calls this once per failure).
+    """
+    _upsert(connection, groups, run_id)
+    connection.execute(
+        _statements(connection).add_days,
+        [
+            {
+                "fingerprint": g.fingerprint,
+                "day": day,
+                "source_id": g.source_id,
+                "stage": g.stage,
+                "occurrences": n,
+            }
+            for g in groups
+            for day, n in sorted(g.days.items())
+        ],
+    )
+    reopen_seen_resolved(connection, [(g.fingerprint, g.last_seen_at) for g in groups])
+
+
+def claim_batch(connection: sa.Connection, run_id: str, batch: str) -> bool:
+    """Enter (run_id, batch) in the ledger; False if it was counted before."""
     statement = (
         dialect_insert(connection, failure_recordings)
         .values(run_id=run_id, batch=batch, recorded_at=datetime.now(UTC))
@@ -170,54 +194,76 @@ def _store_counts(
         )
 
 
-def _upsert(connection: sa.Connection, groups: list[FailureGroup], run_id: str) -> None:
-    postgres = connection.dialect.name == "postgresql"
+@dataclass(frozen=True)
+class _Statements:
+    """The two upserts, built once per dialect and run with many parameter sets, so that
+    SQLAlchemy compiles each once and batches the rows itself ("insertmanyvalues"): a
+    multi-row VALUES built per chunk was compiled anew every time, which cost more than
+    the database's work."""
+
+    upsert_groups: Any
+    add_days: Any
+
+
+@cache
+def _dialect_statements(postgres: bool) -> _Statements:
     greatest, least = (sa.func.greatest, sa.func.least) if postgres else (sa.func.max, sa.func.min)
     table = failures_table
-    insert = dialect_insert(connection, table)
+    insert = (postgresql if postgres else sqlite).insert(table)
     newer = insert.excluded.last_seen_at >= table.c.last_seen_at
-    statement = (
-        insert.values(
-            [
-                {
-                    "fingerprint": group.fingerprint,
-                    "source_id": group.source_id,
-                    "error_category": group.category.value,
-                    "error_message": group.message,
-                    "example_message": group.example,
-                    "sample_external_ids": [],  # merged below, under the row lock
-                    "occurrence_count": group.count,
-                    "first_seen_at": group.first_seen_at,
-                    "last_seen_at": group.last_seen_at,
-                    "last_run_id": run_id,
-                    "grouping_version": group.grouping_version,
-                    "stage": group.stage,
-                }
-                for group in groups
-            ]
-        )
-        .on_conflict_do_update(
-            index_elements=[table.c.fingerprint],
-            set_={
-                "occurrence_count": table.c.occurrence_count + insert.excluded.occurrence_count,
-                "first_seen_at": least(table.c.first_seen_at, insert.excluded.first_seen_at),
-                "last_seen_at": greatest(table.c.last_seen_at, insert.excluded.last_seen_at),
-                "example_message": sa.case(
-                    (newer, insert.excluded.example_message), else_=table.c.example_message
-                ),
-                "last_run_id": sa.case(
-                    (newer, insert.excluded.last_run_id), else_=table.c.last_run_id
-                ),
-            },
-        )
-        .returning(table.c.id, table.c.fingerprint, table.c.sample_external_ids)
+    upsert_groups = insert.on_conflict_do_update(
+        index_elements=[table.c.fingerprint],
+        set_={
+            "occurrence_count": table.c.occurrence_count + insert.excluded.occurrence_count,
+            "first_seen_at": least(table.c.first_seen_at, insert.excluded.first_seen_at),
+            "last_seen_at": greatest(table.c.last_seen_at, insert.excluded.last_seen_at),
+            "example_message": sa.case(
+                (newer, insert.excluded.example_message), else_=table.c.example_message
+            ),
+            "last_run_id": sa.case((newer, insert.excluded.last_run_id), else_=table.c.last_run_id),
+        },
+    ).returning(table.c.id, table.c.fingerprint, table.c.sample_external_ids)
+    days = (postgresql if postgres else sqlite).insert(days_table)
+    add_days = days.on_conflict_do_update(
+        index_elements=[days_table.c.fingerprint, days_table.c.day],
+        set_={"occurrences": days_table.c.occurrences + days.excluded.occurrences},
+    )
+    return _Statements(upsert_groups=upsert_groups, add_days=add_days)
+
+
+def _statements(connection: sa.Connection) -> _Statements:
+    return _dialect_statements(connection.dialect.name == "postgresql")
+
+
+def _upsert(connection: sa.Connection, groups: list[FailureGroup], run_id: str) -> None:
+    """Upsert the groups' rows; then merge samples into the rows that existed, which the
+    upsert holds locked. A new row is inserted with its samples, and RETURNING gives them
+    back unchanged: nothing to merge, so only rows seen before are written twice."""
+    rows = connection.execute(
+        _statements(connection).upsert_groups,
+        [
+            {
+                "fingerprint": group.fingerprint,
+                "source_id": group.source_id,
+                "error_category": group.category.value,
+                "error_message": group.message,
+                "example_message": group.example,
+                "sample_external_ids": group.samples,
+                "occurrence_count": group.count,
+                "first_seen_at": group.first_seen_at,
+                "last_seen_at": group.last_seen_at,
+                "last_run_id": run_id,
+                "grouping_version": group.grouping_version,
+                "stage": group.stage,
+            }
+            for group in groups
+        ],
     )
     by_fingerprint = {group.fingerprint: group for group in groups}
     updates = []
-    for row_id, key, stored in connection.execute(statement):
-        new_samples = by_fingerprint[key].samples
-        merged = merge_samples(new_samples, stored or [])
-        if merged != (stored or []):
+    for row_id, key, stored in rows:
+        merged = merge_samples(by_fingerprint[key].samples, stored)
+        if merged != stored:
             updates.append({"row_id": row_id, "samples": merged})
     _set_samples(connection, updates)
 
@@ -256,27 +302,6 @@ def forget_fixed_samples(engine: sa.Engine, source_id: str, external_ids: Iterab
         ]
         _set_samples(connection, updates)
     return len(updates)
-
-
-def _add_daily_counts(connection: sa.Connection, groups: list[FailureGroup]) -> None:
-    insert = dialect_insert(connection, days_table)
-    rows = [
-        {
-            "fingerprint": g.fingerprint,
-            "day": day,
-            "source_id": g.source_id,
-            "stage": g.stage,
-            "occurrences": n,
-        }
-        for g in groups
-        for day, n in sorted(g.days.items())
-    ]
-    connection.execute(
-        insert.values(rows).on_conflict_do_update(
-            index_elements=[days_table.c.fingerprint, days_table.c.day],
-            set_={"occurrences": days_table.c.occurrences + insert.excluded.occurrences},
-        )
-    )
 
 
 def group_samples(engine: sa.Engine, group_id: int) -> tuple[str, list[str]] | None:

@@ -125,6 +125,23 @@ def test_a_batch_larger_than_one_statement_is_recorded_whole(engine: sa.Engine) 
     assert {r.occurrence_count for r in stored} == {2}
 
 
+def test_one_statement_of_new_and_known_groups_merges_only_the_known_samples(
+    engine: sa.Engine,
+) -> None:
+    """New rows take their samples in the insert; rows seen before merge theirs."""
+    record_failures(
+        engine, [failure(f"known {i}", f"old{i}") for i in range(3)], run_id="r1", batch="b"
+    )
+    batch = [failure(f"{kind} {i}", f"new{i}") for i in range(3) for kind in ("known", "fresh")]
+    assert record_failures(engine, batch, run_id="r2", batch="b").groups == 6
+
+    stored = {r.error_message: (r.occurrence_count, r.sample_external_ids) for r in rows(engine)}
+    assert stored == {
+        **{f"known {i}": (2, [f"new{i}", f"old{i}"]) for i in range(3)},
+        **{f"fresh {i}": (1, [f"new{i}"]) for i in range(3)},
+    }
+
+
 def _writer(url: str, writer: int, batches: int) -> None:
     engine = create_db_engine(url)
     for batch in range(batches):
