@@ -27,7 +27,7 @@ from failtrack_pipeline.base.scrub import SCRUB_RULES, scrub_secrets
 
 # Bump when a rule change makes any message normalize differently: stored groups are then
 # re-keyed (tracking/store.py), so the change merges them instead of starting new ones.
-GROUPING_VERSION: Final = 2
+GROUPING_VERSION: Final = 3
 
 MAX_LENGTH: Final = 500
 ELLIPSIS: Final = "…"
@@ -39,7 +39,11 @@ _MONTH = (
 )
 _WEEKDAY = r"(?:mon|t(?:ue|hu)|wed|fri|s(?:at|un))(?:day|sday|nesday|rsday|urday)?"
 _TIME = r"\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d{1,9})?(?:\ ?[ap]\.?m\b\.?)?(?![0-9a-y_])"
-_ZONE = r"(?:\ ?(?:z\b|[+-]\d{2}:?\d{2}\b|gmt[+-]\d{4}|(?:gmt|utc|[ecmp][sd]t|cet|cest|bst|jst)\b))"
+# (`Z07:00` is Go's layout for "Z or an offset", seen as a literal in its errors.)
+_ZONE = (
+    r"(?:\ ?(?:z(?:\d{2}:?\d{2})?\b|[+-]\d{2}:?\d{2}\b|gmt[+-]\d{4}"
+    r"|(?:gmt|utc|[ecmp][sd]t|cet|cest|bst|jst)\b))"
+)
 _HEX4 = r"[0-9a-f]{1,4}"
 # Common top-level domains: a bare `word.word.com` is a host, `org.apache.Foo` a class.
 # (An `int` or `in` ending makes `x.int` a host too: accepted, it is rare in error text.)
@@ -66,11 +70,27 @@ def _quoted(match: re.Match[str]) -> str:
     (`"GET <path> HTTP/<float>"`)."""
     text = match.group()
     inner = text[1:-1].strip()
+    if _is_key(match):
+        return text[0] + _NORMALIZE.sub(inner) + text[-1]
     if " " in inner:
         prose = _NORMALIZE.sub(inner)
         return text[0] + prose + text[-1] if " " in prose else "<value>"
     url = _URL.fullmatch(inner)
     return _url(url) if url else "<value>"
+
+
+_KEY_AFTER: Final = re.compile(r"\s*(?::|=>)")
+
+
+def _is_key(match: re.Match[str]) -> bool:
+    """A double-quoted name in braces before `:` or `=>` is a key (`{"msg" => …`): a
+    constant, not a value."""
+    before = match.string[: match.start()].rstrip()
+    return (
+        match.group()[0] == '"'
+        and before[-1:] in ("{", ",")
+        and _KEY_AFTER.match(match.string, match.end()) is not None
+    )
 
 
 # Ordered: what contains other forms goes first (a URL holds ids and dates, a datetime a
@@ -82,7 +102,7 @@ NORMALIZE_RULES: Final[tuple[Rule, ...]] = (
         (?<![\w+.\->])
         (?P<url__scheme>[a-z][\w+.\-]{0,30})://
         (?:[^\s/@'"<>]{0,256}@)?                       # userinfo (already scrubbed)
-        (?P<url__host>[\w\-]+(?:\.[\w\-]+)*|\[[0-9a-f:.]+\])
+        (?P<url__host>(?=[0-9a-f]*:[0-9a-f]*:)[0-9a-f:.]+|[\w\-]+(?:\.[\w\-]+)*|\[[0-9a-f:.]+\])
         (?::\d{1,5})?
         (?=[/?\#\s'"),;\]>…]|$)
         (?:/<path>|[/?\#][^\s'"<>)]*)?
@@ -115,17 +135,27 @@ NORMALIZE_RULES: Final[tuple[Rule, ...]] = (
         ("-",),
     ),
     Rule(
+        "trace",
+        # W3C traceparent (version-trace-parent-flags) and AWS X-Ray trace ids.
+        r"""\b[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}\b
+        | (?<![\w\-])1-[0-9a-f]{8}-[0-9a-f]{24}\b""",
+        "<trace>",
+        ("-",),
+    ),
+    Rule(
         "datetime",
         rf"""
         \b(?=\d)(?:\d{{4}}-\d{{1,2}}-\d{{1,2}}[T\ _]\d{{1,2}}[:.]\d{{2}}(?:[:.]\d{{2}})?
             (?:[.,]\d{{1,9}})?{_ZONE}?                       # ISO 8601, RFC 3339, SQL
-        | \d{{8}}T\d{{6}}Z?\b                                # iCalendar basic
+        | (?:19|20)\d{{2}}[01]\d[0-3]\d[T\ ](?:\d{{6}}(?:z|[+-]\d{{4}})?\b  # iCalendar, compressed
+            | {_TIME}{_ZONE}?)
         | \d{{1,2}}[\ \-]{_MONTH}[\ \-]\d{{2,4}}(?:\ {_TIME})?{_ZONE}?)   # nginx
         | \b(?:{_WEEKDAY},?\ )?\d{{1,2}}[\ \-]{_MONTH}[\ \-]\d{{2,4}}
             (?:\ {_TIME})?{_ZONE}?                          # RFC 2822
         | \b(?:{_WEEKDAY},?\ )?{_MONTH}\ +\d{{1,2}},?(?:\ \d{{4}})?\ {_TIME}
             {_ZONE}?(?:\ \d{{4}}\b)?(?:\ \([\w\ ]{{1,40}}\))?   # ctime, syslog, JavaScript
         | \b{_WEEKDAY},?\ {_MONTH}\ \d{{1,2}},?\ \d{{4}}\b      # JavaScript toDateString
+        | \bdatetime\.(?:datetime|date)\(\d{{4}}(?:,\ ?\d{{1,6}}){{2,6}}\)  # Python's repr
         """,
         "<datetime>",
         DIGITS,
@@ -157,9 +187,11 @@ NORMALIZE_RULES: Final[tuple[Rule, ...]] = (
         "ip",
         rf"""
         \b(?:\d{{1,3}}\.){{3}}\d{{1,3}}\b(?:,\ ?(?:\d{{1,3}}\.){{3}}\d{{1,3}}\b)*   # a list is one
-        | (?<![\w:<>])(?=[0-9a-f]{{0,4}}:)(?:(?:{_HEX4}:){{7}}{_HEX4}
+            (?:/\d{{1,2}}\b)?                                                   # CIDR
+        | (?<![\w:<>])(?=[0-9a-f]{{0,4}}:)(?:::ffff:(?:\d{{1,3}}\.){{3}}\d{{1,3}}\b  # v4-mapped
+            | (?:{_HEX4}:){{7}}{_HEX4}
             | {_HEX4}(?::{_HEX4}){{0,6}}::(?:{_HEX4}(?::{_HEX4}){{0,6}})?
-            | ::{_HEX4}(?::{_HEX4}){{0,6}})(?![\w:<>])
+            | ::(?:{_HEX4}(?::{_HEX4}){{0,6}})?)(?:/\d{{1,3}}\b)?(?![\w:<>]|\.\d)
         """,
         "<ip>",
         (*DIGITS, ":"),
@@ -195,11 +227,10 @@ NORMALIZE_RULES: Final[tuple[Rule, ...]] = (
     ),
     Rule(
         "hex",
-        # Hex ids need a digit and a letter ("deadbeef" is a word and 12345678 an <int>),
-        # or a leading zero and a fixed width (00000001).
-        r"\b0x[0-9a-f]+\b|\b0[0-9a-f]{7,}\b|\b(?=[0-9a-f]{8})(?=[0-9a-f]{0,64}\d)(?=[0-9a-f]{0,64}[a-f])[0-9a-f]{8,}\b",
+        # Eight or more hex digits with a letter (deadbeef; 12345678 is an <int>), or a
+        # leading zero and a fixed width (00000001).
+        r"\b0x[0-9a-f]+\b|\b0[0-9a-f]{7,}\b|\b(?=[0-9a-f]{8})(?=[0-9a-f]{0,64}[a-f])[0-9a-f]{8,}\b",
         "<hex>",
-        DIGITS,
     ),
     Rule(
         "id",
@@ -207,11 +238,19 @@ NORMALIZE_RULES: Final[tuple[Rule, ...]] = (
         # run of 3 digits (tc19060) or mixing digits and letters twice (15G1510); `utf8`,
         # `http2` and `ipv4` are words. A word with a digit is read once, `_id` decides.
         r"""\b[\w.\-]+~[\w.\-~]+                 # a component identity: name~key~arch~~version
+        | \btx[0-9a-f]{21}-[0-9a-f]{10}(?:-\w+)?\b  # an OpenStack Swift transaction
         | (?P<id__word>\b[a-z](?=\w*-?\d)\w*+(?:(?<=_)-\d\w*+)?)
         | \b\d+(?:_\d+)+\b
         | \b\d+[a-z]+\d\w*
         """,
         _id,
+        DIGITS,
+    ),
+    Rule(
+        "duration",
+        # Seconds and their fractions with a unit joined on: 1500ms and 1.2s are one slot.
+        r"(?<![\w.])\d+(?:\.\d+)?(?:ns|us|µs|ms|s)\b",
+        "<duration>",
         DIGITS,
     ),
     Rule(
@@ -250,8 +289,6 @@ def rules_digest() -> str:
 
 _WHITESPACE = re.compile(r"\s+")
 
-# The output keeps at most MAX_LENGTH characters, so only the start of a long message (an
-# HTML error page, a dumped payload) is read: normalizing stays fast on any input.
 _MAX_READ: Final = 20 * MAX_LENGTH
 
 
@@ -261,16 +298,28 @@ def normalize_message(message: str) -> str:
     Never raises and is idempotent, so a stored normalized message normalizes to itself.
     At most `MAX_LENGTH` characters; a longer message is cut between words and ends with `…`.
     """
-    if len(message) > _MAX_READ:
-        # Drop the word the limit splits, if there are others: half a secret would slip
-        # past the scrubber.
-        words = message[:_MAX_READ].split()
-        message = " ".join(words[:-1] if len(words) > 1 else words)
-    return _bound(_rewrite(message))
+    # Cut before scrubbing: the scrubber reads no more than the normalizer keeps.
+    return _bound(_parameterize(scrub_secrets(_head(message))))
 
 
-def _rewrite(text: str) -> str:
-    text = scrub_secrets(text)
+def normalize_scrubbed(scrubbed: str) -> str:
+    """`normalize_message` of a text `scrub_secrets` returned: a failure's message and its
+    example come from one scrub, not two (scrubbing is a third of a cache miss)."""
+    return _bound(_parameterize(_head(scrubbed)))
+
+
+def _head(message: str) -> str:
+    """The start of a long message (an HTML error page, a dumped payload): the output keeps
+    at most MAX_LENGTH characters, so normalizing stays fast on any input."""
+    if len(message) <= _MAX_READ:
+        return message
+    # Drop the word the limit splits, if there are others: half a secret would slip
+    # past the scrubber.
+    words = message[:_MAX_READ].split()
+    return " ".join(words[:-1] if len(words) > 1 else words)
+
+
+def _parameterize(text: str) -> str:
     # Every whitespace character but the space is unprintable: most texts need no rewrite.
     if "  " in text or not text.isprintable():
         text = _WHITESPACE.sub(" ", text)
@@ -287,6 +336,6 @@ def _bound(text: str) -> str:
     others = [i for i in range(len(head) - 1, 0, -1) if not head[i].isalnum()]
     for end in spaces + others:
         candidate = head[:end] + ELLIPSIS
-        if _rewrite(candidate) == candidate:
+        if normalize_message(candidate) == candidate:
             return candidate
     return ELLIPSIS

@@ -31,7 +31,8 @@ DIGITS: Final = tuple("0123456789")
 _START = r"(?=\S)(?<!\w(?=\w))"
 # A short word of letters alone (`connection`, `refused,`, `'Found'`): most words are, and few
 # rules can start at one, so the others are passed over there with one test per run of them.
-_NOT_PLAIN = r"""(?![^\W\d_]{1,10}(?:[\s,;)'"\]]|$))"""
+# (Eight to ten letters a-f are a hex number, `deadbeef`, not a word.)
+_NOT_PLAIN = r"""(?!(?![a-f]{8,10}\b)[^\W\d_]{1,10}(?:[\s,;)'"\]]|$))"""
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from typing import Any
 from failtrack_pipeline.base.categories import ErrorCategory
 from failtrack_pipeline.base.categorize import MessageRule, categorize, group_name
 from failtrack_pipeline.base.errors import FailtrackError
-from failtrack_pipeline.base.normalize import GROUPING_VERSION, normalize_message
+from failtrack_pipeline.base.normalize import GROUPING_VERSION, normalize_scrubbed
 from failtrack_pipeline.base.scrub import scrub_secrets
 from failtrack_pipeline.db.schema import SCRAPE_STAGE
 
@@ -25,8 +25,12 @@ USER_NAMED = 0
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 # Per-event failures repeat the same few texts; caching keeps tracking off the hot path's bill.
-_normalized = lru_cache(maxsize=16_384)(normalize_message)
 _scrubbed = lru_cache(maxsize=16_384)(scrub_secrets)
+
+
+@lru_cache(maxsize=16_384)
+def _normalized(raw: str) -> str:
+    return normalize_scrubbed(_scrubbed(raw))
 
 
 @dataclass(frozen=True, slots=True)

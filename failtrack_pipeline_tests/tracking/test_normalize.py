@@ -4,7 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from failtrack_pipeline.base.normalize import MAX_LENGTH, normalize_message
+from failtrack_pipeline.base.normalize import MAX_LENGTH, normalize_message, normalize_scrubbed
+from failtrack_pipeline.base.scrub import scrub_secrets
 
 
 @pytest.mark.parametrize(
@@ -48,7 +49,7 @@ from failtrack_pipeline.base.normalize import MAX_LENGTH, normalize_message
         ),
         (
             "latitude 52.3731 out of range after 1500ms (attempt 3)",
-            "latitude <float> out of range after <int>ms (attempt <int>)",
+            "latitude <float> out of range after <duration> (attempt <int>)",
         ),
         (
             'venue "Paradiso" has no address',
@@ -69,7 +70,7 @@ def test_variable_parts_become_placeholders(message: str, expected: str) -> None
     [
         "utf8 codec error: http2 stream reset over ipv4 while parsing h1",
         "can't parse the venue's address",
-        "deadbeef is a word, not an id",
+        "decade is a word, not an id",
     ],
 )
 def test_numbers_inside_words_and_apostrophes_are_kept(message: str) -> None:
@@ -158,3 +159,8 @@ def test_normalizing_never_raises_is_bounded_and_idempotent(message: str) -> Non
 
     assert len(once) <= MAX_LENGTH
     assert normalize_message(once) == once
+
+
+@given(MESSAGE_LIKE_TEXT)
+def test_normalizing_a_scrubbed_text_skips_only_the_scrub(message: str) -> None:
+    assert normalize_scrubbed(scrub_secrets(message)) == normalize_message(message)
