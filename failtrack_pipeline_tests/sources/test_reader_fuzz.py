@@ -271,8 +271,20 @@ def test_any_csv_feed_gives_events_categorized_errors_or_one_feed_error(
     items = assert_events_or_categorized_errors(feed_source(SourceKind.CSV, path))
     text = feed.decode("utf-8", "surrogateescape")
     if items:
-        rows = [row for row in csv.reader(io.StringIO(text, newline="")) if row]
-        assert len(items) == len(rows) - 1  # one outcome per row below the header
+        assert len(items) == _csv_rows(text) - 1  # one outcome per row below the header
+
+
+def _csv_rows(text: str) -> int:
+    """Rows `csv` reads, a row it refuses (a field over its limit) counted as one, as the
+    reader does."""
+    reader, count = csv.reader(io.StringIO(text, newline="")), 0
+    while True:
+        try:
+            count += bool(next(reader))
+        except StopIteration:
+            return count
+        except csv.Error:
+            count += 1
 
 
 @FUZZ
