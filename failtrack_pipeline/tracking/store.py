@@ -19,6 +19,7 @@ same problems under their new names instead of a flood of "new" groups.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -143,20 +144,13 @@ def write_groups(connection: sa.Connection, groups: list[FailureGroup], run_id: 
     the benchmark's one-upsert-per-failure baseline, which calls this once per failure).
     """
     _upsert(connection, groups, run_id)
-    connection.execute(
-        _statements(connection).add_days,
-        [
-            {
-                "fingerprint": g.fingerprint,
-                "day": day,
-                "source_id": g.source_id,
-                "stage": g.stage,
-                "occurrences": n,
-            }
-            for g in groups
-            for day, n in sorted(g.days.items())
-        ],
-    )
+    statements = _statements(connection)
+    days = [
+        (g.fingerprint, day, g.source_id, g.stage, n)
+        for g in groups
+        for day, n in sorted(g.days.items())
+    ]
+    connection.execute(statements.add_days, statements.days.params(days))
     reopen_seen_resolved(connection, [(g.fingerprint, g.last_seen_at) for g in groups])
 
 
@@ -194,14 +188,96 @@ def _store_counts(
         )
 
 
+_GROUP_COLUMNS = (
+    "fingerprint",
+    "source_id",
+    "error_category",
+    "error_message",
+    "example_message",
+    "sample_external_ids",
+    "occurrence_count",
+    "first_seen_at",
+    "last_seen_at",
+    "last_run_id",
+    "grouping_version",
+    "stage",
+)
+_DAY_COLUMNS = ("fingerprint", "day", "source_id", "stage", "occurrences")
+
+
+@dataclass(frozen=True)
+class _BoundRows:
+    """A chunk of rows bound as one parameter and read back as a SELECT: on PostgreSQL one
+    array per column, unnested; on SQLite one JSON array of rows, read by `json_each`.
+
+    A statement run with one parameter set per row costs SQLAlchemy and the driver more per
+    row than the database's work (on PostgreSQL, psycopg parsed each multi-row VALUES that
+    SQLAlchemy's "insertmanyvalues" rendered, too long for its cache: 67 µs per row); one
+    parameter per column or per chunk leaves the per-row work to C.
+    """
+
+    select: sa.Select[Any]
+    names: tuple[str, ...]  # the bound parameters: one per column (PostgreSQL), one (SQLite)
+    processors: tuple[Any, ...]  # SQLite: each column's bind processor, applied before JSON
+
+    @classmethod
+    def of(cls, postgres: bool, table: sa.Table, columns: Sequence[str]) -> _BoundRows:
+        """Rows of `columns` of `table`, in that order; JSON columns are bound as JSON text."""
+        if postgres:
+            names = tuple(f"{table.name}_{name}" for name in columns)
+            unnested = (
+                sa.func.unnest(
+                    *(
+                        sa.bindparam(key, type_=postgresql.ARRAY(_bound_type(table.c[name])))
+                        for key, name in zip(names, columns, strict=True)
+                    )
+                )
+                .table_valued(*columns)
+                .render_derived()
+            )
+            values = [_json_as_json(table.c[name], unnested.c[name]) for name in columns]
+            return cls(sa.select(*values).where(sa.true()), names, ())
+        rows = sa.func.json_each(sa.bindparam(table.name)).table_valued("value")
+        values = [sa.func.json_extract(rows.c.value, f"$[{i}]") for i in range(len(columns))]
+        dialect = sqlite.dialect()
+        processors = tuple(
+            _bound_type(table.c[name]).dialect_impl(dialect).bind_processor(dialect)
+            for name in columns
+        )
+        # WHERE: SQLite would read the ON of ON CONFLICT as a join's otherwise.
+        return cls(sa.select(*values).where(sa.true()), (table.name,), processors)
+
+    def params(self, rows: Sequence[tuple[Any, ...]]) -> dict[str, Any]:
+        if not self.processors:
+            return dict(zip(self.names, map(list, zip(*rows, strict=True)), strict=True))
+        convert = [(i, p) for i, p in enumerate(self.processors) if p is not None]
+        converted = []
+        for row in rows:
+            values = list(row)
+            for i, process in convert:
+                values[i] = process(values[i])
+            converted.append(values)
+        return {self.names[0]: json.dumps(converted)}
+
+
+def _bound_type(column: sa.Column[Any]) -> sa.types.TypeEngine[Any]:
+    """JSON is bound as its text; strings without their length, which a cast to VARCHAR(n)
+    would cut silently where the column refuses a value too long."""
+    return sa.Text() if isinstance(column.type, sa.JSON | sa.String) else column.type
+
+
+def _json_as_json(column: sa.Column[Any], value: Any) -> Any:
+    return sa.cast(value, sa.JSON) if isinstance(column.type, sa.JSON) else value
+
+
 @dataclass(frozen=True)
 class _Statements:
-    """The two upserts, built once per dialect and run with many parameter sets, so that
-    SQLAlchemy compiles each once and batches the rows itself ("insertmanyvalues"): a
-    multi-row VALUES built per chunk was compiled anew every time, which cost more than
-    the database's work."""
+    """The two upserts, built once per dialect (so SQLAlchemy compiles each once), each
+    reading its chunk of rows from `_BoundRows`."""
 
+    groups: _BoundRows
     upsert_groups: Any
+    days: _BoundRows
     add_days: Any
 
 
@@ -209,7 +285,10 @@ class _Statements:
 def _dialect_statements(postgres: bool) -> _Statements:
     greatest, least = (sa.func.greatest, sa.func.least) if postgres else (sa.func.max, sa.func.min)
     table = failures_table
-    insert = (postgresql if postgres else sqlite).insert(table)
+    groups = _BoundRows.of(postgres, table, _GROUP_COLUMNS)
+    insert = (postgresql if postgres else sqlite).insert(table).from_select(
+        _GROUP_COLUMNS, groups.select
+    )
     newer = insert.excluded.last_seen_at >= table.c.last_seen_at
     upsert_groups = insert.on_conflict_do_update(
         index_elements=[table.c.fingerprint],
@@ -223,12 +302,15 @@ def _dialect_statements(postgres: bool) -> _Statements:
             "last_run_id": sa.case((newer, insert.excluded.last_run_id), else_=table.c.last_run_id),
         },
     ).returning(table.c.id, table.c.fingerprint, table.c.sample_external_ids)
-    days = (postgresql if postgres else sqlite).insert(days_table)
-    add_days = days.on_conflict_do_update(
-        index_elements=[days_table.c.fingerprint, days_table.c.day],
-        set_={"occurrences": days_table.c.occurrences + days.excluded.occurrences},
+    days = _BoundRows.of(postgres, days_table, _DAY_COLUMNS)
+    add = (postgresql if postgres else sqlite).insert(days_table).from_select(
+        _DAY_COLUMNS, days.select
     )
-    return _Statements(upsert_groups=upsert_groups, add_days=add_days)
+    add_days = add.on_conflict_do_update(
+        index_elements=[days_table.c.fingerprint, days_table.c.day],
+        set_={"occurrences": days_table.c.occurrences + add.excluded.occurrences},
+    )
+    return _Statements(groups=groups, upsert_groups=upsert_groups, days=days, add_days=add_days)
 
 
 def _statements(connection: sa.Connection) -> _Statements:
@@ -239,25 +321,28 @@ def _upsert(connection: sa.Connection, groups: list[FailureGroup], run_id: str) 
     """Upsert the groups' rows; then merge samples into the rows that existed, which the
     upsert holds locked. A new row is inserted with its samples, and RETURNING gives them
     back unchanged: nothing to merge, so only rows seen before are written twice."""
+    statements = _statements(connection)
     rows = connection.execute(
-        _statements(connection).upsert_groups,
-        [
-            {
-                "fingerprint": group.fingerprint,
-                "source_id": group.source_id,
-                "error_category": group.category.value,
-                "error_message": group.message,
-                "example_message": group.example,
-                "sample_external_ids": group.samples,
-                "occurrence_count": group.count,
-                "first_seen_at": group.first_seen_at,
-                "last_seen_at": group.last_seen_at,
-                "last_run_id": run_id,
-                "grouping_version": group.grouping_version,
-                "stage": group.stage,
-            }
-            for group in groups
-        ],
+        statements.upsert_groups,
+        statements.groups.params(
+            [
+                (
+                    group.fingerprint,
+                    group.source_id,
+                    group.category.value,
+                    group.message,
+                    group.example,
+                    json.dumps(group.samples),
+                    group.count,
+                    group.first_seen_at,
+                    group.last_seen_at,
+                    run_id,
+                    group.grouping_version,
+                    group.stage,
+                )
+                for group in groups
+            ]
+        ),
     )
     by_fingerprint = {group.fingerprint: group for group in groups}
     updates = []
