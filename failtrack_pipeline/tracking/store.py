@@ -30,6 +30,7 @@ from weakref import WeakSet
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 
 from failtrack_pipeline.base.categories import ErrorCategory
 from failtrack_pipeline.base.normalize import GROUPING_VERSION, normalize_message
@@ -144,13 +145,12 @@ def write_groups(connection: sa.Connection, groups: list[FailureGroup], run_id: 
     the benchmark's one-upsert-per-failure baseline, which calls this once per failure).
     """
     _upsert(connection, groups, run_id)
-    statements = _statements(connection)
     days = [
         (g.fingerprint, day, g.source_id, g.stage, n)
         for g in groups
         for day, n in sorted(g.days.items())
     ]
-    connection.execute(statements.add_days, statements.days.params(days))
+    connection.execute(_statements(connection).add_days, {days_table.name: days})
     reopen_seen_resolved(connection, [(g.fingerprint, g.last_seen_at) for g in groups])
 
 
@@ -205,79 +205,81 @@ _GROUP_COLUMNS = (
 _DAY_COLUMNS = ("fingerprint", "day", "source_id", "stage", "occurrences")
 
 
-@dataclass(frozen=True)
-class _BoundRows:
-    """A chunk of rows bound as one parameter and read back as a SELECT: on PostgreSQL one
-    array per column, unnested; on SQLite one JSON array of rows, read by `json_each`.
+class _JSONRows(sa.TypeDecorator[Sequence[tuple[Any, ...]]]):
+    """A chunk of rows bound as one parameter: a JSON array of rows, each value as its
+    column's type binds it (JSON columns as their text), which the database unpacks
+    (`_rows_of`).
 
-    A statement run with one parameter set per row costs SQLAlchemy and the driver more per
-    row than the database's work (on PostgreSQL, psycopg parsed each multi-row VALUES that
-    SQLAlchemy's "insertmanyvalues" rendered, too long for its cache: 67 µs per row); one
-    parameter per column or per chunk leaves the per-row work to C.
+    A statement run with one parameter set per row cost SQLAlchemy and the driver more per
+    row than the database's work: on PostgreSQL psycopg parsed every multi-row VALUES that
+    SQLAlchemy's "insertmanyvalues" rendered (too long for its cache), 67 µs per row, and
+    dumps array parameters in Python. One JSON text is made and read in C.
     """
 
-    select: sa.Select[Any]
-    names: tuple[str, ...]  # the bound parameters: one per column (PostgreSQL), one (SQLite)
-    processors: tuple[Any, ...]  # SQLite: each column's bind processor, applied before JSON
+    impl = sa.Text
+    cache_ok = True
 
-    @classmethod
-    def of(cls, postgres: bool, table: sa.Table, columns: Sequence[str]) -> _BoundRows:
-        """Rows of `columns` of `table`, in that order; JSON columns are bound as JSON text."""
-        if postgres:
-            names = tuple(f"{table.name}_{name}" for name in columns)
-            unnested = (
-                sa.func.unnest(
-                    *(
-                        sa.bindparam(key, type_=postgresql.ARRAY(_bound_type(table.c[name])))
-                        for key, name in zip(names, columns, strict=True)
-                    )
-                )
-                .table_valued(*columns)
-                .render_derived()
+    def __init__(self, types: tuple[sa.types.TypeEngine[Any], ...]) -> None:
+        super().__init__()
+        self.types = types
+
+    def process_bind_param(
+        self, value: Sequence[tuple[Any, ...]] | None, dialect: Dialect
+    ) -> str | None:
+        if value is None:
+            return None
+        convert = [
+            (
+                i,
+                json.dumps
+                if isinstance(t, sa.JSON)
+                else t.dialect_impl(dialect).bind_processor(dialect),
             )
-            values = [_json_as_json(table.c[name], unnested.c[name]) for name in columns]
-            return cls(sa.select(*values).where(sa.true()), names, ())
-        rows = sa.func.json_each(sa.bindparam(table.name)).table_valued("value")
-        values = [sa.func.json_extract(rows.c.value, f"$[{i}]") for i in range(len(columns))]
-        dialect = sqlite.dialect()
-        processors = tuple(
-            _bound_type(table.c[name]).dialect_impl(dialect).bind_processor(dialect)
-            for name in columns
-        )
-        # WHERE: SQLite would read the ON of ON CONFLICT as a join's otherwise.
-        return cls(sa.select(*values).where(sa.true()), (table.name,), processors)
-
-    def params(self, rows: Sequence[tuple[Any, ...]]) -> dict[str, Any]:
-        if not self.processors:
-            return dict(zip(self.names, map(list, zip(*rows, strict=True)), strict=True))
-        convert = [(i, p) for i, p in enumerate(self.processors) if p is not None]
-        converted = []
-        for row in rows:
+            for i, t in enumerate(self.types)
+        ]
+        convert = [(i, process) for i, process in convert if process is not None]
+        rows = []
+        for row in value:
             values = list(row)
             for i, process in convert:
                 values[i] = process(values[i])
-            converted.append(values)
-        return {self.names[0]: json.dumps(converted)}
+            rows.append(values)
+        return json.dumps(rows, default=_isoformat)
 
 
-def _bound_type(column: sa.Column[Any]) -> sa.types.TypeEngine[Any]:
-    """JSON is bound as its text; strings without their length, which a cast to VARCHAR(n)
-    would cut silently where the column refuses a value too long."""
-    return sa.Text() if isinstance(column.type, sa.JSON | sa.String) else column.type
+def _isoformat(value: Any) -> str:
+    if isinstance(value, date):  # PostgreSQL binds times and days as they are: its text
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
-def _json_as_json(column: sa.Column[Any], value: Any) -> Any:
-    return sa.cast(value, sa.JSON) if isinstance(column.type, sa.JSON) else value
+def _rows_of(postgres: bool, table: sa.Table, columns: Sequence[str]) -> sa.Select[Any]:
+    """The rows of the parameter named after `table` (`_JSONRows` of `columns`) as a SELECT."""
+    types = tuple(table.c[name].type for name in columns)
+    rows = sa.bindparam(table.name, type_=_JSONRows(types))
+    if postgres:
+        each = sa.func.json_array_elements(sa.cast(rows, postgresql.JSON)).table_valued(
+            sa.column("value", postgresql.JSON)
+        )
+        # From text: strings without their length, as a cast to VARCHAR(n) would cut
+        # silently where the column refuses a value too long.
+        values = [
+            sa.cast(each.c.value[i].astext, sa.Text() if isinstance(t, sa.String) else t)
+            for i, t in enumerate(types)
+        ]
+    else:
+        each = sa.func.json_each(rows).table_valued("value")
+        values = [sa.func.json_extract(each.c.value, f"$[{i}]") for i in range(len(types))]
+    # WHERE: SQLite would read the ON of ON CONFLICT as a join's otherwise.
+    return sa.select(*values).where(sa.true())
 
 
 @dataclass(frozen=True)
 class _Statements:
     """The two upserts, built once per dialect (so SQLAlchemy compiles each once), each
-    reading its chunk of rows from `_BoundRows`."""
+    reading its chunk of rows from one parameter (`_JSONRows`)."""
 
-    groups: _BoundRows
     upsert_groups: Any
-    days: _BoundRows
     add_days: Any
 
 
@@ -285,9 +287,10 @@ class _Statements:
 def _dialect_statements(postgres: bool) -> _Statements:
     greatest, least = (sa.func.greatest, sa.func.least) if postgres else (sa.func.max, sa.func.min)
     table = failures_table
-    groups = _BoundRows.of(postgres, table, _GROUP_COLUMNS)
-    insert = (postgresql if postgres else sqlite).insert(table).from_select(
-        _GROUP_COLUMNS, groups.select
+    insert = (
+        (postgresql if postgres else sqlite)
+        .insert(table)
+        .from_select(_GROUP_COLUMNS, _rows_of(postgres, table, _GROUP_COLUMNS))
     )
     newer = insert.excluded.last_seen_at >= table.c.last_seen_at
     upsert_groups = insert.on_conflict_do_update(
@@ -301,16 +304,17 @@ def _dialect_statements(postgres: bool) -> _Statements:
             ),
             "last_run_id": sa.case((newer, insert.excluded.last_run_id), else_=table.c.last_run_id),
         },
-    ).returning(table.c.id, table.c.fingerprint, table.c.sample_external_ids)
-    days = _BoundRows.of(postgres, days_table, _DAY_COLUMNS)
-    add = (postgresql if postgres else sqlite).insert(days_table).from_select(
-        _DAY_COLUMNS, days.select
+    ).returning(table.c.id, table.c.fingerprint, sa.cast(table.c.sample_external_ids, sa.Text))
+    add = (
+        (postgresql if postgres else sqlite)
+        .insert(days_table)
+        .from_select(_DAY_COLUMNS, _rows_of(postgres, days_table, _DAY_COLUMNS))
     )
     add_days = add.on_conflict_do_update(
         index_elements=[days_table.c.fingerprint, days_table.c.day],
         set_={"occurrences": days_table.c.occurrences + add.excluded.occurrences},
     )
-    return _Statements(groups=groups, upsert_groups=upsert_groups, days=days, add_days=add_days)
+    return _Statements(upsert_groups=upsert_groups, add_days=add_days)
 
 
 def _statements(connection: sa.Connection) -> _Statements:
@@ -319,36 +323,33 @@ def _statements(connection: sa.Connection) -> _Statements:
 
 def _upsert(connection: sa.Connection, groups: list[FailureGroup], run_id: str) -> None:
     """Upsert the groups' rows; then merge samples into the rows that existed, which the
-    upsert holds locked. A new row is inserted with its samples, and RETURNING gives them
-    back unchanged: nothing to merge, so only rows seen before are written twice."""
-    statements = _statements(connection)
-    rows = connection.execute(
-        statements.upsert_groups,
-        statements.groups.params(
-            [
-                (
-                    group.fingerprint,
-                    group.source_id,
-                    group.category.value,
-                    group.message,
-                    group.example,
-                    json.dumps(group.samples),
-                    group.count,
-                    group.first_seen_at,
-                    group.last_seen_at,
-                    run_id,
-                    group.grouping_version,
-                    group.stage,
-                )
-                for group in groups
-            ]
-        ),
-    )
+    upsert holds locked. A new row is inserted with its samples, and RETURNING gives back
+    their JSON text unchanged (SQLite and PostgreSQL's `json` keep it as written): nothing
+    to parse or merge, so only rows seen before are parsed and written twice."""
+    rows = [
+        (
+            group.fingerprint,
+            group.source_id,
+            group.category.value,
+            group.message,
+            group.example,
+            group.samples,
+            group.count,
+            group.first_seen_at,
+            group.last_seen_at,
+            run_id,
+            group.grouping_version,
+            group.stage,
+        )
+        for group in groups
+    ]
+    stored = connection.execute(_statements(connection).upsert_groups, {failures_table.name: rows})
     by_fingerprint = {group.fingerprint: group for group in groups}
     updates = []
-    for row_id, key, stored in rows:
-        merged = merge_samples(by_fingerprint[key].samples, stored)
-        if merged != stored:
+    for row_id, key, text in stored:
+        samples = by_fingerprint[key].samples
+        if text != json.dumps(samples):
+            merged = merge_samples(samples, json.loads(text))
             updates.append({"row_id": row_id, "samples": merged})
     _set_samples(connection, updates)
 
