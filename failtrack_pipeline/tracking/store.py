@@ -207,8 +207,8 @@ _DAY_COLUMNS = ("fingerprint", "day", "source_id", "stage", "occurrences")
 
 class _JSONRows(sa.TypeDecorator[Sequence[tuple[Any, ...]]]):
     """A chunk of rows bound as one parameter: a JSON array of rows, each value as its
-    column's type binds it (JSON columns as their text), which the database unpacks
-    (`_rows_of`).
+    column's type binds it, which the database unpacks (`_rows_of`). Values of JSON
+    columns come as their text, which the caller may need again (`_upsert` does).
 
     A statement run with one parameter set per row cost SQLAlchemy and the driver more per
     row than the database's work: on PostgreSQL psycopg parsed every multi-row VALUES that
@@ -228,16 +228,11 @@ class _JSONRows(sa.TypeDecorator[Sequence[tuple[Any, ...]]]):
     ) -> str | None:
         if value is None:
             return None
-        convert = [
-            (
-                i,
-                json.dumps
-                if isinstance(t, sa.JSON)
-                else t.dialect_impl(dialect).bind_processor(dialect),
-            )
-            for i, t in enumerate(self.types)
+        processors = [
+            None if isinstance(t, sa.JSON) else t.dialect_impl(dialect).bind_processor(dialect)
+            for t in self.types
         ]
-        convert = [(i, process) for i, process in convert if process is not None]
+        convert = [(i, process) for i, process in enumerate(processors) if process is not None]
         rows = []
         for row in value:
             values = list(row)
@@ -326,6 +321,7 @@ def _upsert(connection: sa.Connection, groups: list[FailureGroup], run_id: str) 
     upsert holds locked. A new row is inserted with its samples, and RETURNING gives back
     their JSON text unchanged (SQLite and PostgreSQL's `json` keep it as written): nothing
     to parse or merge, so only rows seen before are parsed and written twice."""
+    samples = [json.dumps(group.samples) for group in groups]
     rows = [
         (
             group.fingerprint,
@@ -333,7 +329,7 @@ def _upsert(connection: sa.Connection, groups: list[FailureGroup], run_id: str) 
             group.category.value,
             group.message,
             group.example,
-            group.samples,
+            text,
             group.count,
             group.first_seen_at,
             group.last_seen_at,
@@ -341,15 +337,15 @@ def _upsert(connection: sa.Connection, groups: list[FailureGroup], run_id: str) 
             group.grouping_version,
             group.stage,
         )
-        for group in groups
+        for group, text in zip(groups, samples, strict=True)
     ]
     stored = connection.execute(_statements(connection).upsert_groups, {failures_table.name: rows})
-    by_fingerprint = {group.fingerprint: group for group in groups}
+    ours = {group.fingerprint: (group, text) for group, text in zip(groups, samples, strict=True)}
     updates = []
     for row_id, key, text in stored:
-        samples = by_fingerprint[key].samples
-        if text != json.dumps(samples):
-            merged = merge_samples(samples, json.loads(text))
+        group, written = ours[key]
+        if text != written:
+            merged = merge_samples(group.samples, json.loads(text))
             updates.append({"row_id": row_id, "samples": merged})
     _set_samples(connection, updates)
 
