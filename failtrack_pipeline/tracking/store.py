@@ -243,8 +243,8 @@ class _JSONRows(sa.TypeDecorator[Sequence[tuple[Any, ...]]]):
 
 
 def _isoformat(value: Any) -> str:
-    if isinstance(value, date):  # PostgreSQL binds times and days as they are: its text
-        return value.isoformat()
+    if isinstance(value, date):  # on PostgreSQL, times and days bind as they are
+        return value.isoformat()  # and its casts read them back from ISO text
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
@@ -345,8 +345,10 @@ def _upsert(connection: sa.Connection, groups: list[FailureGroup], run_id: str) 
     for row_id, key, text in stored:
         group, written = ours[key]
         if text != written:
-            merged = merge_samples(group.samples, json.loads(text))
-            updates.append({"row_id": row_id, "samples": merged})
+            older = json.loads(text)
+            merged = merge_samples(group.samples, older)
+            if merged != older:
+                updates.append({"row_id": row_id, "samples": merged})
     _set_samples(connection, updates)
 
 
