@@ -252,6 +252,7 @@ def _rows_of(postgres: bool, table: sa.Table, columns: Sequence[str]) -> sa.Sele
     """The rows of the parameter named after `table` (`_JSONRows` of `columns`) as a SELECT."""
     types = tuple(table.c[name].type for name in columns)
     rows = sa.bindparam(table.name, type_=_JSONRows(types))
+    values: list[sa.ColumnElement[Any]]
     if postgres:
         each = sa.func.json_array_elements(sa.cast(rows, postgresql.JSON)).table_valued(
             sa.column("value", postgresql.JSON)
