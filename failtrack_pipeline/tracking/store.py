@@ -19,6 +19,7 @@ same problems under their new names instead of a flood of "new" groups.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from weakref import WeakSet
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 
 from failtrack_pipeline.base.categories import ErrorCategory
 from failtrack_pipeline.base.normalize import GROUPING_VERSION, normalize_message
@@ -143,20 +145,12 @@ def write_groups(connection: sa.Connection, groups: list[FailureGroup], run_id: 
     the benchmark's one-upsert-per-failure baseline, which calls this once per failure).
     """
     _upsert(connection, groups, run_id)
-    connection.execute(
-        _statements(connection).add_days,
-        [
-            {
-                "fingerprint": g.fingerprint,
-                "day": day,
-                "source_id": g.source_id,
-                "stage": g.stage,
-                "occurrences": n,
-            }
-            for g in groups
-            for day, n in sorted(g.days.items())
-        ],
-    )
+    days = [
+        (g.fingerprint, day, g.source_id, g.stage, n)
+        for g in groups
+        for day, n in sorted(g.days.items())
+    ]
+    connection.execute(_statements(connection).add_days, {days_table.name: days})
     reopen_seen_resolved(connection, [(g.fingerprint, g.last_seen_at) for g in groups])
 
 
@@ -194,12 +188,92 @@ def _store_counts(
         )
 
 
+_GROUP_COLUMNS = (
+    "fingerprint",
+    "source_id",
+    "error_category",
+    "error_message",
+    "example_message",
+    "sample_external_ids",
+    "occurrence_count",
+    "first_seen_at",
+    "last_seen_at",
+    "last_run_id",
+    "grouping_version",
+    "stage",
+)
+_DAY_COLUMNS = ("fingerprint", "day", "source_id", "stage", "occurrences")
+
+
+class _JSONRows(sa.TypeDecorator[Sequence[tuple[Any, ...]]]):
+    """A chunk of rows bound as one parameter: a JSON array of rows, each value as its
+    column's type binds it, which the database unpacks (`_rows_of`). Values of JSON
+    columns come as their text, which the caller may need again (`_upsert` does).
+
+    A statement run with one parameter set per row cost SQLAlchemy and the driver more per
+    row than the database's work: on PostgreSQL psycopg parsed every multi-row VALUES that
+    SQLAlchemy's "insertmanyvalues" rendered (too long for its cache), 67 µs per row, and
+    dumps array parameters in Python. One JSON text is made and read in C.
+    """
+
+    impl = sa.Text
+    cache_ok = True
+
+    def __init__(self, types: tuple[sa.types.TypeEngine[Any], ...]) -> None:
+        super().__init__()
+        self.types = types
+
+    def process_bind_param(
+        self, value: Sequence[tuple[Any, ...]] | None, dialect: Dialect
+    ) -> str | None:
+        if value is None:
+            return None
+        processors = [
+            None if isinstance(t, sa.JSON) else t.dialect_impl(dialect).bind_processor(dialect)
+            for t in self.types
+        ]
+        convert = [(i, process) for i, process in enumerate(processors) if process is not None]
+        rows = []
+        for row in value:
+            values = list(row)
+            for i, process in convert:
+                values[i] = process(values[i])
+            rows.append(values)
+        return json.dumps(rows, default=_isoformat)
+
+
+def _isoformat(value: Any) -> str:
+    if isinstance(value, date):  # on PostgreSQL, times and days bind as they are
+        return value.isoformat()  # and its casts read them back from ISO text
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _rows_of(postgres: bool, table: sa.Table, columns: Sequence[str]) -> sa.Select[Any]:
+    """The rows of the parameter named after `table` (`_JSONRows` of `columns`) as a SELECT."""
+    types = tuple(table.c[name].type for name in columns)
+    rows = sa.bindparam(table.name, type_=_JSONRows(types))
+    values: list[sa.ColumnElement[Any]]
+    if postgres:
+        each = sa.func.json_array_elements(sa.cast(rows, postgresql.JSON)).table_valued(
+            sa.column("value", postgresql.JSON)
+        )
+        # From text: strings without their length, as a cast to VARCHAR(n) would cut
+        # silently where the column refuses a value too long.
+        values = [
+            sa.cast(each.c.value[i].astext, sa.Text() if isinstance(t, sa.String) else t)
+            for i, t in enumerate(types)
+        ]
+    else:
+        each = sa.func.json_each(rows).table_valued("value")
+        values = [sa.func.json_extract(each.c.value, f"$[{i}]") for i in range(len(types))]
+    # WHERE: SQLite would read the ON of ON CONFLICT as a join's otherwise.
+    return sa.select(*values).where(sa.true())
+
+
 @dataclass(frozen=True)
 class _Statements:
-    """The two upserts, built once per dialect and run with many parameter sets, so that
-    SQLAlchemy compiles each once and batches the rows itself ("insertmanyvalues"): a
-    multi-row VALUES built per chunk was compiled anew every time, which cost more than
-    the database's work."""
+    """The two upserts, built once per dialect (so SQLAlchemy compiles each once), each
+    reading its chunk of rows from one parameter (`_JSONRows`)."""
 
     upsert_groups: Any
     add_days: Any
@@ -209,7 +283,11 @@ class _Statements:
 def _dialect_statements(postgres: bool) -> _Statements:
     greatest, least = (sa.func.greatest, sa.func.least) if postgres else (sa.func.max, sa.func.min)
     table = failures_table
-    insert = (postgresql if postgres else sqlite).insert(table)
+    insert = (
+        (postgresql if postgres else sqlite)
+        .insert(table)
+        .from_select(_GROUP_COLUMNS, _rows_of(postgres, table, _GROUP_COLUMNS))
+    )
     newer = insert.excluded.last_seen_at >= table.c.last_seen_at
     upsert_groups = insert.on_conflict_do_update(
         index_elements=[table.c.fingerprint],
@@ -222,11 +300,15 @@ def _dialect_statements(postgres: bool) -> _Statements:
             ),
             "last_run_id": sa.case((newer, insert.excluded.last_run_id), else_=table.c.last_run_id),
         },
-    ).returning(table.c.id, table.c.fingerprint, table.c.sample_external_ids)
-    days = (postgresql if postgres else sqlite).insert(days_table)
-    add_days = days.on_conflict_do_update(
+    ).returning(table.c.id, table.c.fingerprint, sa.cast(table.c.sample_external_ids, sa.Text))
+    add = (
+        (postgresql if postgres else sqlite)
+        .insert(days_table)
+        .from_select(_DAY_COLUMNS, _rows_of(postgres, days_table, _DAY_COLUMNS))
+    )
+    add_days = add.on_conflict_do_update(
         index_elements=[days_table.c.fingerprint, days_table.c.day],
-        set_={"occurrences": days_table.c.occurrences + days.excluded.occurrences},
+        set_={"occurrences": days_table.c.occurrences + add.excluded.occurrences},
     )
     return _Statements(upsert_groups=upsert_groups, add_days=add_days)
 
@@ -237,34 +319,37 @@ def _statements(connection: sa.Connection) -> _Statements:
 
 def _upsert(connection: sa.Connection, groups: list[FailureGroup], run_id: str) -> None:
     """Upsert the groups' rows; then merge samples into the rows that existed, which the
-    upsert holds locked. A new row is inserted with its samples, and RETURNING gives them
-    back unchanged: nothing to merge, so only rows seen before are written twice."""
-    rows = connection.execute(
-        _statements(connection).upsert_groups,
-        [
-            {
-                "fingerprint": group.fingerprint,
-                "source_id": group.source_id,
-                "error_category": group.category.value,
-                "error_message": group.message,
-                "example_message": group.example,
-                "sample_external_ids": group.samples,
-                "occurrence_count": group.count,
-                "first_seen_at": group.first_seen_at,
-                "last_seen_at": group.last_seen_at,
-                "last_run_id": run_id,
-                "grouping_version": group.grouping_version,
-                "stage": group.stage,
-            }
-            for group in groups
-        ],
-    )
-    by_fingerprint = {group.fingerprint: group for group in groups}
+    upsert holds locked. A new row is inserted with its samples, and RETURNING gives back
+    their JSON text unchanged (SQLite and PostgreSQL's `json` keep it as written): nothing
+    to parse or merge, so only rows seen before are parsed and written twice."""
+    samples = [json.dumps(group.samples) for group in groups]
+    rows = [
+        (
+            group.fingerprint,
+            group.source_id,
+            group.category.value,
+            group.message,
+            group.example,
+            text,
+            group.count,
+            group.first_seen_at,
+            group.last_seen_at,
+            run_id,
+            group.grouping_version,
+            group.stage,
+        )
+        for group, text in zip(groups, samples, strict=True)
+    ]
+    stored = connection.execute(_statements(connection).upsert_groups, {failures_table.name: rows})
+    ours = {group.fingerprint: (group, text) for group, text in zip(groups, samples, strict=True)}
     updates = []
-    for row_id, key, stored in rows:
-        merged = merge_samples(by_fingerprint[key].samples, stored)
-        if merged != stored:
-            updates.append({"row_id": row_id, "samples": merged})
+    for row_id, key, text in stored:
+        group, written = ours[key]
+        if text != written:
+            older = json.loads(text)
+            merged = merge_samples(group.samples, older)
+            if merged != older:
+                updates.append({"row_id": row_id, "samples": merged})
     _set_samples(connection, updates)
 
 

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import multiprocessing
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
+import pytest
 import sqlalchemy as sa
 
 from failtrack_pipeline.base.categories import ErrorCategory
-from failtrack_pipeline.db.engine import create_db_engine
+from failtrack_pipeline.db.engine import WriteRefusal, create_db_engine, write_refusal
 from failtrack_pipeline.db.schema import discovery_event_failure_days as days_table
 from failtrack_pipeline.db.schema import discovery_event_failures as failures_table
 from failtrack_pipeline.tracking.failures import FailureRecord
@@ -140,6 +141,30 @@ def test_one_statement_of_new_and_known_groups_merges_only_the_known_samples(
         **{f"known {i}": (2, [f"new{i}", f"old{i}"]) for i in range(3)},
         **{f"fresh {i}": (1, [f"new{i}"]) for i in range(3)},
     }
+
+
+def test_rows_bound_as_one_json_text_come_back_as_written(engine: sa.Engine) -> None:
+    """A chunk's rows reach the database as one JSON text: quotes, backslashes, JSON-like
+    text, non-ASCII and times in another zone (to the microsecond) survive it."""
+    tricky = 'say "hi" \\ {"a": [1]} \u00e9\u20ac\U0001f600 \\u0041 \t tab'
+    east = datetime(2026, 11, 2, 0, 30, 0, 123456, tzinfo=timezone(timedelta(hours=2)))
+    batch = [failure(tricky, 'id "1" \\', at=east, example=tricky + " example")]
+    record_failures(engine, batch, run_id="r", batch="b")
+    (row,) = rows(engine)
+    assert (row.error_message, row.example_message) == (tricky, tricky + " example")
+    assert row.sample_external_ids == ['id "1" \\']
+    assert row.first_seen_at == row.last_seen_at == east
+    with engine.connect() as connection:
+        (day,) = connection.execute(sa.select(days_table.c.day)).scalars()
+    assert day == east.astimezone(UTC).date()
+
+
+def test_a_naive_time_is_refused_as_content_and_nothing_is_written(engine: sa.Engine) -> None:
+    naive = failure("title missing", at=datetime(2026, 11, 1, 12, 0))
+    with pytest.raises(sa.exc.StatementError) as refused:
+        record_failures(engine, [failure("venue missing"), naive], run_id="r", batch="b")
+    assert write_refusal(refused.value) is WriteRefusal.CONTENT
+    assert rows(engine) == []
 
 
 def _writer(url: str, writer: int, batches: int) -> None:
