@@ -80,6 +80,7 @@ class SourceScrape:
         self.seen_ids: set[str] = set()  # of `only`, those the feed still has
         self.succeeded_ids: set[str] = set()  # of `only`, those that are events now
         self._events: dict[str, Event] = {}
+        self._counted = 0  # of `_events`, those already in `coverage`
         self._failures: list[FailureRecord] = []
         self._batches = 0
         self._batch: str | None = None  # the name of `_failures` once they were first flushed
@@ -100,6 +101,7 @@ class SourceScrape:
                 else:
                     self._succeed(item)
             self._judge_yield()
+            self._count_coverage()
             if self.only is None:  # a retry of a few events says nothing about coverage
                 record_coverage(
                     self.engine,
@@ -117,7 +119,6 @@ class SourceScrape:
 
     def _succeed(self, event: Event) -> None:
         self.outcome.add_success()
-        self.coverage.add(event)
         if self.only is not None:
             self.succeeded_ids.add(event.external_id)
         self._events[event.external_id] = event
@@ -147,8 +148,15 @@ class SourceScrape:
         self._failures.append(failure)
         self._flush_failures(SILENT_FAILURE_BATCH)
 
+    def _count_coverage(self) -> None:
+        """Count the gathered events not yet counted into `coverage`."""
+        events = list(self._events.values())
+        self.coverage.add(events[self._counted :])
+        self._counted = len(events)
+
     def _flush_events(self) -> None:
         if self._events:
+            self._count_coverage()
             upsert_events(
                 self.engine,
                 list(self._events.values()),
@@ -156,6 +164,7 @@ class SourceScrape:
                 now=datetime.now(UTC),
             )
             self._events.clear()
+            self._counted = 0
 
     def _flush_failures(self, batch: str | None = None) -> None:
         """Record the gathered failures as one batch, named once: if recording raises (even

@@ -51,6 +51,16 @@ def compile_getter(path: str) -> Callable[[Any], Any]:
     steps = tuple(int(segment) if segment.isdecimal() else segment for segment in segments)
     if len(steps) == 1 and isinstance(key := steps[0], str):  # the most common path
         return lambda document: document.get(key) if isinstance(document, dict) else None
+    if all(isinstance(step, str) for step in steps):  # keys only: no index to tell apart
+
+        def keys(document: Any) -> Any:
+            for step in steps:
+                if not isinstance(document, dict):
+                    return None
+                document = document.get(step)
+            return document
+
+        return keys
 
     def walk(document: Any) -> Any:
         value = document

@@ -17,6 +17,7 @@ import math
 import re
 from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta, tzinfo
+from itertools import repeat
 from typing import Any, Final
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -230,8 +231,9 @@ def _text(raw: RawRecord, field: str, error: type[EventError] = InvalidFieldErro
 
 def _clean(text: str) -> str:
     # Printable text holds no control character, surrogate or whitespace but the space: with
-    # no space doubled or at an end it is clean already, which is found in C.
-    if text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
+    # no space doubled or at an end (strip then gives the text itself) it is clean already,
+    # which is found in C.
+    if text.isprintable() and text.strip() is text and "  " not in text:
         return text
     return " ".join(_CONTROL.sub("", text).split())
 
@@ -339,7 +341,7 @@ def _performers(value: Any) -> tuple[str, ...]:
         return ()
     if isinstance(value, str):
         names: Iterable[str] = _PERFORMER_SEPARATORS.split(value)
-    elif isinstance(value, list | tuple) and all(isinstance(item, str) for item in value):
+    elif isinstance(value, list | tuple) and all(map(isinstance, value, repeat(str))):
         names = value
     else:
         kind = type(value).__name__
@@ -347,8 +349,7 @@ def _performers(value: Any) -> tuple[str, ...]:
             odd = {type(item).__name__ for item in value if not isinstance(item, str)}
             kind += f" of {', '.join(sorted(odd))}"
         raise PerformerError(f"performers must be text or a list of texts, got {kind}")
-    cleaned = (_clean(name) for name in names)
-    return tuple(dict.fromkeys(name for name in cleaned if name))
+    return tuple(dict.fromkeys(filter(None, map(_clean, names))))
 
 
 def _url(raw: RawRecord) -> str | None:

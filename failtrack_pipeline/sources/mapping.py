@@ -38,14 +38,16 @@ def record_mapper(
     by the function `getter` made for it (returning None: not there). Built once per feed,
     so the per-record work is one call per path."""
     plan = [
-        (name, tuple(getter(path) for path in spec) if isinstance(spec, list) else getter(spec))
+        (name, True, tuple(getter(path) for path in spec))
+        if isinstance(spec, list)
+        else (name, False, getter(spec))
         for name, spec in fields.items()
     ]
 
     def mapped(item: Any) -> RawRecord:
         record: RawRecord = {}
-        for name, get in plan:
-            if isinstance(get, tuple):
+        for name, join, get in plan:
+            if join:
                 value = joined(path_get(item) for path_get in get)
             else:
                 value = get(item)
@@ -76,6 +78,8 @@ def plain(value: Any) -> Any:
     """JSON numbers arrive as Decimal (exact, and 1e400 does not stop the parser): an int
     when whole, else a float (perhaps inf, which validation rejects for that record)."""
     if isinstance(value, Decimal):
+        if value != value.to_integral_value():  # a fraction: its exponent is negative
+            return float(value)
         exponent = value.as_tuple().exponent
         if exponent == 0 or (exponent in range(1, 30) and value.adjusted() < 30):
             return int(value)  # as written, or a short 1e3: never a 10**400 built from "1e400"
