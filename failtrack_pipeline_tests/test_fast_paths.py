@@ -3,12 +3,16 @@
 Each shortcut is fuzzed against what it skips: a plain dotted path's direct walk against
 JMESPath's interpreter, the clean-text test against the cleaning regex, the plain-URL
 pattern against urlsplit, the cached date reading against a fresh one, UTCDateTime's one-step
-SQLite text against the text SQLAlchemy's own DATETIME makes.
+SQLite text against the text SQLAlchemy's own DATETIME makes, coverage counted by C loops
+against a test per field and event, a JSON number's shortcut to float against its exponent,
+and the events' rows with remembered conversions against rows converted afresh.
 """
 
 from __future__ import annotations
 
+from dataclasses import astuple
 from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -17,12 +21,17 @@ import jmespath
 import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects import postgresql, sqlite
 
+from failtrack_pipeline import source_scrape
+from failtrack_pipeline.base.events import Event
 from failtrack_pipeline.base.paths import _from_dotted, compile_getter
 from failtrack_pipeline.db.schema import UTCDateTime
+from failtrack_pipeline.db.schema import events as events_table
 from failtrack_pipeline.processing import dates
 from failtrack_pipeline.processing.validate import _CONTROL, _PLAIN_HTTP_URL, _clean
+from failtrack_pipeline.sources.mapping import plain
+from failtrack_pipeline.tracking.coverage import FieldCoverage
 
 KEYS = st.sampled_from(["a", "b", "0", "1", "item", "Meeting Date", "x y"])
 JSON = st.recursive(
@@ -90,3 +99,105 @@ def test_a_utc_datetime_binds_on_sqlite_as_sqlalchemy_writes_it(moment: datetime
     column_type = UTCDateTime().dialect_impl(dialect)
     general = sa.types.TypeDecorator.bind_processor(column_type, dialect)
     assert column_type.bind_processor(dialect)(moment) == general(moment)
+
+
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+# Equal values that convert differently: wall times of the autumn fold (same zone, so equal)
+# an hour apart, and numbers that JSON writes as 1, true and 1.0.
+MOMENTS = st.sampled_from(
+    [
+        datetime(2026, 10, 25, 2, 30, tzinfo=AMSTERDAM),
+        datetime(2026, 10, 25, 2, 30, tzinfo=AMSTERDAM, fold=1),
+        datetime(2026, 10, 25, 0, 30, tzinfo=UTC),
+        datetime(2026, 10, 25, 1, 30, tzinfo=UTC),
+        datetime(2027, 3, 1, 19, 0, tzinfo=UTC),
+    ]
+) | st.datetimes(timezones=st.just(UTC))
+PERFORMERS = st.sampled_from([(), ("",), ("a",), ("a", "b"), (1,), (True,), (1.0,)]) | st.tuples(
+    st.text(max_size=3)
+)
+EVENTS = st.builds(
+    Event,
+    source_id=st.just("s"),
+    external_id=st.text(min_size=1, max_size=3),
+    title=st.just("t"),
+    starts_at=MOMENTS,
+    ends_at=st.none() | MOMENTS,
+    venue_name=st.sampled_from([None, "", "Hall"]),
+    venue_address=st.sampled_from([None, "", "Kade 1"]),
+    latitude=st.sampled_from([None, 0.0, -0.0, 52.3]),
+    longitude=st.sampled_from([None, 0.0, 4.8]),
+    category=st.sampled_from([None, "", "music"]),
+    performers=PERFORMERS,
+    url=st.sampled_from([None, "", "https://x.org"]),
+)
+FILLED_BY_FIELD = {  # the rule as it read before coverage was counted by C loops
+    "ends_at": lambda event: event.ends_at is not None,
+    "venue_name": lambda event: bool(event.venue_name),
+    "venue_address": lambda event: bool(event.venue_address),
+    "coordinates": lambda event: event.latitude is not None and event.longitude is not None,
+    "category": lambda event: bool(event.category),
+    "performers": lambda event: bool(event.performers),
+    "url": lambda event: bool(event.url),
+}
+
+
+@settings(max_examples=300)
+@given(events=st.lists(EVENTS, max_size=8))
+def test_coverage_counted_a_batch_at_a_time_is_a_test_per_field_and_event(
+    events: list[Event],
+) -> None:
+    coverage = FieldCoverage()
+    coverage.add(events[:3])
+    coverage.add(events[3:])
+    assert coverage.accepted == len(events)
+    assert coverage.filled == {
+        name: sum(map(is_filled, events)) for name, is_filled in FILLED_BY_FIELD.items()
+    }
+
+
+DECIMALS = st.decimals(allow_nan=False, allow_infinity=False) | st.sampled_from(
+    [Decimal(text) for text in ("1e3", "0e5", "1.0", "-0.0", "10e-1", "1E400", "12.5e1", "-7")]
+)
+
+
+@settings(max_examples=1000)
+@given(number=DECIMALS)
+def test_a_json_fraction_to_float_is_what_its_exponent_makes(number: Decimal) -> None:
+    exponent = number.as_tuple().exponent
+    assert isinstance(exponent, int)
+    whole = exponent == 0 or (exponent in range(1, 30) and number.adjusted() < 30)
+    expected = int(number) if whole else float(number)
+    assert repr(plain(number)) == repr(expected)
+
+
+@settings(max_examples=300)
+@given(events=st.lists(EVENTS, max_size=12), dialect=st.sampled_from(["sqlite", "postgresql"]))
+def test_rows_with_remembered_conversions_are_rows_converted_afresh(
+    events: list[Event], dialect: str
+) -> None:
+    engine_dialect = sqlite.dialect() if dialect == "sqlite" else postgresql.psycopg.dialect()
+    processors = [
+        column.type.dialect_impl(engine_dialect).bind_processor(engine_dialect)
+        for column in events_table.columns
+    ]
+    now = datetime(2026, 11, 25, tzinfo=UTC)
+    fresh = [
+        tuple(
+            value if process is None else process(value)
+            for value, process in zip(astuple(event), processors, strict=False)
+        )
+        for event in events
+    ]
+    upsert = source_scrape._EventsUpsert(engine_dialect)
+    rows = upsert.rows(events, now, "run") + upsert.rows(events[::-1], now, "run")
+    stamp = upsert.stamp(now)
+    expected = [(*row, stamp, stamp, "run") for row in fresh + fresh[::-1]]
+    assert [_comparable(row) for row in rows] == [_comparable(row) for row in expected]
+
+
+def _comparable(row: tuple[Any, ...]) -> list[str]:
+    """Each value's type and repr; psycopg's JSON wrapper by what it wraps (1 and True apart)."""
+    return [
+        f"{type(value).__name__}:{value.obj if hasattr(value, 'obj') else value!r}" for value in row
+    ]
