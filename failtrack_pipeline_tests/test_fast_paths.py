@@ -10,13 +10,17 @@ and the events' rows with remembered conversions against rows converted afresh.
 
 from __future__ import annotations
 
+import io
+import json
 from dataclasses import astuple
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
+from unittest import mock
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+import ijson
 import jmespath
 import sqlalchemy as sa
 from hypothesis import given, settings
@@ -24,12 +28,16 @@ from hypothesis import strategies as st
 from sqlalchemy.dialects import postgresql, sqlite
 
 from failtrack_pipeline import source_scrape
+from failtrack_pipeline.base.categories import ErrorCategory
+from failtrack_pipeline.base.errors import EventError, FeedError
 from failtrack_pipeline.base.events import Event
 from failtrack_pipeline.base.paths import _from_dotted, compile_getter
+from failtrack_pipeline.config.sources_file import Pagination, SourceConfig, SourceKind
 from failtrack_pipeline.db.schema import UTCDateTime
 from failtrack_pipeline.db.schema import events as events_table
 from failtrack_pipeline.processing import dates
 from failtrack_pipeline.processing.validate import _CONTROL, _PLAIN_HTTP_URL, _clean
+from failtrack_pipeline.sources import readers
 from failtrack_pipeline.sources.mapping import plain
 from failtrack_pipeline.tracking.coverage import FieldCoverage
 
@@ -201,3 +209,135 @@ def _comparable(row: tuple[Any, ...]) -> list[str]:
     return [
         f"{type(value).__name__}:{value.obj if hasattr(value, 'obj') else value!r}" for value in row
     ]
+
+
+def _event_by_event_page(source: SourceConfig, stream: io.BytesIO) -> Any:
+    """The JSON page reader as it was before the records' list went to C: every parse event
+    through this loop, the list's too (the code the shortcut stands in for)."""
+    prefix = source.records or ""
+    feed = readers._JsonInput(stream)
+    finish = readers._Finisher(source, feed)
+    rest = ijson.ObjectBuilder() if source.pagination else None
+    state, built, send, floor, depth = "before", ijson.sendable_list(), None, 0, 0
+    try:
+        for event in ijson.parse(feed, buf_size=readers.JSON_BUFFER_BYTES):
+            feed.events += 1
+            kind = event[1]
+            if kind in ("start_map", "start_array"):
+                depth += 1
+                if depth > readers.MAX_JSON_DEPTH:
+                    raise readers._too_deep()
+            elif kind in ("end_map", "end_array"):
+                depth -= 1
+            if send is not None:
+                if depth < floor:
+                    state, send = "after", None
+                    if rest is not None:
+                        rest.event(kind, event[2])
+                    continue
+                send(event)
+                if built:
+                    if state == "object":
+                        state, send = "after", None
+                        if rest is not None:
+                            rest.event("start_map", None)
+                            rest.event("end_map", None)
+                    yield finish(built.pop())
+                continue
+            if state == "before" and event[0] == prefix and kind != "map_key":
+                if kind == "start_array":
+                    item_prefix = f"{prefix}.item" if prefix else "item"
+                    state, send, floor = "list", readers._ITEMS(built, item_prefix).send, depth
+                elif kind == "start_map":
+                    state, send, floor = "object", readers._ITEMS(built, prefix).send, depth - 1
+                    send(event)
+                    continue
+                else:
+                    holds = readers._JSON_KINDS.get(kind, kind)
+                    message = f"invalid JSON feed: records path '{prefix}' holds {holds}, "
+                    raise FeedError(
+                        message + "not a list or an object", category=ErrorCategory.PARSING
+                    )
+            if rest is not None:
+                rest.event(kind, event[2])
+    except ijson.JSONError as exc:
+        raise FeedError(
+            f"invalid JSON: {readers._first_line(exc)}", category=ErrorCategory.PARSING
+        ) from None
+    if state == "before":
+        raise FeedError(
+            f"invalid JSON feed: records path '{prefix}' not found", category=ErrorCategory.PARSING
+        )
+    return rest.value if rest is not None else None
+
+
+def _outcome(page: Any) -> tuple[list[Any], tuple[Any, ...]]:
+    """What a page reader yields, then what it returns or raises."""
+    items: list[Any] = []
+    try:
+        while True:
+            item = next(page)
+            if isinstance(item, EventError):
+                item = (item.category, item.message, item.external_id)
+            items.append(item)
+    except StopIteration as stop:
+        return items, ("returned", stop.value)
+    except FeedError as error:
+        return items, ("raised", error.category, str(error))
+
+
+JSON_KEYS = st.sampled_from(["data", "events", "item", "id", "next", "x"])
+JSON_TEXT = st.text(alphabet=st.sampled_from(list('ab[]{}",:\\ NaN\u00e9')), max_size=5)
+DOCUMENTS = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 3) | st.floats(width=16) | JSON_TEXT,
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(JSON_KEYS, children, max_size=4)
+    ),
+    max_leaves=30,
+).map(json.dumps) | st.builds(
+    '{{"data": {{"events": {}, "events": {}}}, "next": 1}}'.format,
+    st.just("[]") | st.just('{"id": 1}') | st.just('[{"id": 2}]'),
+    st.just('[{"id": 3}]') | st.just("4"),
+)
+BREAKS = st.sampled_from([b"[", b"]", b"{", b"}", b'"', b"\\", b",", b"NaN", b"x", b"[" * 9])
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    document=DOCUMENTS,
+    records=st.sampled_from(["", "data", "data.events", "events", "item"]),
+    cut=st.none() | st.integers(0, 300),
+    broken=st.none() | st.tuples(st.integers(0, 300), BREAKS),
+    buffer=st.sampled_from([1, 2, 3, 5, 8, 64, 4096]),
+    depth=st.sampled_from([2, 3, 4, 6, 256]),
+    paged=st.booleans(),
+)
+def test_a_records_list_parsed_in_c_reads_as_event_by_event(
+    document: str,
+    records: str,
+    cut: int | None,
+    broken: tuple[int, bytes] | None,
+    buffer: int,
+    depth: int,
+    paged: bool,
+) -> None:
+    raw = document.encode()
+    if broken is not None:
+        raw = raw[: broken[0]] + broken[1] + raw[broken[0] :]
+    if cut is not None:
+        raw = raw[:cut]
+    source = SourceConfig(
+        id="feed",
+        name="Feed",
+        kind=SourceKind.JSON,
+        url="https://feed.example/",
+        records=records,
+        fields={"external_id": "id", "title": "x", "starts_at": "x"},
+        pagination=Pagination(next="next") if paged else None,
+    )
+    with (
+        mock.patch.object(readers, "JSON_BUFFER_BYTES", buffer),
+        mock.patch.object(readers, "MAX_JSON_DEPTH", depth),
+    ):
+        expected = _outcome(_event_by_event_page(source, io.BytesIO(raw)))
+        assert _outcome(readers._json_page(source, io.BytesIO(raw))) == expected
