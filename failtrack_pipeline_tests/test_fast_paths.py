@@ -5,13 +5,16 @@ JMESPath's interpreter, the clean-text test against the cleaning regex, the plai
 pattern against urlsplit, the cached date reading against a fresh one, UTCDateTime's one-step
 SQLite text against the text SQLAlchemy's own DATETIME makes, coverage counted by C loops
 against a test per field and event, a JSON number's shortcut to float against its exponent,
-and the events' rows with remembered conversions against rows converted afresh.
+the events' rows with remembered conversions against rows converted afresh, the records' list
+parsed in C against the reader that saw every parse event, and a CSV row zipped with its
+field names against the record its paths make.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import operator
 from dataclasses import astuple
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
@@ -38,7 +41,7 @@ from failtrack_pipeline.db.schema import events as events_table
 from failtrack_pipeline.processing import dates
 from failtrack_pipeline.processing.validate import _CONTROL, _PLAIN_HTTP_URL, _clean
 from failtrack_pipeline.sources import readers
-from failtrack_pipeline.sources.mapping import plain
+from failtrack_pipeline.sources.mapping import plain, record_mapper, row_mapper
 from failtrack_pipeline.tracking.coverage import FieldCoverage
 
 KEYS = st.sampled_from(["a", "b", "0", "1", "item", "Meeting Date", "x y"])
@@ -341,3 +344,20 @@ def test_a_records_list_parsed_in_c_reads_as_event_by_event(
     ):
         expected = _outcome(_event_by_event_page(source, io.BytesIO(raw)))
         assert _outcome(readers._json_page(source, io.BytesIO(raw))) == expected
+
+
+CELLS = st.lists(st.text(alphabet="ab ,é", max_size=3), min_size=4, max_size=4)
+FIELD_PATHS = st.dictionaries(
+    st.sampled_from(["external_id", "title", "starts_at", "venue_name", "url"]),
+    st.integers(0, 3) | st.lists(st.integers(0, 3), min_size=1, max_size=3),
+    max_size=5,
+)
+
+
+@settings(max_examples=500)
+@given(fields=FIELD_PATHS, row=CELLS)
+def test_a_csv_row_zipped_with_its_names_is_the_record_its_paths_make(
+    fields: dict[str, Any], row: list[str]
+) -> None:
+    by_paths = record_mapper(fields, lambda path: operator.itemgetter(path))
+    assert row_mapper(fields, lambda path: path)(row) == by_paths(row)

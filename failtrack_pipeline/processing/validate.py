@@ -231,10 +231,9 @@ def _text(raw: RawRecord, field: str, error: type[EventError] = InvalidFieldErro
 
 def _clean(text: str) -> str:
     # Printable text holds no control character, surrogate or whitespace but the space: with
-    # no space doubled or at an end (strip then gives the text itself) it is clean already,
-    # which is found in C.
-    if text.isprintable() and text.strip() is text and "  " not in text:
-        return text
+    # no space doubled, stripping its ends cleans it, which is done in C.
+    if text.isprintable() and "  " not in text:
+        return text.strip()
     return " ".join(_CONTROL.sub("", text).split())
 
 

@@ -17,7 +17,6 @@ import itertools
 import re
 from collections.abc import Callable, Generator, Iterator
 from datetime import datetime
-from operator import itemgetter
 from typing import Any, BinaryIO, Final
 from urllib.parse import urljoin
 
@@ -37,7 +36,7 @@ from failtrack_pipeline.sources.mapping import (
     Records,
     document_mapper,
     map_document,
-    record_mapper,
+    row_mapper,
 )
 
 __all__ = ["RawRecord", "Records", "read_records"]
@@ -360,7 +359,7 @@ def read_csv(source: SourceConfig, stream: BinaryIO) -> Records:
     _check_columns(source, columns, first)
     id_spec = source.fields["external_id"]
     id_column = None if isinstance(id_spec, list) else columns.get(_key(id_spec))
-    mapped = record_mapper(source.fields, lambda path: itemgetter(columns[_key(path)]))
+    mapped = row_mapper(source.fields, lambda path: columns[_key(path)])
     for row in rows:
         if isinstance(row, EventError):
             yield row
@@ -473,6 +472,8 @@ def _readable_id(row: list[str], column: int | None) -> str | None:
 
 
 def _is_utf8(text: str) -> bool:
+    if text.isascii():  # the common case, found without encoding
+        return True
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
