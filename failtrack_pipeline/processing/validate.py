@@ -255,7 +255,9 @@ def _datetime(raw: RawRecord, field: str, zone: tzinfo, source: SourceConfig) ->
     value = raw.get(field)
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    if isinstance(value, bool) or not isinstance(value, str | int | float | date):
+    if value.__class__ is not str and (
+        isinstance(value, bool) or not isinstance(value, str | int | float | date)
+    ):
         raise InvalidDateError(f"{field} must be a date, got {type(value).__name__}")
     reading = read_date(value, zone, dayfirst=source.dayfirst, formats=source.date_formats)
     if reading is None:
