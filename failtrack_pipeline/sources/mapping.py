@@ -38,7 +38,7 @@ def record_mapper(
     """A function giving the record of `fields` from a feed's item, each path's value found
     by the function `getter` made for it (returning None: not there). Built once per feed,
     so the per-record work is one call per path."""
-    plan = [
+    plan: list[tuple[str, bool, Any]] = [  # name, joined?, getter (a tuple of them if joined)
         (name, True, tuple(getter(path) for path in spec))
         if isinstance(spec, list)
         else (name, False, getter(spec))
