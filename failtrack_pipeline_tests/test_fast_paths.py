@@ -2,12 +2,12 @@
 
 Each shortcut is fuzzed against what it skips: a plain dotted path's direct walk against
 JMESPath's interpreter, the clean-text test against the cleaning regex, the plain-URL
-pattern against urlsplit, the cached date reading against a fresh one, UTCDateTime's one-step
-SQLite text against the text SQLAlchemy's own DATETIME makes, coverage counted by C loops
-against a test per field and event, a JSON number's shortcut to float against its exponent,
-the events' rows with remembered conversions against rows converted afresh, the records' list
-parsed in C against the reader that saw every parse event, and a CSV row zipped with its
-field names against the record its paths make.
+pattern against urlsplit, the kept date and performers readings against fresh ones,
+UTCDateTime's one-step SQLite text against the text SQLAlchemy's own DATETIME makes,
+coverage counted by C loops against a test per field and event, a JSON number's shortcut to
+float against its exponent, the events' rows with remembered conversions against rows
+converted afresh, the records' list parsed in C against the reader that saw every parse
+event, and a CSV row zipped with its field names against the record its paths make.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from failtrack_pipeline.base.paths import _from_dotted, compile_getter
 from failtrack_pipeline.config.sources_file import Pagination, SourceConfig, SourceKind
 from failtrack_pipeline.db.schema import UTCDateTime
 from failtrack_pipeline.db.schema import events as events_table
-from failtrack_pipeline.processing import dates
+from failtrack_pipeline.processing import dates, validate
 from failtrack_pipeline.processing.validate import _CONTROL, _PLAIN_HTTP_URL, _clean
 from failtrack_pipeline.sources import readers
 from failtrack_pipeline.sources.mapping import plain, record_mapper, row_mapper
@@ -96,6 +96,15 @@ def test_a_cached_date_reading_is_a_fresh_one(text: str) -> None:
     cached = dates.read_date(text, zone)
     assert cached == dates.read_date(text, zone)
     assert cached == dates._read_text.__wrapped__(text, zone, False, ())
+
+
+@given(names=st.lists(TEXT, max_size=4) | TEXT.map(lambda text: text.replace("a", ";")))
+def test_a_kept_performers_reading_is_a_fresh_one(names: list[str] | str) -> None:
+    value = names if isinstance(names, str) else list(names)
+    cached = validate._performers(value)
+    assert validate._performers(value) == cached
+    parts = validate._PERFORMER_SEPARATORS.split(names) if isinstance(names, str) else names
+    assert cached == tuple(dict.fromkeys(name for name in map(_clean, parts) if name))
 
 
 @given(

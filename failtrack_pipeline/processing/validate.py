@@ -17,6 +17,7 @@ import math
 import re
 from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta, tzinfo
+from functools import lru_cache
 from itertools import repeat
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -48,6 +49,7 @@ MAX_LENGTHS: Final[dict[str, int]] = {"external_id": 200, "title": 500, "venue_n
 EARLIEST: Final = datetime(1990, 1, 1, tzinfo=UTC)
 MAX_FUTURE: Final = timedelta(days=5 * 365)
 SHOWN_CHARS: Final = 60  # of a bad value, quoted in a message
+PERFORMER_LISTS_KEPT: Final = 8192  # readings of recent performers, as for dates
 
 # Control characters that are not whitespace, and lone surrogates (undecodable bytes):
 # removed. Whitespace runs, line breaks included, become one space.
@@ -341,15 +343,19 @@ def _performers(value: Any) -> tuple[str, ...]:
     if value is None:
         return ()
     if isinstance(value, str):
-        names: Iterable[str] = _PERFORMER_SEPARATORS.split(value)
-    elif isinstance(value, list | tuple) and all(map(isinstance, value, repeat(str))):
-        names = value
-    else:
-        kind = type(value).__name__
-        if isinstance(value, list | tuple):
-            odd = {type(item).__name__ for item in value if not isinstance(item, str)}
-            kind += f" of {', '.join(sorted(odd))}"
-        raise PerformerError(f"performers must be text or a list of texts, got {kind}")
+        return _distinct_names(tuple(_PERFORMER_SEPARATORS.split(value)))
+    if isinstance(value, list | tuple) and all(map(isinstance, value, repeat(str))):
+        return _distinct_names(tuple(value))
+    kind = type(value).__name__
+    if isinstance(value, list | tuple):
+        odd = {type(item).__name__ for item in value if not isinstance(item, str)}
+        kind += f" of {', '.join(sorted(odd))}"
+    raise PerformerError(f"performers must be text or a list of texts, got {kind}")
+
+
+# Feeds repeat their line-ups, and the names depend on nothing else: a reading is kept.
+@lru_cache(maxsize=PERFORMER_LISTS_KEPT)
+def _distinct_names(names: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(filter(None, map(_clean, names))))
 
 
