@@ -7,8 +7,8 @@ before, but the list itself (`[` up to its `]`) is read as a document of its own
 chunk at a time: brackets outside strings are counted with bytes methods, and only a chunk
 where the list ends (or might nest too deep) is walked bracket by bracket.
 
-Both assume the bytes are JSON up to where they look: where they are not, the parser fails
-on them first, since it is handed every byte before the one a decision was taken at.
+Both read the bytes as JSON: where they are not, the parser fails first, as it is handed
+every byte up to and including the one a decision was taken at.
 """
 
 from __future__ import annotations

@@ -159,7 +159,7 @@ def _json_page(
                         yield finish(item)
                     outside.pending = b"]" + records.after  # the parser sees an empty list
                 elif kind == "start_map":
-                    state, send = "object", _ITEMS(built, prefix).send
+                    state, send, outside.cut = "object", _ITEMS(built, prefix).send, False
                     send(event)
                     continue
                 else:
