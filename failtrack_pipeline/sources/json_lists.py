@@ -5,7 +5,8 @@ typical record). So the feed reader parses the document around the records in Py
 before, but the list itself (`[` up to its `]`) is read as a document of its own by
 `ijson.items`, all in C. This module finds where the list ends and bounds its depth, a
 chunk at a time: brackets outside strings are counted with bytes methods, and only a chunk
-where the list ends (or might nest too deep) is walked bracket by bracket.
+where the list ends (or might nest too deep, or a string holds a bracket) is walked bracket
+by bracket.
 
 Both read the bytes as JSON: where they are not, the parser fails first, as it is handed
 every byte up to and including the one a decision was taken at.
@@ -22,7 +23,7 @@ _ESCAPE: Final = re.compile(rb"\\.", re.DOTALL)
 # A string (closed, or open at the chunk's end) or a bracket; a string's rest at a chunk's start.
 _TOKEN: Final = re.compile(rb'"(?:[^"\\]|\\.)*("?)|[\[\]{}]', re.DOTALL)
 _STRING_REST: Final = re.compile(rb'(?:[^"\\]|\\.)*("?)', re.DOTALL)
-_NOT_BRACKETS: Final = bytes(byte for byte in range(256) if byte not in b"[]{}")
+_NOT_MARKS: Final = bytes(byte for byte in range(256) if byte not in b'"[]{}')
 _STEP: Final = [1 if byte in b"[{" else -1 if byte in b"]}" else 0 for byte in range(256)]
 _OPEN_LIST: Final = ord("[")
 
@@ -60,17 +61,26 @@ class Strings:
                 self.inside = True
                 return
 
-    def levels(self, chunk: bytes, depth: int) -> tuple[int, int, int, int]:
+    def levels(self, chunk: bytes, depth: int) -> tuple[int, int, int, int] | None:
         """The lowest, highest and last depth the chunk's brackets outside strings reach
-        from `depth`, and how many tokens it ends (quotes, brackets, commas, colons); the
-        state moves to the chunk's end. In bytes methods, not a loop per byte."""
+        from `depth`, and how many tokens it ends; None if a string in it holds a bracket.
+        The state moves to the chunk's end. In bytes methods, not a loop per byte: of the
+        chunk's quotes and brackets, each string's two quotes are then neighbours."""
         unescaped = _ESCAPE.sub(b"", chunk) if b"\\" in chunk else chunk
-        pieces = unescaped.split(b'"')
-        outside = b"".join(pieces[self.inside :: 2])
-        self.inside ^= len(pieces) % 2 == 0
-        steps = outside.translate(None, _NOT_BRACKETS)
-        depths = list(accumulate(map(_STEP.__getitem__, steps), initial=depth))
-        ended = len(pieces) - 1 + len(steps) + outside.count(b",") + outside.count(b":")
+        marks = unescaped.translate(None, _NOT_MARKS)
+        quotes = marks.count(b'"') + self.inside
+        if self.inside:
+            marks = b'"' + marks
+        if quotes % 2:  # a string left open at the chunk's end
+            marks = marks[: marks.rindex(b'"')]
+        outside = marks.replace(b'""', b"")
+        if b'"' in outside:
+            return None
+        ended = quotes + len(outside)
+        if not ended and not self.inside:  # no string, no bracket: count what else ends
+            ended = chunk.count(b",") + chunk.count(b":")
+        self.inside = quotes % 2 == 1
+        depths = list(accumulate(map(_STEP.__getitem__, outside), initial=depth))
         return min(depths), max(depths), depths[-1], ended
 
 
@@ -140,12 +150,16 @@ class ListBytes:
             self._ended = True
             return chunk
         inside = self.strings.inside
-        lowest, highest, last, ended = self.strings.levels(chunk, self.depth)
-        self.feed.events += ended
-        if lowest > 0 and highest <= self.limit:
-            self.depth = last
-            return chunk
-        self.strings.inside = inside  # the list ends here, or nests too deep: walk it
+        levels = self.strings.levels(chunk, self.depth)
+        if levels is not None:
+            lowest, highest, last, ended = levels
+            self.feed.events += ended
+            if lowest > 0 and highest <= self.limit:
+                self.depth = last
+                return chunk
+        else:
+            self.feed.events += 1  # it holds a string and a bracket: not one long token
+        self.strings.inside = inside  # the list may end here, or nest too deep: walk it
         depth = self.depth
         for position in self.strings.brackets(chunk):
             depth += _STEP[chunk[position]]
@@ -155,4 +169,5 @@ class ListBytes:
             if depth > self.limit:  # the parser is handed it: perhaps it fails there
                 self._deep = True
                 return chunk[: position + 1]
-        raise AssertionError("levels and brackets disagree")  # pragma: no cover
+        self.depth = depth  # a string held a bracket, and the list goes on
+        return chunk
