@@ -247,9 +247,9 @@ class _EventsUpsert:
 def _remembered(
     process: Callable[[Any], Any], keeps: Callable[[Any], bool]
 ) -> Callable[[Any], Any]:
-    """`process`, run once per distinct value while the last REMEMBERED_VALUES are kept:
-    feeds repeat their dates and performers, and converting them was most of a row's cost.
-    A value is kept only if `keeps` it: one whose equals all convert alike."""
+    """`process`, run once per distinct value (up to REMEMBERED_VALUES, then afresh): feeds
+    repeat their dates and performers, and converting them was most of a row's cost. A
+    value is remembered only if `keeps` it: one whose equals all convert alike."""
     memo: dict[Any, Any] = {}
 
     def convert(value: Any) -> Any:
