@@ -68,10 +68,10 @@ class Strings:
         chunk's quotes and brackets, each string's two quotes are then neighbours."""
         unescaped = _ESCAPE.sub(b"", chunk) if b"\\" in chunk else chunk
         marks = unescaped.translate(None, _NOT_MARKS)
-        quotes = marks.count(b'"') + self.inside
-        if self.inside:
+        quotes = marks.count(b'"')
+        if self.inside:  # the open string's quote, for the pairs to come out right
             marks = b'"' + marks
-        if quotes % 2:  # a string left open at the chunk's end
+        if (quotes + self.inside) % 2:  # a string left open at the chunk's end
             marks = marks[: marks.rindex(b'"')]
         outside = marks.replace(b'""', b"")
         if b'"' in outside:
@@ -79,7 +79,7 @@ class Strings:
         ended = quotes + len(outside)
         if not ended and not self.inside:  # no string, no bracket: count what else ends
             ended = chunk.count(b",") + chunk.count(b":")
-        self.inside = quotes % 2 == 1
+        self.inside = (quotes + self.inside) % 2 == 1
         depths = list(accumulate(map(_STEP.__getitem__, outside), initial=depth))
         return min(depths), max(depths), depths[-1], ended
 
