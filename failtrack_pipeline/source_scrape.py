@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import functools
 import operator
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import fields
 from datetime import UTC, datetime
+from itertools import repeat
 from typing import Any, Final
 
 import sqlalchemy as sa
@@ -23,6 +24,7 @@ from failtrack_pipeline.base.errors import EventError
 from failtrack_pipeline.base.events import Event
 from failtrack_pipeline.config.sources_file import SourceConfig
 from failtrack_pipeline.db.engine import dialect_insert
+from failtrack_pipeline.db.schema import UTCDateTime
 from failtrack_pipeline.db.schema import events as events_table
 from failtrack_pipeline.processing.skips import Skip
 from failtrack_pipeline.processing.validate import process_records
@@ -80,6 +82,7 @@ class SourceScrape:
         self.seen_ids: set[str] = set()  # of `only`, those the feed still has
         self.succeeded_ids: set[str] = set()  # of `only`, those that are events now
         self._events: dict[str, Event] = {}
+        self._counted = 0  # of `_events`, those already in `coverage`
         self._failures: list[FailureRecord] = []
         self._batches = 0
         self._batch: str | None = None  # the name of `_failures` once they were first flushed
@@ -100,6 +103,7 @@ class SourceScrape:
                 else:
                     self._succeed(item)
             self._judge_yield()
+            self._count_coverage()
             if self.only is None:  # a retry of a few events says nothing about coverage
                 record_coverage(
                     self.engine,
@@ -117,7 +121,6 @@ class SourceScrape:
 
     def _succeed(self, event: Event) -> None:
         self.outcome.add_success()
-        self.coverage.add(event)
         if self.only is not None:
             self.succeeded_ids.add(event.external_id)
         self._events[event.external_id] = event
@@ -147,8 +150,15 @@ class SourceScrape:
         self._failures.append(failure)
         self._flush_failures(SILENT_FAILURE_BATCH)
 
+    def _count_coverage(self) -> None:
+        """Count the gathered events not yet counted into `coverage`."""
+        events = list(self._events.values())
+        self.coverage.add(events[self._counted :])
+        self._counted = len(events)
+
     def _flush_events(self) -> None:
         if self._events:
+            self._count_coverage()
             upsert_events(
                 self.engine,
                 list(self._events.values()),
@@ -156,6 +166,7 @@ class SourceScrape:
                 now=datetime.now(UTC),
             )
             self._events.clear()
+            self._counted = 0
 
     def _flush_failures(self, batch: str | None = None) -> None:
         """Record the gathered failures as one batch, named once: if recording raises (even
@@ -186,9 +197,7 @@ def upsert_events(
         return
     with engine.begin() as connection:
         upsert = _events_upsert(connection.dialect)
-        stamp = upsert.stamp(now)
-        rows = [upsert.row(event, stamp, run_id) for event in events]
-        connection.exec_driver_sql(upsert.statement, rows)
+        connection.exec_driver_sql(upsert.statement, upsert.rows(events, now, run_id))
 
 
 class _EventsUpsert:
@@ -211,30 +220,72 @@ class _EventsUpsert:
         names = [column.name for column in events_table.columns]
         assert compiled.positiontup == names, compiled.positiontup
         self.statement = str(compiled)
+        columns = list(events_table.columns)
         processors = [
-            column.type.dialect_impl(dialect).bind_processor(dialect)
-            for column in events_table.columns
+            column.type.dialect_impl(dialect).bind_processor(dialect) for column in columns
         ]
-        self._convert = [
-            (index, process)
-            for index, process in enumerate(processors[: len(_EVENT_FIELDS)])
-            if process is not None
-        ]
+        self._convert: list[tuple[int, Callable[[Any], Any]]] = []
+        for index, column in enumerate(columns[: len(_EVENT_FIELDS)]):
+            process = processors[index]
+            if process is not None:
+                keeps = _REMEMBERED.get(type(column.type))
+                self._convert.append((index, _remembered(process, keeps) if keeps else process))
         stamp = processors[names.index("first_seen_at")]
         assert stamp is not None  # UTCDateTime converts on every dialect
         self.stamp: Callable[[datetime], Any] = stamp
 
-    def row(self, event: Event, stamp: Any, run_id: str) -> tuple[Any, ...]:
-        values = list(_EVENT_COLUMNS(event))
+    def rows(self, events: Sequence[Event], now: datetime, run_id: str) -> list[tuple[Any, ...]]:
+        """The events' rows, converted a column at a time: the loops run in C (map, zip),
+        which a Python function per row cost more than the conversions."""
+        columns: list[Iterable[Any]] = [list(map(get, events)) for get in _EVENT_GETTERS]
         for index, process in self._convert:
-            values[index] = process(values[index])
-        return (*values, stamp, stamp, run_id)
+            columns[index] = map(process, columns[index])
+        stamp = self.stamp(now)
+        return list(zip(*columns, repeat(stamp), repeat(stamp), repeat(run_id)))
+
+
+def _remembered(
+    process: Callable[[Any], Any], keeps: Callable[[Any], bool]
+) -> Callable[[Any], Any]:
+    """`process`, run once per distinct value (up to REMEMBERED_VALUES, then afresh): feeds
+    repeat their dates and performers, and converting them was most of a row's cost. A
+    value is remembered only if `keeps` it: one whose equals all convert alike."""
+    memo: dict[Any, Any] = {}
+
+    def convert(value: Any) -> Any:
+        try:
+            return memo[value]
+        except KeyError:
+            pass
+        except TypeError:  # unhashable (a list)
+            return process(value)
+        converted = process(value)
+        if keeps(value):
+            if len(memo) >= REMEMBERED_VALUES:
+                memo.clear()
+            memo[value] = converted
+        return converted
+
+    return convert
+
+
+def _utc_or_none(value: Any) -> bool:
+    """Equal UTC datetimes are one moment (elsewhere equal wall times may differ by fold)."""
+    return value is None or value.tzinfo is UTC
+
+
+def _texts(value: Any) -> bool:
+    """Equal tuples of texts are one JSON list (of numbers, 1 == 1.0 == True are not)."""
+    return value.__class__ is tuple and all(item.__class__ is str for item in value)
 
 
 # The events table's first columns are the Event's fields, in its order; then come
 # first_seen_at, updated_at and last_run_id.
 _EVENT_FIELDS: Final = tuple(field.name for field in fields(Event))
-_EVENT_COLUMNS: Final = operator.attrgetter(*_EVENT_FIELDS)
+_EVENT_GETTERS: Final = [operator.attrgetter(name) for name in _EVENT_FIELDS]
+# The column types whose conversions are remembered, with the values that may be.
+_REMEMBERED: Final[dict[type, Callable[[Any], bool]]] = {UTCDateTime: _utc_or_none, sa.JSON: _texts}
+REMEMBERED_VALUES: Final = 8192
 
 
 @functools.lru_cache(maxsize=16)

@@ -51,6 +51,17 @@ def compile_getter(path: str) -> Callable[[Any], Any]:
     steps = tuple(int(segment) if segment.isdecimal() else segment for segment in segments)
     if len(steps) == 1 and isinstance(key := steps[0], str):  # the most common path
         return lambda document: document.get(key) if isinstance(document, dict) else None
+    if len(steps) == 2 and all(isinstance(step, str) for step in steps):  # `venue.name`
+        outer, inner = steps
+
+        def pair(document: Any) -> Any:
+            if isinstance(document, dict):
+                value = document.get(outer)
+                if isinstance(value, dict):
+                    return value.get(inner)
+            return None
+
+        return pair
 
     def walk(document: Any) -> Any:
         value = document

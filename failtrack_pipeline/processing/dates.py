@@ -53,17 +53,17 @@ def read_date(
 ) -> DateReading | None:
     """`value` as an aware UTC moment, naive times being in `zone`; None if no date."""
     try:
+        if isinstance(value, str):  # the common case, checked first
+            text = value.strip()
+            if len(text) > MAX_DATE_CHARS:  # no date, and kept out of _read_text's cache
+                return None
+            return _read_text(text, zone, dayfirst, formats)
         if isinstance(value, datetime):
             return DateReading(_in_utc(value, zone))
         if isinstance(value, date):  # iCalendar's DATE: its midnight (DTEND stays exclusive)
             return DateReading(_in_utc(datetime.combine(value, time()), zone))
         if isinstance(value, int | float) and not isinstance(value, bool):
             return _epoch(value)
-        if isinstance(value, str):
-            text = value.strip()
-            if len(text) > MAX_DATE_CHARS:  # no date, and kept out of _read_text's cache
-                return None
-            return _read_text(text, zone, dayfirst, formats)
     except (ValueError, OverflowError):  # shifted past year 1 or 9999
         return None
     return None

@@ -17,6 +17,8 @@ import math
 import re
 from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta, tzinfo
+from functools import lru_cache
+from itertools import repeat
 from typing import Any, Final
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -47,6 +49,7 @@ MAX_LENGTHS: Final[dict[str, int]] = {"external_id": 200, "title": 500, "venue_n
 EARLIEST: Final = datetime(1990, 1, 1, tzinfo=UTC)
 MAX_FUTURE: Final = timedelta(days=5 * 365)
 SHOWN_CHARS: Final = 60  # of a bad value, quoted in a message
+PERFORMER_LISTS_KEPT: Final = 8192  # readings of recent performers, as for dates
 
 # Control characters that are not whitespace, and lone surrogates (undecodable bytes):
 # removed. Whitespace runs, line breaks included, become one space.
@@ -230,9 +233,9 @@ def _text(raw: RawRecord, field: str, error: type[EventError] = InvalidFieldErro
 
 def _clean(text: str) -> str:
     # Printable text holds no control character, surrogate or whitespace but the space: with
-    # no space doubled or at an end it is clean already, which is found in C.
-    if text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
-        return text
+    # no space doubled, stripping its ends cleans it, which is done in C.
+    if text.isprintable() and "  " not in text:
+        return text.strip()
     return " ".join(_CONTROL.sub("", text).split())
 
 
@@ -254,7 +257,9 @@ def _datetime(raw: RawRecord, field: str, zone: tzinfo, source: SourceConfig) ->
     value = raw.get(field)
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    if isinstance(value, bool) or not isinstance(value, str | int | float | date):
+    if value.__class__ is not str and (
+        isinstance(value, bool) or not isinstance(value, str | int | float | date)
+    ):
         raise InvalidDateError(f"{field} must be a date, got {type(value).__name__}")
     reading = read_date(value, zone, dayfirst=source.dayfirst, formats=source.date_formats)
     if reading is None:
@@ -338,17 +343,20 @@ def _performers(value: Any) -> tuple[str, ...]:
     if value is None:
         return ()
     if isinstance(value, str):
-        names: Iterable[str] = _PERFORMER_SEPARATORS.split(value)
-    elif isinstance(value, list | tuple) and all(isinstance(item, str) for item in value):
-        names = value
-    else:
-        kind = type(value).__name__
-        if isinstance(value, list | tuple):
-            odd = {type(item).__name__ for item in value if not isinstance(item, str)}
-            kind += f" of {', '.join(sorted(odd))}"
-        raise PerformerError(f"performers must be text or a list of texts, got {kind}")
-    cleaned = (_clean(name) for name in names)
-    return tuple(dict.fromkeys(name for name in cleaned if name))
+        return _distinct_names(tuple(_PERFORMER_SEPARATORS.split(value)))
+    if isinstance(value, list | tuple) and all(map(isinstance, value, repeat(str))):
+        return _distinct_names(tuple(value))
+    kind = type(value).__name__
+    if isinstance(value, list | tuple):
+        odd = {type(item).__name__ for item in value if not isinstance(item, str)}
+        kind += f" of {', '.join(sorted(odd))}"
+    raise PerformerError(f"performers must be text or a list of texts, got {kind}")
+
+
+# Feeds repeat their line-ups, and the names depend on nothing else: a reading is kept.
+@lru_cache(maxsize=PERFORMER_LISTS_KEPT)
+def _distinct_names(names: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(filter(None, map(_clean, names))))
 
 
 def _url(raw: RawRecord) -> str | None:

@@ -8,8 +8,9 @@ absent from the record.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any, TypeAlias
 
 from failtrack_pipeline.base.errors import EventError
@@ -37,15 +38,17 @@ def record_mapper(
     """A function giving the record of `fields` from a feed's item, each path's value found
     by the function `getter` made for it (returning None: not there). Built once per feed,
     so the per-record work is one call per path."""
-    plan = [
-        (name, tuple(getter(path) for path in spec) if isinstance(spec, list) else getter(spec))
+    plan: list[tuple[str, bool, Any]] = [  # name, joined?, getter (a tuple of them if joined)
+        (name, True, tuple(getter(path) for path in spec))
+        if isinstance(spec, list)
+        else (name, False, getter(spec))
         for name, spec in fields.items()
     ]
 
     def mapped(item: Any) -> RawRecord:
         record: RawRecord = {}
-        for name, get in plan:
-            if isinstance(get, tuple):
+        for name, join, get in plan:
+            if join:
                 value = joined(path_get(item) for path_get in get)
             else:
                 value = get(item)
@@ -56,6 +59,20 @@ def record_mapper(
         return record
 
     return mapped
+
+
+def row_mapper(
+    fields: Mapping[str, FieldPath], column: Callable[[str | int], int]
+) -> Callable[[Sequence[str]], RawRecord]:
+    """`record_mapper` for rows of texts (a CSV file's), `column` giving each path's index.
+
+    A text is never None nor converted: without joined fields the record is the row's cells
+    zipped with their names, picked by one itemgetter, all in C."""
+    if len(fields) < 2 or any(isinstance(spec, list) for spec in fields.values()):
+        return record_mapper(fields, lambda path: itemgetter(column(path)))
+    names = tuple(fields)
+    cells = itemgetter(*(column(spec) for spec in fields.values()))  # type: ignore[arg-type]
+    return lambda row: dict(zip(names, cells(row), strict=True))
 
 
 def joined(values: Iterator[Any]) -> Any:
@@ -76,6 +93,8 @@ def plain(value: Any) -> Any:
     """JSON numbers arrive as Decimal (exact, and 1e400 does not stop the parser): an int
     when whole, else a float (perhaps inf, which validation rejects for that record)."""
     if isinstance(value, Decimal):
+        if value != value.to_integral_value():  # a fraction: its exponent is negative
+            return float(value)
         exponent = value.as_tuple().exponent
         if exponent == 0 or (exponent in range(1, 30) and value.adjusted() < 30):
             return int(value)  # as written, or a short 1e3: never a 10**400 built from "1e400"

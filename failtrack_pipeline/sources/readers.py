@@ -17,7 +17,6 @@ import itertools
 import re
 from collections.abc import Callable, Generator, Iterator
 from datetime import datetime
-from operator import itemgetter
 from typing import Any, BinaryIO, Final
 from urllib.parse import urljoin
 
@@ -30,13 +29,14 @@ from failtrack_pipeline.base.scrub import scrub_secrets
 from failtrack_pipeline.config.sources_file import SourceConfig, SourceKind
 from failtrack_pipeline.sources.fetch import open_source, scrubbed_feed_error
 from failtrack_pipeline.sources.ics import read_ics
+from failtrack_pipeline.sources.json_lists import ListBytes, Outside, Strings
 from failtrack_pipeline.sources.jsonld import read_jsonld
 from failtrack_pipeline.sources.mapping import (
     RawRecord,
     Records,
     document_mapper,
     map_document,
-    record_mapper,
+    row_mapper,
 )
 
 __all__ = ["RawRecord", "Records", "read_records"]
@@ -116,62 +116,50 @@ def _json_page(
 ) -> Generator[RawRecord | EventError, None, Any]:
     """One document's records; returns the document outside them (for pagination).
 
-    The records are built by ijson's C item builder, fed the parse events as they come:
-    per event, this loop only bounds the depth and hands the event on.
+    The document is parsed event by event, this loop bounding the depth and finding the
+    records; their list is cut out and handed to ijson's C item builder as a document of
+    its own (see json_lists), a records' object is fed to the builder event by event.
     """
     prefix = source.records or ""
-    item_prefix = f"{prefix}.item" if prefix else "item"
     feed = _JsonInput(stream)
-    mapped = document_mapper(source.fields)
+    strings = Strings()
+    outside = Outside(feed, strings)
+    finish = _Finisher(source, feed)
     rest = ijson.ObjectBuilder() if source.pagination else None
-    state = "before"  # then "list" or "object", then "after"
+    state = "before"  # then "object" (its events go to the builder), then "after"
     built = ijson.sendable_list()  # the record the builder just finished
-    send: Any = None  # in the records' list (or object): the send of ijson's item builder
+    send: Any = None  # in the records' object: the send of ijson's item builder
     starts, ends = _STARTS, _ENDS  # looked up per event: local names are the cheapest
-    floor = 0  # the depth below which the records' list (or object) has ended
-    depth = position = marks_found = 0
+    depth = 0
     try:
-        for event in ijson.parse(feed, buf_size=JSON_BUFFER_BYTES):
+        for event in ijson.parse(outside, buf_size=JSON_BUFFER_BYTES):
             feed.events += 1
             kind = event[1]
             if kind in starts:
                 depth += 1
                 if depth > MAX_JSON_DEPTH:
-                    raise FeedError(
-                        f"invalid JSON: nested more than {MAX_JSON_DEPTH} levels deep",
-                        category=PARSING,
-                    )
+                    raise _too_deep()
             elif kind in ends:
                 depth -= 1
             if send is not None:
-                if depth < floor:  # the end of the records' list
-                    state, send = "after", None
-                    if rest is not None:
-                        rest.event(kind, event[2])
-                    continue
                 send(event)
-                if not built:
-                    continue
-                position += 1
-                item = built.pop()
-                if state == "object":
+                if built:
                     state, send = "after", None
                     if rest is not None:
                         rest.event("start_map", None)
                         rest.event("end_map", None)
-                if feed.marks > marks_found:
-                    bad = _bad_numbers(item)
-                    marks_found += len(bad)
-                    if bad:
-                        yield _bad_number_error(item, source, bad[0], position)
-                        continue
-                yield _json_record(item, mapped, position)
+                    yield finish(built.pop())
                 continue
             if state == "before" and event[0] == prefix and kind != "map_key":
-                if kind == "start_array":
-                    state, send, floor = "list", _ITEMS(built, item_prefix).send, depth
+                if kind == "start_array":  # the parser read up to this `[`, not beyond
+                    state, outside.cut = "after", False
+                    limit = MAX_JSON_DEPTH - depth + 1
+                    records = ListBytes(feed, strings, outside.pending, limit, _too_deep)
+                    for item in ijson.items(records, "item", buf_size=JSON_BUFFER_BYTES):
+                        yield finish(item)
+                    outside.pending = b"]" + records.after  # the parser sees an empty list
                 elif kind == "start_map":
-                    state, send, floor = "object", _ITEMS(built, prefix).send, depth - 1
+                    state, send, outside.cut = "object", _ITEMS(built, prefix).send, False
                     send(event)
                     continue
                 else:
@@ -187,6 +175,33 @@ def _json_page(
     if state == "before":
         raise FeedError(f"invalid JSON feed: records path '{prefix}' not found", category=PARSING)
     return rest.value if rest is not None else None
+
+
+def _too_deep() -> FeedError:
+    return FeedError(
+        f"invalid JSON: nested more than {MAX_JSON_DEPTH} levels deep", category=PARSING
+    )
+
+
+class _Finisher:
+    """Each record the item builder finished, numbered, as the RawRecord or the EventError
+    it makes."""
+
+    def __init__(self, source: SourceConfig, feed: _JsonInput) -> None:
+        self._source = source
+        self._feed = feed
+        self._mapped = document_mapper(source.fields)
+        self._position = 0
+        self._marks_found = 0
+
+    def __call__(self, item: Any) -> RawRecord | EventError:
+        self._position += 1
+        if self._feed.marks > self._marks_found:
+            bad = _bad_numbers(item)
+            self._marks_found += len(bad)
+            if bad:
+                return _bad_number_error(item, self._source, bad[0], self._position)
+        return _json_record(item, self._mapped, self._position)
 
 
 # ijson's C builder of the values at one path, fed parse events (`ijson.items` minus the
@@ -344,7 +359,7 @@ def read_csv(source: SourceConfig, stream: BinaryIO) -> Records:
     _check_columns(source, columns, first)
     id_spec = source.fields["external_id"]
     id_column = None if isinstance(id_spec, list) else columns.get(_key(id_spec))
-    mapped = record_mapper(source.fields, lambda path: itemgetter(columns[_key(path)]))
+    mapped = row_mapper(source.fields, lambda path: columns[_key(path)])
     for row in rows:
         if isinstance(row, EventError):
             yield row
@@ -457,6 +472,8 @@ def _readable_id(row: list[str], column: int | None) -> str | None:
 
 
 def _is_utf8(text: str) -> bool:
+    if text.isascii():  # the common case, found without encoding
+        return True
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

@@ -1,15 +1,16 @@
 """Field coverage: of a run's accepted events, how many had each optional field filled.
 
 A scraper that still yields events but lost a field (the layout changed and every
-venue_address is empty now) is a full success by every other measure. Counting is done
-as events are accepted, a few attribute checks each, and stored once per run.
+venue_address is empty now) is a full success by every other measure. Accepted events are
+counted a batch at a time, and stored once per run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import Final
 
 import sqlalchemy as sa
@@ -18,15 +19,21 @@ from failtrack_pipeline.base.events import Event
 from failtrack_pipeline.db.engine import dialect_insert
 from failtrack_pipeline.db.schema import run_field_coverage
 
-# What counts as filled, for each of the watched fields (base.events.COVERAGE_FIELDS).
-COVERED_FIELDS: Final[dict[str, Callable[[Event], bool]]] = {
-    "ends_at": lambda event: event.ends_at is not None,
-    "venue_name": lambda event: bool(event.venue_name),
-    "venue_address": lambda event: bool(event.venue_address),
-    "coordinates": lambda event: event.latitude is not None and event.longitude is not None,
-    "category": lambda event: bool(event.category),
-    "performers": lambda event: bool(event.performers),
-    "url": lambda event: bool(event.url),
+# The event attributes each watched field (base.events.COVERAGE_FIELDS) reads: it is filled
+# when none of them is empty (None, "" or ()); a latitude of 0.0 is filled.
+COVERED_FIELDS: Final[dict[str, tuple[str, ...]]] = {
+    "ends_at": ("ends_at",),
+    "venue_name": ("venue_name",),
+    "venue_address": ("venue_address",),
+    "coordinates": ("latitude", "longitude"),
+    "category": ("category",),
+    "performers": ("performers",),
+    "url": ("url",),
+}
+EMPTY_VALUES: Final = (None, "", ())
+_GETTERS: Final = {
+    name: [attrgetter(attribute) for attribute in attributes]
+    for name, attributes in COVERED_FIELDS.items()
 }
 
 
@@ -37,11 +44,15 @@ class FieldCoverage:
     accepted: int = 0
     filled: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COVERED_FIELDS, 0))
 
-    def add(self, event: Event) -> None:
-        self.accepted += 1
-        for name, is_filled in COVERED_FIELDS.items():
-            if is_filled(event):
-                self.filled[name] += 1
+    def add(self, events: Sequence[Event]) -> None:
+        """Count `events` as accepted. Counted a batch at a time, by C loops (map, sum): a
+        Python test per field and event cost a scrape as much as its slowest rule."""
+        self.accepted += len(events)
+        is_empty = EMPTY_VALUES.__contains__
+        for name, getters in _GETTERS.items():
+            empties = [map(is_empty, map(get, events)) for get in getters]
+            empty = empties[0] if len(empties) == 1 else map(max, *empties)
+            self.filled[name] += len(events) - sum(empty)
 
     def share(self, name: str) -> float | None:
         """The filled share of `name`; None when the run accepted nothing."""
