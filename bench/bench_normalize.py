@@ -5,10 +5,10 @@
 Every message carries fresh ids, times, URLs or tokens, so none repeats and each call is a
 cache miss. Prints the median of `scrub_secrets` alone, of `normalize_message` (which
 scrubs first) and of `normalize_scrubbed` (the rest, as `describe_failure` calls it on the
-text it scrubbed for the example), against a baseline measured in the same run: one `re.sub` of digit runs,
-the least a parameterizer can do. Then what describing a failure costs the scrape
-(`describe_failure`, through its caches) when a realistic share of failure messages is
-unique, against the same stream where every message repeats (all cache hits).
+text it scrubbed for the example), against a baseline measured in the same run: one
+`re.sub` of digit runs, the least a parameterizer can do. Then what describing a failure
+costs the scrape (`describe_failure`, through its caches) when a realistic share of failure
+messages is unique, against the same stream where every message repeats (all cache hits).
 """
 
 from __future__ import annotations

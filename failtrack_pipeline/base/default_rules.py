@@ -200,7 +200,8 @@ DEFAULT_RULE_TABLE: Final[tuple[tuple[str, ErrorCategory, str], ...]] = (
             "cannot be (?:empty|blank|null)|"
             "wrong (?:\\w+ )?format|"
             "out of range|"
-            "expected .{0,40}, got"
+            "expected .{0,40}, got|"
+            "unknown time ?zone"
         ),
     ),
 )

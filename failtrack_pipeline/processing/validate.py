@@ -188,7 +188,7 @@ def _record_zone(raw: RawRecord, source: SourceConfig) -> tzinfo:
         raise InvalidFieldError(f"timezone must be text, got {type(name).__name__}")
     try:
         return ZoneInfo(name.strip())
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file
         raise InvalidFieldError(f"unknown time zone {_quoted(name.strip())}") from None
 
 

@@ -194,6 +194,12 @@ REJECTED = [
         "external_id must be at most 200 characters",
         external_id="x" * 201,
     ),
+    rejected(
+        "zone-name-too-long-for-a-file",
+        InvalidFieldError,
+        f"unknown time zone 'Europe/{'x' * 53}…'",
+        timezone="Europe/" + "x" * 300,
+    ),
     rejected("no-title", MissingFieldError, "title missing", title=DROP),
     rejected("empty-title", MissingFieldError, "title missing", title=""),
     rejected("control-title", MissingFieldError, "title missing", title=" \n\x00\x07 "),

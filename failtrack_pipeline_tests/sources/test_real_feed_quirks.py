@@ -563,7 +563,9 @@ def test_a_header_variable_that_is_not_set_fails_at_load_naming_it(
     )
     with pytest.raises(ConfigError) as raised:
         load_sources(path)
-    assert "environment variable TEST_API_KEY is not set (for headers.X-Api-Key)" in str(raised.value)
+    assert "environment variable TEST_API_KEY is not set (for headers.X-Api-Key)" in str(
+        raised.value
+    )
     assert "field 'headers'" in str(raised.value)
 
 
