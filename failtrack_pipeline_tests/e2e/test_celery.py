@@ -11,6 +11,7 @@ by the workers. Slow: about two minutes each.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -157,13 +158,21 @@ def test_a_backfill_of_the_demo_sources_runs_as_tasks_on_the_celery_workers(
     """CeleryRunLauncher: each run is one task, executed by one of the workers."""
     runs = backfill_demo_sources(runs_on_celery)
 
-    logs = "".join(
-        log_path(runs_on_celery.home, worker_log(name)).read_text(errors="replace")
-        for name in WORKERS
-    )
-    for run in runs:
-        task_id = run.tags[CELERY_TASK_ID_TAG]
-        assert f"Task execute_job[{task_id}] succeeded" in logs, run.run_id
+    # A worker logs a task's success after the run it executed is marked finished.
+    lines = {
+        run.run_id: f"Task execute_job[{run.tags[CELERY_TASK_ID_TAG]}] succeeded" for run in runs
+    }
+    deadline = time.monotonic() + 30
+    while True:
+        logs = "".join(
+            log_path(runs_on_celery.home, worker_log(name)).read_text(errors="replace")
+            for name in WORKERS
+        )
+        missing = [run_id for run_id, line in lines.items() if line not in logs]
+        if not missing or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert missing == [], "no worker logged these runs' tasks as succeeded"
 
     # A run executes inside a worker process, which cannot start step processes: the
     # dashboard job's default (multiprocess) executor must give way to in process.
