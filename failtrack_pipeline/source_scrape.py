@@ -82,7 +82,6 @@ class SourceScrape:
         self.seen_ids: set[str] = set()  # of `only`, those the feed still has
         self.succeeded_ids: set[str] = set()  # of `only`, those that are events now
         self._events: dict[str, Event] = {}
-        self._counted = 0  # of `_events`, those already in `coverage`
         self._failures: list[FailureRecord] = []
         self._batches = 0
         self._batch: str | None = None  # the name of `_failures` once they were first flushed
@@ -103,7 +102,7 @@ class SourceScrape:
                 else:
                     self._succeed(item)
             self._judge_yield()
-            self._count_coverage()
+            self._flush_events()  # the last batch, so that coverage has counted every event
             if self.only is None:  # a retry of a few events says nothing about coverage
                 record_coverage(
                     self.engine,
@@ -150,23 +149,17 @@ class SourceScrape:
         self._failures.append(failure)
         self._flush_failures(SILENT_FAILURE_BATCH)
 
-    def _count_coverage(self) -> None:
-        """Count the gathered events not yet counted into `coverage`."""
-        events = list(self._events.values())
-        self.coverage.add(events[self._counted :])
-        self._counted = len(events)
-
     def _flush_events(self) -> None:
         if self._events:
-            self._count_coverage()
+            events = list(self._events.values())
+            self.coverage.add(events)  # counted a batch at a time, as stored
             upsert_events(
                 self.engine,
-                list(self._events.values()),
+                events,
                 run_id=self.run_id,
                 now=datetime.now(UTC),
             )
             self._events.clear()
-            self._counted = 0
 
     def _flush_failures(self, batch: str | None = None) -> None:
         """Record the gathered failures as one batch, named once: if recording raises (even
