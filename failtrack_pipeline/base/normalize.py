@@ -22,7 +22,7 @@ import hashlib
 import re
 from typing import Final
 
-from failtrack_pipeline.base.one_pass import DIGITS, OnePass, Rule
+from failtrack_pipeline.base.one_pass import OnePass, Rule
 from failtrack_pipeline.base.scrub import SCRUB_RULES, scrub_secrets
 
 # Bump when a rule change makes any message normalize differently: stored groups are then
@@ -71,9 +71,9 @@ def _quoted(match: re.Match[str]) -> str:
     text = match.group()
     inner = text[1:-1].strip()
     if _is_key(match):
-        return text[0] + _NORMALIZE.sub(inner) + text[-1]
+        return text[0] + _NORMALIZE.sub_part(inner, match) + text[-1]
     if " " in inner:
-        prose = _NORMALIZE.sub(inner)
+        prose = _NORMALIZE.sub_part(inner, match)
         return text[0] + prose + text[-1] if " " in prose else "<value>"
     url = _URL.fullmatch(inner)
     return _url(url) if url else "<value>"
@@ -108,7 +108,6 @@ NORMALIZE_RULES: Final[tuple[Rule, ...]] = (
         (?:/<path>|[/?\#][^\s'"<>)]*)?
         """,
         _url,
-        ("://",),
     ),
     Rule(
         "assigned",
@@ -117,7 +116,6 @@ NORMALIZE_RULES: Final[tuple[Rule, ...]] = (
         r"""(?<=[a-z]=)(?![a-z][\w+.\-]{0,30}://)
         (?:"[^"\n]{0,200}"|'[^'\n]{0,200}'|[^\s,;&<>'"()\[\]{}=…]+)""",
         "<value>",
-        ("=",),
         at_words=True,
     ),
     Rule(
@@ -126,13 +124,11 @@ NORMALIZE_RULES: Final[tuple[Rule, ...]] = (
         # unclosed quote costs little.
         r"""(?<![^\W\d_]|>)(?:'[^'\n]{0,200}'|"[^"\n]{0,200}"|“[^”\n]{0,200}”|‘[^’\n]{0,200}’)""",
         _quoted,
-        ("'", '"', "“", "‘"),
     ),
     Rule(
         "uuid",
         r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b",
         "<uuid>",
-        ("-",),
     ),
     Rule(
         "trace",
@@ -140,7 +136,6 @@ NORMALIZE_RULES: Final[tuple[Rule, ...]] = (
         r"""\b[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}\b
         | (?<![\w\-])1-[0-9a-f]{8}-[0-9a-f]{24}\b""",
         "<trace>",
-        ("-",),
     ),
     Rule(
         "datetime",
@@ -158,7 +153,6 @@ NORMALIZE_RULES: Final[tuple[Rule, ...]] = (
         | \bdatetime\.(?:datetime|date)\(\d{{4}}(?:,\ ?\d{{1,6}}){{2,6}}\)  # Python's repr
         """,
         "<datetime>",
-        DIGITS,
         at_words=True,
     ),
     Rule(
@@ -170,7 +164,6 @@ NORMALIZE_RULES: Final[tuple[Rule, ...]] = (
         | \b{_MONTH}\.?\ \d{{1,2}}(?:st|nd|rd|th)?,?\ \d{{4}}\b
         """,
         "<date>",
-        DIGITS,
         at_words=True,
     ),
     Rule(
@@ -181,7 +174,6 @@ NORMALIZE_RULES: Final[tuple[Rule, ...]] = (
         | (?<![\w.\-/@>])(?=[\w\-]*+\.)[a-z0-9][\w\-]*(?:\.[\w\-]+)*\.{_TLD}\b(?![.\-])
         """,
         "<host>",
-        (".",),
     ),
     Rule(
         "ip",
@@ -194,7 +186,6 @@ NORMALIZE_RULES: Final[tuple[Rule, ...]] = (
             | ::(?:{_HEX4}(?::{_HEX4}){{0,6}})?)(?:/\d{{1,3}}\b)?(?![\w:<>]|\.\d)
         """,
         "<ip>",
-        (*DIGITS, ":"),
     ),
     Rule(
         "user_name",
@@ -203,10 +194,9 @@ NORMALIZE_RULES: Final[tuple[Rule, ...]] = (
         r"""(?:(?<=\buser\ )|(?<=\bpassword\ for\ ))(?!<)
         (?!(?:agent|code|name|id|data|not|is|has|was|with|from|for|invalid)\b)[\w.\-@]+""",
         "<value>",
-        ("user ", "password for "),
         at_words=True,
     ),
-    Rule("mac", r"\b[0-9a-f]{1,2}(?::[0-9a-f]{1,2}){5}\b", "<mac>", (":",)),
+    Rule("mac", r"\b[0-9a-f]{1,2}(?::[0-9a-f]{1,2}){5}\b", "<mac>"),
     Rule(
         "time",
         # A time of day, or seconds spelled out: `lifetime 01:01` and `lifetime <1 sec` are one
@@ -214,7 +204,6 @@ NORMALIZE_RULES: Final[tuple[Rule, ...]] = (
         rf"""\b{_TIME}(?:{_ZONE}(?!\w))?
         | (?<![\w.])<?\d+(?:\.\d+)?\ (?:secs?|seconds?)\b""",
         "<time>",
-        (":", "sec"),
     ),
     Rule(
         "path",
@@ -223,7 +212,6 @@ NORMALIZE_RULES: Final[tuple[Rule, ...]] = (
         r"""(?<![\w.<>/])(?:\.{1,2}|~)?/(?=[^\s/]*[a-z_.])[\w.\-~+@%=]+(?:/[\w.\-~+@%=]*)+
         (?:\?[^\s"'<>]*)?""",
         "<path>",
-        ("/",),
     ),
     Rule(
         "hex",
@@ -244,14 +232,12 @@ NORMALIZE_RULES: Final[tuple[Rule, ...]] = (
         | \b\d+[a-z]+\d\w*
         """,
         _id,
-        DIGITS,
     ),
     Rule(
         "duration",
         # Seconds and their fractions with a unit joined on: 1500ms and 1.2s are one slot.
         r"(?<![\w.])\d+(?:\.\d+)?(?:ns|us|µs|ms|s)\b",
         "<duration>",
-        DIGITS,
     ),
     Rule(
         "size",
@@ -260,15 +246,13 @@ NORMALIZE_RULES: Final[tuple[Rule, ...]] = (
         r"""(?<![\w.])\d+(?:\.\d+)?\ ?(?:[kmgt]i?b|b|bytes?)\b
         (?:\ \(\d+(?:\.\d+)?\ ?(?:[kmgt]i?b|b|bytes?)\))?""",
         "<size>",
-        DIGITS,
     ),
     Rule(
         "float",
         r"(?<![\w.])-?\d+\.\d+(?:e[+-]?\d+)?(?!\.\d)(?=(?:ms|s|m|h|d|[kmg]i?b)?\b)",
         "<float>",
-        DIGITS,
     ),
-    Rule("int", r"(?<![\w])-?\d+(?=(?:ms|s|m|h|d|[kmg]i?b)?\b)", "<int>", DIGITS),
+    Rule("int", r"(?<![\w])-?\d+(?=(?:ms|s|m|h|d|[kmg]i?b)?\b)", "<int>"),
 )
 
 _NORMALIZE: Final = OnePass(NORMALIZE_RULES)

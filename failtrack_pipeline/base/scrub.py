@@ -22,7 +22,7 @@ import re
 from collections import Counter
 from typing import Final
 
-from failtrack_pipeline.base.one_pass import DIGITS, OnePass, Rule
+from failtrack_pipeline.base.one_pass import OnePass, Rule
 
 MASK: Final = "***"
 
@@ -41,20 +41,6 @@ _WORDS = (
     rf"(?:{_STRONG_WORDS}|(?<![a-z0-9])key|[a-z]{{0,20}}?token|a(?:uth|ccess[_-]?id)"
     r"|s(?:ession(?:[_-]?id)?|ig(?:nature)?)|credentials?|login)"
 )
-# A text holds no credential's name without one of these.
-_NAME_TRIGGERS: Final = (
-    "key",
-    "tok",
-    "secret",
-    "pass",
-    "pw",
-    "auth",
-    "sig",
-    "session",
-    "credential",
-    "login",
-    "access",
-)  # noqa: E501
 _QUALIFIER = r"(?:[_-][a-z]{1,12}){0,2}\d{0,3}"
 _NAME = rf"{_SEGMENTS}{_WORDS}{_QUALIFIER}"
 # After a bare colon only names that cannot be anything else (`auth:SIMPLE` is a mode,
@@ -164,7 +150,6 @@ SCRUB_RULES: Final[tuple[Rule, ...]] = (
         r"""-----BEGIN[A-Z ]{0,20}\ PRIVATE\ KEY(?:\ BLOCK)?-----[A-Za-z0-9+/=\s\\:\-,]{0,20000}
         (?:-----END[A-Z ]{0,20}\ PRIVATE\ KEY(?:\ BLOCK)?-----)?""",
         MASK,
-        ("-----begin",),
     ),
     Rule(
         # Also when a value was cut short (`…`) before its `@`: half a password is a secret.
@@ -172,7 +157,6 @@ SCRUB_RULES: Final[tuple[Rule, ...]] = (
         r"""(?P<url_userinfo__keep>(?<![\w+.\-])[a-z][\w+.\-]{0,30}://)
         (?![^\s/@'"<>?\#…]{0,256}\*\*\*)[^\s/@'"<>?\#…]{1,256}(?=@|…)""",
         _keep_prefix,
-        ("://",),
     ),
     Rule(
         # The whole URL is the credential: anyone who has it can post.
@@ -181,7 +165,6 @@ SCRUB_RULES: Final[tuple[Rule, ...]] = (
         |[\w\-]+\.webhook\.office\.com/webhookb2|discord(?:app)?\.com/api/webhooks)/
         [^\s'"<>]{0,300}""",
         MASK,
-        ("hooks.slack", "webhook.office", "discord"),
     ),
     Rule(
         # Any scheme (Bearer, Basic, ApiKey, SSWS, GenieKey, …): the scheme stays, the
@@ -191,21 +174,18 @@ SCRUB_RULES: Final[tuple[Rule, ...]] = (
         (?:[a-z][\w\-]{0,30}\s+(?=[^\s,;]))?)
         (?!\*\*\*)(?![^\s,;"']{1,40}\s+\*\*\*)(?:'[^'\n]{1,2000}'|"[^"\n]{1,2000}"|[^\s,;"']{1,2000})""",
         _keep_prefix,
-        ("authorization",),
     ),
     Rule(
         "curl_user",
         r"""(?P<curl_user__keep>(?<![\w-])(?:-u|--user|--proxy-user)(?:\s+|=)["']?)
         (?!\*\*\*)[^\s:"']{1,200}:[^\s"']{1,500}""",
         _keep_prefix,
-        ("-u",),
     ),
     Rule(
         "bearer_token",
         r"""(?P<bearer_token__keep>(?<![\w-])(?:bearer|basic|token)\s+)
         (?=[\w\-.~+/]{8})(?=[\w\-.~+/]{0,300}?(?:\d|(?-i:[a-z][A-Z])))[\w\-.~+/]+=*""",
         _keep_prefix,
-        ("bearer", "basic", "token"),
         at_words=True,
     ),
     Rule(
@@ -214,7 +194,6 @@ SCRUB_RULES: Final[tuple[Rule, ...]] = (
         |(?<=\s)--{_NAME}\s+|["'`]{_NAME}["'`]\s{{0,3}}:\s{{0,3}})
         (?P<named_secret__value>{_VALUE})""",
         _mask_value,
-        _NAME_TRIGGERS,
         at_words=True,
     ),
     Rule(
@@ -222,7 +201,6 @@ SCRUB_RULES: Final[tuple[Rule, ...]] = (
         "compared_secret",
         rf"""["'`][^"'`\n]{{1,500}}["'`](?=\s{{0,3}}[!=]={{1,2}}\s{{0,3}}{_NAME}\b)""",
         MASK,
-        ("==", "!="),
     ),
     Rule(
         "known_token",
@@ -270,13 +248,11 @@ SCRUB_RULES: Final[tuple[Rule, ...]] = (
         "email",
         r"(?<![\w.+\-])[\w.+\-]{1,128}@[\w\-]{1,63}(?:\.[\w\-]{1,63})*\.[a-z]{2,63}\b",
         _mask_email,
-        ("@",),
     ),
     Rule(
         "iban",
         r"(?<![\w\-])[A-Z]{2}\d{2}(?:\ ?[A-Z0-9]{4}){2,7}(?:\ ?[A-Z0-9]{1,4})?(?![\w\-])",
         _mask_iban,
-        DIGITS,
     ),
     Rule(
         # Grouped in fours, or one run that starts like a card network's numbers.
@@ -284,14 +260,12 @@ SCRUB_RULES: Final[tuple[Rule, ...]] = (
         r"""(?<![\w\-.])(?:\d{4}(?P<card_number__sep>[\ \-])\d{4}(?P=card_number__sep)\d{4}
         (?P=card_number__sep)\d{1,7} | (?:4|5[1-5]|3[47]|6011|2[2-7])\d{11,17})(?![\w\-.])""",
         _mask_card,
-        DIGITS,
     ),
     Rule(
         "phone_number",
         r"""(?<![\w+])\+[1-9]\d{0,2}(?:[\ \-]?\(\d{1,4}\))?(?:[\ \-]?\d{2,4}){2,5}(?![\w.])
         | (?<![\w(])\(\d{3}\)\ ?\d{3}-\d{4}\b | (?<![\w\-.])\d{3}-\d{3}-\d{4}(?![\w\-])""",
         "<phone>",
-        ("+", "(", "-"),
     ),
 )
 
