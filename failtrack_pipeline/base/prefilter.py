@@ -11,8 +11,9 @@ The rewriting only ever widens what a pattern matches, so a rule left out could 
 matched (the tests check this rule by rule, on every case and on generated texts):
 
 - an assertion (`\\b`, `^`, a look-ahead or look-behind) is dropped, except a look-behind
-  where the pattern starts (`(?<=user )name`) or a look-ahead where it ends: the text must
-  hold that text there, so the prefilter reads it;
+  where the pattern starts (`(?<=user )name`, `(?<![\\w.])`) or a look-ahead where it
+  ends: the text must hold that text (or, for a negative one of one character, the text's
+  edge or another character) there, so the prefilter reads it;
 - a repeat at the pattern's start or end keeps only its minimum (a text holding `a{2,9}b`
   holds `aab`), a back-reference is any text, a long bound (`{20,300}`) is open;
 - the text is read as ASCII with every other character as the one byte 0x80 (`\\w`, `\\d`,
@@ -108,6 +109,8 @@ def _sequence(items: Iterable[tuple[Any, Any]], leading: bool, trailing: bool) -
         op, av = items[start]
         if op is sre.ASSERT and av[0] < 0:
             front, leading = _group(av[1]), False
+        elif op is sre.ASSERT_NOT and av[0] < 0 and (other := _other_than(av[1])):
+            front, leading = f"(?:^|{other})", False
         elif not (op in _ZERO_WIDTH or _optional(op, av)):
             break
         start += 1
@@ -115,6 +118,8 @@ def _sequence(items: Iterable[tuple[Any, Any]], leading: bool, trailing: bool) -
         op, av = items[stop - 1]
         if op is sre.ASSERT and av[0] > 0:
             back, trailing = _group(av[1]), False
+        elif op is sre.ASSERT_NOT and av[0] > 0 and (other := _other_than(av[1])):
+            back, trailing = f"(?:{other}|$)", False
         elif not (op in _ZERO_WIDTH or _optional(op, av)):
             break
         stop -= 1
@@ -125,6 +130,22 @@ def _sequence(items: Iterable[tuple[Any, Any]], leading: bool, trailing: bool) -
         for i, (op, av) in enumerate(reading)
     )
     return front + "".join(middle) + back
+
+
+def _other_than(items: Sequence[tuple[Any, Any]]) -> str | None:
+    """A character a negative assertion of one character (`(?<![\\w.])`) lets through,
+    or None for a longer one."""
+    if len(items) != 1:
+        return None
+    op, av = items[0]
+    if op is sre.LITERAL:
+        return _item(sre.NOT_LITERAL, av, leading=False, trailing=False)
+    if op is sre.NOT_LITERAL:
+        return _class([(sre.LITERAL, av)])
+    if op is sre.IN:
+        negated = av[0][0] is sre.NEGATE
+        return _class(av[1:] if negated else [(sre.NEGATE, None), *av])
+    return None
 
 
 def _group(items: Iterable[tuple[Any, Any]]) -> str:
