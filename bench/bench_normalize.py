@@ -4,9 +4,9 @@
 
 Every message carries fresh ids, times, URLs or tokens, so none repeats and each call is a
 cache miss. Prints the median of `scrub_secrets` alone, of `normalize_message` (which
-scrubs first) and of `normalize_scrubbed` (the rest, as `describe_failure` calls it on the
-text it scrubbed for the example), against a baseline measured in the same run: one
-`re.sub` of digit runs, the least a parameterizer can do. Then what describing a failure
+scrubs first) and of `scrub_and_normalize` (a failure's example and its group, what
+`describe_failure` computes for a new message), against a baseline measured in the same
+run: one `re.sub` of digit runs, the least a parameterizer can do. Then what describing a failure
 costs the scrape (`describe_failure`, through its caches) when a realistic share of failure
 messages is unique, against the same stream where every message repeats (all cache hits).
 """
@@ -23,7 +23,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from failtrack_pipeline.base.errors import EventError
-from failtrack_pipeline.base.normalize import normalize_message, normalize_scrubbed
+from failtrack_pipeline.base.normalize import normalize_message, scrub_and_normalize
 from failtrack_pipeline.base.scrub import scrub_secrets
 from failtrack_pipeline.tracking import failures
 from failtrack_pipeline.tracking.failures import describe_failure
@@ -89,8 +89,7 @@ def stream(count: int, unique_share: float, seed: int = 2) -> list[str]:
 def describe_us(texts: list[str]) -> float:
     """Mean µs per failure, caches emptied first: what a run's failed events cost to describe
     (as the scrape records them: typed `EventError`s, so categorizing is free)."""
-    failures._normalized.cache_clear()
-    failures._scrubbed.cache_clear()
+    failures._described.cache_clear()
     seen_at = datetime(2026, 12, 1, tzinfo=UTC)
     errors = [EventError(text) for text in texts]
     started = time.perf_counter()
@@ -112,15 +111,10 @@ def main() -> None:
     for name, function in (
         ("scrub_secrets", scrub_secrets),
         ("normalize_message", normalize_message),
+        ("scrub_and_normalize", scrub_and_normalize),
     ):
         cost = median_us(function, texts)
-        print(f"{name:<18} median {cost:6.1f} µs per miss  ({cost / baseline:.0f}x baseline)")
-    scrubbed = [scrub_secrets(text) for text in texts]
-    cost = median_us(normalize_scrubbed, scrubbed)
-    print(
-        f"{'normalize_scrubbed':<18} median {cost:6.1f} µs per miss  ({cost / baseline:.0f}x "
-        "baseline; the scrape's part after the scrub it shares with the example)"
-    )
+        print(f"{name:<19} median {cost:6.1f} µs per miss  ({cost / baseline:.0f}x baseline)")
     hits = describe_us(stream(args.failures, 0.0))
     mixed = describe_us(stream(args.failures, args.unique_share))
     print(

@@ -257,8 +257,7 @@ def scale_errors(groups: int, failures: int) -> list[EventError]:
 
 
 def _clear_message_caches() -> None:
-    for cached in (failures_module._normalized, failures_module._scrubbed):
-        cached.cache_clear()
+    failures_module._described.cache_clear()
 
 
 def bench_scale(kind: str, postgres_url: str | None, workdir: Path, repeats: int) -> None:

@@ -23,7 +23,8 @@ import re
 from typing import Final
 
 from failtrack_pipeline.base.one_pass import OnePass, Rule
-from failtrack_pipeline.base.scrub import SCRUB_RULES, scrub_secrets
+from failtrack_pipeline.base.prefilter import Prefilter
+from failtrack_pipeline.base.scrub import SCRUB_RULES, SCRUBBER
 
 # Bump when a rule change makes any message normalize differently: stored groups are then
 # re-keyed (tracking/store.py), so the change merges them instead of starting new ones.
@@ -256,6 +257,10 @@ NORMALIZE_RULES: Final[tuple[Rule, ...]] = (
 )
 
 _NORMALIZE: Final = OnePass(NORMALIZE_RULES)
+# Both tables in one scan: most messages have nothing to scrub, and the normalizer then
+# reads the very text the scan did.
+_BOTH: Final = Prefilter([rule.pattern for rule in (*SCRUB_RULES, *NORMALIZE_RULES)])
+_SCRUB_BITS: Final = (1 << len(SCRUB_RULES)) - 1
 _URL: Final = NORMALIZE_RULES[0].regex()
 
 
@@ -283,13 +288,23 @@ def normalize_message(message: str) -> str:
     At most `MAX_LENGTH` characters; a longer message is cut between words and ends with `…`.
     """
     # Cut before scrubbing: the scrubber reads no more than the normalizer keeps.
-    return _bound(_parameterize(scrub_secrets(_head(message))))
+    scrubbed, chosen = _scrub(_head(message))
+    return _bound(_parameterize(scrubbed, chosen))
 
 
-def normalize_scrubbed(scrubbed: str) -> str:
-    """`normalize_message` of a text `scrub_secrets` returned: a failure's message and its
-    example come from one scrub, not two (scrubbing is a third of a cache miss)."""
-    return _bound(_parameterize(_head(scrubbed)))
+def scrub_and_normalize(message: str) -> tuple[str, str]:
+    """`scrub_secrets(message)`, and `normalize_message` of that: a failure's example and
+    its group, from one scrub and one prefilter scan."""
+    scrubbed, chosen = _scrub(message)
+    return scrubbed, _bound(_parameterize(_head(scrubbed), chosen))
+
+
+def _scrub(message: str) -> tuple[str, int | None]:
+    """The scrubbed message, and the normalizer's rules that may match it: known from the
+    scan of `message` for both tables when the scrub changed nothing (most messages)."""
+    chosen = _BOTH.bits(message)
+    scrubbed = SCRUBBER.sub(message, chosen & _SCRUB_BITS)
+    return scrubbed, chosen >> len(SCRUB_RULES) if scrubbed == message else None
 
 
 def _head(message: str) -> str:
@@ -303,11 +318,12 @@ def _head(message: str) -> str:
     return " ".join(words[:-1] if len(words) > 1 else words)
 
 
-def _parameterize(text: str) -> str:
-    # Every whitespace character but the space is unprintable: most texts need no rewrite.
+def _parameterize(text: str, chosen: int | None = None) -> str:
+    # Every whitespace character but the space is unprintable: most texts need no rewrite
+    # (one that is rewritten is no longer the text `chosen` was scanned from).
     if "  " in text or not text.isprintable():
-        text = _WHITESPACE.sub(" ", text)
-    return _NORMALIZE.sub(text).strip()
+        text, chosen = _WHITESPACE.sub(" ", text), None
+    return _NORMALIZE.sub(text, chosen).strip()
 
 
 def _bound(text: str) -> str:

@@ -76,8 +76,11 @@ class OnePass:
         self._every = (1 << len(self.rules)) - 1
         self._pattern = lru_cache(maxsize=256)(self._compile)
 
-    def sub(self, text: str) -> str:
-        chosen = self._prefilter.bits(text) if self._prefilter else self._every
+    def sub(self, text: str, chosen: int | None = None) -> str:
+        """Rewrite `text`. `chosen`: the rules (as bits) a scan of this text, or of a text
+        holding it, found may match; without it, this table scans for itself."""
+        if chosen is None:
+            chosen = self._prefilter.bits(text) if self._prefilter else self._every
         return self._pattern(chosen).sub(self._apply, text) if chosen else text
 
     def sub_part(self, part: str, match: re.Match[str]) -> str:

@@ -269,7 +269,7 @@ SCRUB_RULES: Final[tuple[Rule, ...]] = (
     ),
 )
 
-_SCRUB: Final = OnePass(SCRUB_RULES)
+SCRUBBER: Final = OnePass(SCRUB_RULES)
 
 
 def scrub_secrets(text: str) -> str:
@@ -277,4 +277,4 @@ def scrub_secrets(text: str) -> str:
 
     Never raises and is idempotent: `scrub_secrets(scrub_secrets(t)) == scrub_secrets(t)`.
     """
-    return _SCRUB.sub(text)
+    return SCRUBBER.sub(text)

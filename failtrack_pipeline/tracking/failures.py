@@ -13,8 +13,7 @@ from typing import Any
 from failtrack_pipeline.base.categories import ErrorCategory
 from failtrack_pipeline.base.categorize import MessageRule, categorize, group_name
 from failtrack_pipeline.base.errors import FailtrackError
-from failtrack_pipeline.base.normalize import GROUPING_VERSION, normalize_scrubbed
-from failtrack_pipeline.base.scrub import scrub_secrets
+from failtrack_pipeline.base.normalize import GROUPING_VERSION, scrub_and_normalize
 from failtrack_pipeline.db.schema import SCRAPE_STAGE
 
 EXAMPLE_MAX_CHARS = 2000
@@ -25,12 +24,8 @@ USER_NAMED = 0
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 # Per-event failures repeat the same few texts; caching keeps tracking off the hot path's bill.
-_scrubbed = lru_cache(maxsize=16_384)(scrub_secrets)
-
-
-@lru_cache(maxsize=16_384)
-def _normalized(raw: str) -> str:
-    return normalize_scrubbed(_scrubbed(raw))
+# One scrub serves the example and the group.
+_described = lru_cache(maxsize=16_384)(scrub_and_normalize)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,11 +94,12 @@ def describe_failure(
     if external_id is None and isinstance(error, FailtrackError):
         external_id = error.external_id
     named = group_name(error, rules)
+    example, message = _described(raw)
     return FailureRecord(
         source_id=source_id,
         category=categorize(error, rules),
-        message=named or _normalized(raw),
-        example=_scrubbed(raw)[:EXAMPLE_MAX_CHARS],
+        message=named or message,
+        example=example[:EXAMPLE_MAX_CHARS],
         external_id=external_id,
         seen_at=seen_at,
         grouping_version=USER_NAMED if named else GROUPING_VERSION,
