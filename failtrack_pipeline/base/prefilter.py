@@ -21,8 +21,11 @@ matched (the tests check this rule by rule, on every case and on generated texts
   which Python matches to `i`, `k` and `s` when ignoring case, and which are read so;
 - case is ignored; a negated class is read case-sensitively, so it excludes less.
 
-Compiling a database takes about a quarter of a second, so it happens on first use and is
-kept in the user's cache directory (a damaged or foreign file is compiled anew).
+Compiling a table's database takes up to a second, so it happens on first use and the
+compiled database is kept in the user's cache directory (`$XDG_CACHE_HOME/failtrack`, else
+`~/.cache/failtrack`; a file that fails its checksum is compiled anew, a folder that
+cannot be written only costs each process the compile). This cache is the one file
+`base/` touches.
 """
 
 from __future__ import annotations
@@ -232,7 +235,7 @@ class Prefilter:
     """Which of a table's patterns (Python `re`, verbose, ignoring case) may match a text."""
 
     def __init__(self, patterns: Sequence[str]) -> None:
-        self.expressions = tuple(prefilter(pattern).encode() for pattern in patterns)
+        self._patterns = tuple(patterns)
         # A scan needs scratch space no other thread is using: each thread loads its own.
         self._local = threading.local()
 
@@ -248,7 +251,8 @@ class Prefilter:
 
     @cached_property
     def _serialized(self) -> bytes:
-        return serialized(self.expressions)
+        # On first use, not at import: most processes that import failtrack never scan.
+        return serialized([prefilter(pattern).encode() for pattern in self._patterns])
 
 
 def serialized(expressions: Sequence[bytes], cache: Path | None = None) -> bytes:
@@ -270,6 +274,8 @@ def serialized(expressions: Sequence[bytes], cache: Path | None = None) -> bytes
 
 
 def _cache_dir() -> Path:
+    """The user's own cache (never a shared folder: whoever writes the file decides what
+    the scrubber skips)."""
     home = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(home) / "failtrack"
 
