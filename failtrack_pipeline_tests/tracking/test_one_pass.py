@@ -5,6 +5,7 @@ and everywhere in it, and ask for the same output."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 import pytest
@@ -12,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from failtrack_pipeline.base.normalize import NORMALIZE_RULES
-from failtrack_pipeline.base.one_pass import OnePass
+from failtrack_pipeline.base.one_pass import _START, OnePass
 from failtrack_pipeline.base.scrub import SCRUB_RULES
 from failtrack_pipeline_tests.tracking.test_normalize import MESSAGE_LIKE_TEXT
 from failtrack_pipeline_tests.tracking.test_parameterization import CASES, KNOWN_MISSES
@@ -50,3 +51,19 @@ def test_skipping_rules_changes_no_case(table: str) -> None:
 def test_skipping_rules_changes_no_text(text: str) -> None:
     for table in TABLES:
         assert FAST[table].sub(text) == EVERYWHERE[table].sub(text), table
+
+
+def _word(char: str) -> bool:
+    return char.isalnum() or char == "_"
+
+
+@given(st.one_of(WORDS_AT_EDGES, st.text()))
+def test_a_match_may_start_at_a_words_start_or_at_punctuation_only(text: str) -> None:
+    starts = [m.start() for m in re.finditer(_START + "(?=.)", text, re.DOTALL)]
+    expected = [
+        i
+        for i, char in enumerate(text)
+        if not char.isspace() and not (i and _word(text[i - 1]) and _word(char))
+    ]
+
+    assert starts == expected

@@ -115,10 +115,14 @@ def test_a_cached_database_is_read_and_a_damaged_one_compiled_anew(tmp_path: Pat
     expressions = (b"abc", b"[0-9]+x")
     good = serialized(expressions, cache=tmp_path)
     (stored,) = tmp_path.iterdir()
+    written = stored.stat().st_mtime_ns
+    read = serialized(expressions, cache=tmp_path)
+    unchanged = stored.stat().st_mtime_ns == written
     stored.write_bytes(good[: len(good) // 2] + b"\xff" * 64)
 
     again = serialized(expressions, cache=tmp_path)
 
+    assert (read == good, unchanged) == (True, True)
     assert (found(again, b"abc 12x"), stored.read_bytes()) == ([0, 1], again)
 
 
