@@ -61,7 +61,7 @@ _NARROW: Final = {
     sre.CATEGORY_SPACE: r"\t-\r ",
     sre.CATEGORY_NOT_DIGIT: r"\x00-/:-\x7f",
     sre.CATEGORY_NOT_WORD: r"\x00-/:-@\[-^`{-\x7f",
-    sre.CATEGORY_NOT_SPACE: r"\x00-\x08\x0e-\x1f!-\x7f",
+    sre.CATEGORY_NOT_SPACE: r"\x00-\x08\x0e-\x1b!-\x7f",
 }
 # The non-ASCII characters Python's `re` matches to an ASCII letter when ignoring case:
 # the prefilters read them as that letter.

@@ -149,3 +149,17 @@ def test_threads_scanning_at_once_each_get_their_own_answer() -> None:
         thread.join()
 
     assert results == dict.fromkeys(range(8), expected)
+
+
+CLASSES = [r"\d", r"\w", r"\s", r"\D", r"\W", r"\S", r"[^\d]", r"[^\w]", r"[^\s]", r"[^\D]",
+           r"[^\W]", r"[^\S]", r"[^\W\d_]", r"[a-z]", r"[^a-z]", r"k", r"[^k]", r"."]  # fmt: skip
+CHARACTERS = [chr(code) for code in range(128)] + list("é٣\u00a0\u2028\u212a\u017f\u0130…")
+
+
+@pytest.mark.parametrize("pattern", CLASSES)
+def test_a_class_takes_every_character_python_matches_it_to(pattern: str) -> None:
+    python, database = re.compile(pattern, re.IGNORECASE | re.DOTALL), Prefilter([pattern])
+
+    missed = [c for c in CHARACTERS if python.fullmatch(c) and not database.bits(c)]
+
+    assert missed == []
