@@ -26,6 +26,12 @@ REGEXES = {name: [rule.regex() for rule in rules] for name, rules in TABLES.item
 UNUSUAL_TEXT = st.text(alphabet="kKsSiI\u212a\u017f\u0130\u0131éü…“ 0123:=-_./@'\"", max_size=40)
 
 
+@pytest.fixture(autouse=True)
+def own_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The databases these tests compile stay out of the user's cache."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
 def left_out(table: str, text: str) -> list[str]:
     """The rules of `table` that match `text` but that the prefilter did not choose."""
     chosen = PREFILTERS[table].bits(text)
