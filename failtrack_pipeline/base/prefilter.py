@@ -40,6 +40,7 @@ import tempfile
 import threading
 from collections.abc import Iterable, Sequence
 from functools import cached_property
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any, Final
 
@@ -227,7 +228,7 @@ def _char(code: int) -> str:
     return rf"\x{code:02x}"
 
 
-def _on_match(index: int, start: int, end: int, flags: int, found: list[int]) -> None:
+def _on_match(index: int, start: int, end: int, flags: int, found: Any) -> None:
     found.append(index)
 
 
@@ -258,7 +259,7 @@ class Prefilter:
 def serialized(expressions: Sequence[bytes], cache: Path | None = None) -> bytes:
     """The compiled database of `expressions` (ids in order), from the cache when it holds
     one that loads (a damaged file fails its checksum and is compiled anew)."""
-    key = hashlib.sha256(b"\0".join([hyperscan.__version__.encode(), *expressions]))
+    key = hashlib.sha256(b"\0".join([version("hyperscan").encode(), *expressions]))
     path = (cache or _cache_dir()) / f"prefilter-{key.hexdigest()[:32]}.hsdb"
     try:
         data = path.read_bytes()
