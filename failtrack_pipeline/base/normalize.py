@@ -28,7 +28,7 @@ from failtrack_pipeline.base.scrub import SCRUB_RULES, SCRUBBER
 
 # Bump when a rule change makes any message normalize differently: stored groups are then
 # re-keyed (tracking/store.py), so the change merges them instead of starting new ones.
-GROUPING_VERSION: Final = 3
+GROUPING_VERSION: Final = 4
 
 MAX_LENGTH: Final = 500
 ELLIPSIS: Final = "…"
@@ -277,6 +277,8 @@ def rules_digest() -> str:
 
 
 _WHITESPACE = re.compile(r"\s+")
+_AFTER_PLACEHOLDER = re.compile("[a-z]>[\"'“‘]")
+_MAX_SETTLING: Final = 3
 
 _MAX_READ: Final = 20 * MAX_LENGTH
 
@@ -323,7 +325,15 @@ def _parameterize(text: str, chosen: int | None = None) -> str:
     # (one that is rewritten is no longer the text `chosen` was scanned from).
     if "  " in text or not text.isprintable():
         text, chosen = _WHITESPACE.sub(" ", text), None
-    return _NORMALIZE.sub(text, chosen).strip()
+    text = _NORMALIZE.sub(text, chosen).strip()
+    # A quote right after a placeholder was read after what the placeholder replaced (a
+    # digit opens a quote, `>` does not), so another pass may pair the quotes after it
+    # otherwise: pass again until the text is settled, so a group's name normalizes to itself.
+    for _ in range(_MAX_SETTLING):
+        if not _AFTER_PLACEHOLDER.search(text) or (again := _NORMALIZE.sub(text).strip()) == text:
+            break
+        text = again
+    return text
 
 
 def _bound(text: str) -> str:

@@ -54,7 +54,7 @@ _COLON = r"""(?:["'`]?\s{0,3}:(?!//)\s{0,3}|\s(?=["'`]))"""
 # A value: quoted (with spaces), else a run to whitespace or a separator. `…` (normalize's
 # truncation mark) ends one.
 _VALUE = r"""(?:"[^"\n]{0,500}"|'[^'\n]{0,500}'|`[^`\n]{0,500}`
-    |(?![=:<>]|\*\*\*|(?:true|false|null|none|yes|no)\b)(?!(?-i:(?:[a-z]\w*\.)*[A-Z]\w*)[{@(])[^\s&;,…"'`)]{1,500})"""
+    |(?![=:<>]|@?\*\*\*|(?:true|false|null|none|yes|no)\b)(?!(?-i:(?:[a-z]\w*\.)*[A-Z]\w*)[{@(])[^\s&;,…"'`)]{1,500})"""
 
 
 # Bits per character: random base64 of 20 characters has about 4.1, identifiers and

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from failtrack_pipeline.base.normalize import MAX_LENGTH, normalize_message, scrub_and_normalize
@@ -155,6 +155,9 @@ MESSAGE_LIKE_TEXT = st.one_of(
 
 
 @given(MESSAGE_LIKE_TEXT)
+# A quote after a placeholder is read otherwise by a second pass (found by this test).
+@example('::42@2024-01-05"a T?""a  ')
+@example("id 5'a T?''a")
 def test_normalizing_never_raises_is_bounded_and_idempotent(message: str) -> None:
     once = normalize_message(message)
 

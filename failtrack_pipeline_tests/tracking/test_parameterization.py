@@ -22,6 +22,7 @@ from failtrack_pipeline.base.normalize import (
 DIGESTS = {
     2: "97c8649eec686a3fba673a26995ceab271a89603bfb3510e9d95ff72b8ba7859",
     3: "9db4bc07d69aea023310d088b0fef839c79adec69ca306540a1530498f9926fb",
+    4: "c43724b7aabfad7b6e076101bb71348b29f93e842a41f7d5ac8bf944df5e2ac2",
 }
 
 CASES: list[tuple[str, str, str]] = [
