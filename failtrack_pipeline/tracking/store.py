@@ -23,7 +23,6 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from functools import cache
 from typing import Any
 from weakref import WeakSet
 
@@ -216,9 +215,10 @@ _GROUP_COLUMNS = (
 _DAY_COLUMNS = ("fingerprint", "day", "source_id", "occurrences", "stage")
 
 
-def _binder(
-    types: Sequence[sa.types.TypeEngine[Any]], dialect: Dialect
-) -> Callable[[Iterable[Sequence[Any]]], list[tuple[Any, ...]]]:
+_Binder = Callable[[list[tuple[Any, ...]]], Any]
+
+
+def _binder(types: Sequence[sa.types.TypeEngine[Any]], dialect: Dialect) -> _Binder:
     """Rows of values as the columns of `types` bind them (a naive time raises ValueError).
     Values of JSON columns are taken as their JSON text already."""
     processors = [
@@ -227,7 +227,7 @@ def _binder(
     ]
     convert = [(i, process) for i, process in enumerate(processors) if process is not None]
 
-    def bind(rows: Iterable[Sequence[Any]]) -> list[tuple[Any, ...]]:
+    def bind(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         bound = []
         for row in rows:
             values = list(row)
@@ -239,29 +239,10 @@ def _binder(
     return bind
 
 
-class _JSONRows(sa.TypeDecorator[Sequence[tuple[Any, ...]]]):
-    """A chunk of rows bound as one parameter: a JSON array of rows, each value as its
-    column's type binds it, which PostgreSQL unpacks (`_json_rows`).
-
-    A statement run with one parameter set per row cost SQLAlchemy and the driver more per
-    row than the database's work: psycopg parsed every multi-row VALUES that SQLAlchemy's
-    "insertmanyvalues" rendered (too long for its cache), 67 µs per row, and dumps array
-    parameters in Python. One JSON text is made and read in C.
-    """
-
-    impl = sa.Text
-    cache_ok = True
-
-    def __init__(self, types: tuple[sa.types.TypeEngine[Any], ...]) -> None:
-        super().__init__()
-        self.types = types
-
-    def process_bind_param(
-        self, value: Sequence[tuple[Any, ...]] | None, dialect: Dialect
-    ) -> str | None:
-        if value is None:
-            return None
-        return json.dumps(_binder(self.types, dialect)(value), default=_isoformat)
+def _json_binder(types: Sequence[sa.types.TypeEngine[Any]], dialect: Dialect) -> _Binder:
+    """Rows as one JSON text (an array of rows), each value as its column binds it."""
+    bind = _binder(types, dialect)
+    return lambda rows: json.dumps(bind(rows), default=_isoformat)
 
 
 def _isoformat(value: Any) -> str:
@@ -271,16 +252,14 @@ def _isoformat(value: Any) -> str:
 
 
 def _json_rows(table: sa.Table, columns: Sequence[str]) -> sa.Select[Any]:
-    """The rows of the parameter named after `table` (`_JSONRows` of `columns`) as a SELECT.
-
-    `jsonb`: parsed once, where `json` would be parsed again for each column read."""
-    types = tuple(table.c[name].type for name in columns)
-    rows = sa.bindparam(table.name, type_=_JSONRows(types))
-    each = sa.func.jsonb_array_elements(sa.cast(rows, postgresql.JSONB)).table_valued(
-        sa.column("value", postgresql.JSONB)
-    )
+    """The rows of the parameter named after `table` (`_json_binder` of `columns`) as a
+    SELECT. `jsonb`: parsed once, where `json` would be parsed again for each column read."""
+    each = sa.func.jsonb_array_elements(
+        sa.cast(sa.bindparam(table.name, type_=sa.Text), postgresql.JSONB)
+    ).table_valued(sa.column("value", postgresql.JSONB))
     # From text: strings without their length, as a cast to VARCHAR(n) would cut
     # silently where the column refuses a value too long.
+    types = [table.c[name].type for name in columns]
     return sa.select(
         *(
             sa.cast(each.c.value[i].astext, sa.Text() if isinstance(t, sa.String) else t)
@@ -325,13 +304,50 @@ def _add_days(insert: Any) -> Any:
     )
 
 
+@dataclass(frozen=True)
+class _Compiled:
+    """A statement compiled once, run by the driver with values bound by a `_Binder`.
+
+    SQLAlchemy 2.0 caches no ON CONFLICT statement (its dialects give them no cache key):
+    it compiled each chunk's upsert anew, 0.7 ms on SQLite and 2 ms on PostgreSQL."""
+
+    sql: str
+    params: dict[str, Any]  # the values it binds itself (named parameters)
+    positions: tuple[str, ...]  # the order of its parameters (positional ones)
+
+    @classmethod
+    def of(cls, statement: Any, dialect: Dialect, columns: Sequence[str] = ()) -> _Compiled:
+        """`statement`, inserting `columns` if it is an INSERT of VALUES."""
+        compiled = statement.compile(dialect=dialect, column_keys=list(columns) or None)
+        return cls(compiled.string, dict(compiled.params), tuple(compiled.positiontup or ()))
+
+    def run(
+        self,
+        connection: sa.Connection,
+        bind: _Binder,
+        rows: list[tuple[Any, ...]],
+        name: str | None = None,
+    ) -> sa.CursorResult[Any]:
+        """Run with `rows` bound: as the parameter `name` (one value) or, without a name,
+        once per row (executemany). A value a column refuses raises the StatementError
+        SQLAlchemy would (see `write_refusal`)."""
+        try:
+            bound = bind(rows)
+        except (ValueError, TypeError) as error:
+            kind = f"{type(error).__module__}.{type(error).__name__}"
+            raise sa.exc.StatementError(f"({kind}) {error}", self.sql, None, error) from error
+        if name is None:
+            return connection.exec_driver_sql(self.sql, bound)
+        return connection.exec_driver_sql(self.sql, {**self.params, name: bound})
+
+
 class _Writer:
     """How a dialect writes a chunk of group rows and of per-day rows (tuples in
-    `_GROUP_COLUMNS` and `_DAY_COLUMNS` order); built once, so each statement is compiled once."""
+    `_GROUP_COLUMNS` and `_DAY_COLUMNS` order); built once per dialect."""
 
     def upsert_groups(
         self, connection: sa.Connection, rows: list[tuple[Any, ...]]
-    ) -> tuple[Sequence[sa.Row[Any]], set[str]]:
+    ) -> tuple[Sequence[Any], set[str]]:
         """Run `_upsert_groups`: its RETURNING rows, and the keys of the groups resolved."""
         raise NotImplementedError
 
@@ -340,31 +356,47 @@ class _Writer:
 
 
 class _JSONWriter(_Writer):
-    """PostgreSQL: each chunk is one JSON parameter (`_JSONRows`) the statement unpacks;
-    the rows it upserts are joined to their triage in the same statement."""
+    """PostgreSQL: each chunk is one JSON parameter (`_json_binder`) the statement unpacks;
+    the rows it upserts are joined to their triage in the same statement.
 
-    def __init__(self) -> None:
+    A statement run with one parameter set per row cost SQLAlchemy and the driver more per
+    row than the database's work: psycopg parsed every multi-row VALUES that SQLAlchemy's
+    "insertmanyvalues" rendered (too long for its cache), 67 µs per row, and dumps array
+    parameters in Python. One JSON text is made and read in C.
+    """
+
+    def __init__(self, dialect: Dialect) -> None:
         upserted = _upsert_groups(
             postgresql.insert(failures_table).from_select(
                 _GROUP_COLUMNS, _json_rows(failures_table, _GROUP_COLUMNS)
             )
         ).cte("upserted")
         joined, resolved = with_resolved(upserted, upserted.c.fingerprint)
-        self._groups = sa.select(*upserted.c, resolved.label("resolved")).select_from(joined)
-        self._days = _add_days(
-            postgresql.insert(days_table).from_select(
-                _DAY_COLUMNS, _json_rows(days_table, _DAY_COLUMNS)
-            )
+        self._groups = _Compiled.of(
+            sa.select(*upserted.c, resolved.label("resolved")).select_from(joined), dialect
         )
+        self._days = _Compiled.of(
+            _add_days(
+                postgresql.insert(days_table).from_select(
+                    _DAY_COLUMNS, _json_rows(days_table, _DAY_COLUMNS)
+                )
+            ),
+            dialect,
+        )
+        self._bind_groups = _json_binder(
+            [failures_table.c[n].type for n in _GROUP_COLUMNS], dialect
+        )
+        self._bind_days = _json_binder([days_table.c[n].type for n in _DAY_COLUMNS], dialect)
 
     def upsert_groups(
         self, connection: sa.Connection, rows: list[tuple[Any, ...]]
-    ) -> tuple[Sequence[sa.Row[Any]], set[str]]:
-        stored = connection.execute(self._groups, {failures_table.name: rows}).all()
+    ) -> tuple[Sequence[Any], set[str]]:
+        result = self._groups.run(connection, self._bind_groups, rows, failures_table.name)
+        stored = result.all()
         return stored, {row.fingerprint for row in stored if row.resolved}
 
     def add_days(self, connection: sa.Connection, rows: list[tuple[Any, ...]]) -> None:
-        connection.execute(self._days, {days_table.name: rows})
+        self._days.run(connection, self._bind_days, rows, days_table.name)
 
 
 # SQLite: a chunk's group rows go to this temporary table (one per connection) through
@@ -387,72 +419,55 @@ class _StagedWriter(_Writer):
     before it is filled, and its rows roll back with a failed transaction.
     """
 
-    def __init__(self) -> None:
-        dialect = sqlite.dialect()
-        self._create = sa.schema.CreateTable(_staged_groups, if_not_exists=True)
+    def __init__(self, dialect: Dialect) -> None:
+        create = sa.schema.CreateTable(_staged_groups, if_not_exists=True)
+        self._create = str(create.compile(dialect=dialect))
         self._clear = sa.delete(_staged_groups)
-        self._stage = _driver_insert(sa.insert(_staged_groups), _GROUP_COLUMNS, dialect)
+        self._stage = _Compiled.of(sa.insert(_staged_groups), dialect, _GROUP_COLUMNS)
         self._bind_groups = _binder([c.type for c in _staged_groups.c], dialect)
-        self._groups = _upsert_groups(
-            sqlite.insert(failures_table).from_select(
-                _GROUP_COLUMNS,
-                # WHERE: SQLite would read the ON of ON CONFLICT as a join's otherwise.
-                sa.select(*_staged_groups.c).where(sa.true()),
-            )
+        self._groups = _Compiled.of(
+            _upsert_groups(
+                sqlite.insert(failures_table).from_select(
+                    _GROUP_COLUMNS,
+                    # WHERE: SQLite would read the ON of ON CONFLICT as a join's otherwise.
+                    sa.select(*_staged_groups.c).where(sa.true()),
+                )
+            ),
+            dialect,
         )
         staged = _staged_groups.c.fingerprint
         joined, resolved = with_resolved(_staged_groups, staged)
         self._resolved = sa.select(staged).select_from(joined).where(resolved)
-        self._days = _driver_insert(_add_days(sqlite.insert(days_table)), _DAY_COLUMNS, dialect)
+        self._days = _Compiled.of(_add_days(sqlite.insert(days_table)), dialect, _DAY_COLUMNS)
         self._bind_days = _binder([days_table.c[name].type for name in _DAY_COLUMNS], dialect)
+        for compiled, columns in ((self._stage, _GROUP_COLUMNS), (self._days, _DAY_COLUMNS)):
+            if compiled.positions != columns:
+                raise ValueError(f"{compiled.sql} binds {compiled.positions}, not {columns}")
 
     def upsert_groups(
         self, connection: sa.Connection, rows: list[tuple[Any, ...]]
-    ) -> tuple[Sequence[sa.Row[Any]], set[str]]:
-        connection.execute(self._create)
+    ) -> tuple[Sequence[Any], set[str]]:
+        connection.exec_driver_sql(self._create)
         connection.execute(self._clear)
-        _executemany(connection, self._stage, self._bind_groups, rows)
-        stored = connection.execute(self._groups).all()
+        self._stage.run(connection, self._bind_groups, rows)
+        stored = connection.exec_driver_sql(self._groups.sql).all()
         return stored, set(connection.execute(self._resolved).scalars())
 
     def add_days(self, connection: sa.Connection, rows: list[tuple[Any, ...]]) -> None:
-        _executemany(connection, self._days, self._bind_days, rows)
+        self._days.run(connection, self._bind_days, rows)
 
 
-def _driver_insert(statement: Any, columns: Sequence[str], dialect: Dialect) -> str:
-    """`statement`'s SQL for the driver, its positional parameters those of `columns`."""
-    compiled = statement.compile(dialect=dialect, column_keys=list(columns))
-    if list(compiled.positiontup or ()) != list(columns):
-        raise ValueError(f"{statement} binds {compiled.positiontup}, not {columns}")
-    return compiled.string
-
-
-def _executemany(
-    connection: sa.Connection,
-    sql: str,
-    bind: Callable[[Iterable[Sequence[Any]]], list[tuple[Any, ...]]],
-    rows: list[tuple[Any, ...]],
-) -> None:
-    """Run the driver's `sql` once per row, its values bound as their columns bind them: a
-    value a column refuses raises the StatementError SQLAlchemy would (`write_refusal`)."""
-    if not rows:
-        return
-    try:
-        bound = bind(rows)
-    except (ValueError, TypeError) as error:
-        raise sa.exc.StatementError(
-            f"({type(error).__module__}.{type(error).__name__}) {error}", sql, None, error
-        ) from error
-    connection.exec_driver_sql(sql, bound)
-
-
-@cache
-def _dialect_writer(postgres: bool) -> _Writer:
-    return _JSONWriter() if postgres else _StagedWriter()
+# One writer per dialect class: compiled by the first connection of its kind.
+_writers: dict[type[Dialect], _Writer] = {}
 
 
 def _writer(connection: sa.Connection) -> _Writer:
-    return _dialect_writer(connection.dialect.name == "postgresql")
+    dialect = connection.dialect
+    writer = _writers.get(type(dialect))
+    if writer is None:
+        make = _JSONWriter if dialect.name == "postgresql" else _StagedWriter
+        writer = _writers[type(dialect)] = make(dialect)
+    return writer
 
 
 def _upsert(
