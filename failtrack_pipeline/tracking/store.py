@@ -218,13 +218,13 @@ _DAY_COLUMNS = ("fingerprint", "day", "source_id", "occurrences", "stage")
 _Binder = Callable[[list[tuple[Any, ...]]], Any]
 
 
-def _binder(types: Sequence[sa.types.TypeEngine[Any]], dialect: Dialect) -> _Binder:
+def _binder(
+    types: Sequence[sa.types.TypeEngine[Any]], dialect: Dialect, *, as_text: bool = False
+) -> _Binder:
     """Rows of values as the columns of `types` bind them (a naive time raises ValueError).
-    Values of JSON columns are taken as their JSON text already."""
-    processors = [
-        None if isinstance(t, sa.JSON) else t.dialect_impl(dialect).bind_processor(dialect)
-        for t in types
-    ]
+    Values of JSON columns are taken as their JSON text already. `as_text`: times and days
+    then as ISO text, for JSON, which has none (PostgreSQL's casts read them back)."""
+    processors = [_processor(t, dialect, as_text) for t in types]
     convert = [(i, process) for i, process in enumerate(processors) if process is not None]
 
     def bind(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
@@ -239,16 +239,28 @@ def _binder(types: Sequence[sa.types.TypeEngine[Any]], dialect: Dialect) -> _Bin
     return bind
 
 
+def _processor(
+    type_: sa.types.TypeEngine[Any], dialect: Dialect, as_text: bool
+) -> Callable[[Any], Any] | None:
+    if isinstance(type_, sa.JSON):
+        return None
+    process = type_.dialect_impl(dialect).bind_processor(dialect)
+    stored = type_.impl_instance if isinstance(type_, sa.TypeDecorator) else type_
+    if not (as_text and isinstance(stored, sa.Date | sa.DateTime)):
+        return process
+    if process is None:
+        return _isoformat
+    return lambda value: _isoformat(process(value))
+
+
+def _isoformat(value: date | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
 def _json_binder(types: Sequence[sa.types.TypeEngine[Any]], dialect: Dialect) -> _Binder:
     """Rows as one JSON text (an array of rows), each value as its column binds it."""
-    bind = _binder(types, dialect)
-    return lambda rows: json.dumps(bind(rows), default=_isoformat)
-
-
-def _isoformat(value: Any) -> str:
-    if isinstance(value, date):  # on PostgreSQL, times and days bind as they are
-        return value.isoformat()  # and its casts read them back from ISO text
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+    bind = _binder(types, dialect, as_text=True)
+    return lambda rows: json.dumps(bind(rows))
 
 
 def _json_rows(table: sa.Table, columns: Sequence[str]) -> sa.Select[Any]:
