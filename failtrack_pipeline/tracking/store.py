@@ -197,7 +197,7 @@ def _store_counts(
         )
 
 
-# In each table's column order: the order of a driver INSERT's parameters (`_driver_insert`).
+# In each table's column order: the order of the parameters of a driver INSERT (SQLite).
 _GROUP_COLUMNS = (
     "fingerprint",
     "source_id",
