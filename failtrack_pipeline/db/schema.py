@@ -37,7 +37,7 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
 
         def process(value: datetime | None) -> str | None:
             if value is not None and value.tzinfo is UTC:  # as validation makes them
-                return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+                return value.isoformat(" ", "microseconds")[:-6]  # without its "+00:00"
             naive = self.process_bind_param(value, dialect)
             return None if naive is None else naive.isoformat(" ", "microseconds")
 

@@ -1,7 +1,7 @@
 """A failure group's triage: open, resolved (optionally in a version) or ignored, and by whom.
 
 A group with no row is open. Resolving says "fixed": a resolved group seen again after it
-was resolved is open again and counts a regression (`reopen_seen_resolved`, called by the
+was resolved is open again and counts a regression (`reopen_resolved`, called by the
 store as it records). Ignoring lasts until a moment, or until N more occurrences (like
 Sentry's archive-until-escalating), or for good; an ignored group is still counted, but
 raises no alert. The effective state (`effective_state`) is worked out when read, so an
@@ -176,23 +176,28 @@ def list_groups(
     return [GroupTriage(**{**row, "state": TriageState(row["state"])}) for row in rows]
 
 
-def reopen_seen_resolved(connection: sa.Connection, seen: Sequence[tuple[str, datetime]]) -> None:
+def with_resolved(
+    rows: sa.FromClause, fingerprint: sa.ColumnElement[str]
+) -> tuple[sa.Join, sa.ColumnElement[bool]]:
+    """`rows` (just recorded, keyed by `fingerprint`) left-joined to the triage of their
+    groups, and whether each group is resolved: the ones `reopen_resolved` may reopen."""
+    triage = triage_table.c
+    resolved = sa.and_(
+        triage.fingerprint == fingerprint, triage.state == TriageState.RESOLVED.value
+    )
+    return rows.outerjoin(triage_table, resolved), triage.fingerprint.is_not(None)
+
+
+def reopen_resolved(connection: sa.Connection, seen: Sequence[tuple[str, datetime]]) -> None:
     """Groups resolved before the moment they were seen again are open again, one more
-    regression each (`seen`: (fingerprint, last seen) pairs of what was just recorded).
+    regression each (`seen`: (fingerprint, last seen) pairs of what was just recorded
+    and `with_resolved` found resolved, in the order to lock them).
 
     A failure recorded late (a spool replay) from before the resolution is no regression.
     """
-    triage = triage_table.c
-    resolved = set(
-        connection.execute(
-            sa.select(triage.fingerprint).where(
-                triage.state == TriageState.RESOLVED.value,
-                triage.fingerprint.in_([fingerprint for fingerprint, _ in seen]),
-            )
-        ).scalars()
-    )
-    if not resolved:
+    if not seen:
         return
+    triage = triage_table.c
     connection.execute(
         sa.update(triage_table)
         .where(
@@ -208,9 +213,5 @@ def reopen_seen_resolved(connection: sa.Connection, seen: Sequence[tuple[str, da
             changed_by=REGRESSION_ACTOR,
             note=REGRESSION_NOTE,
         ),
-        [
-            {"seen_fingerprint": fingerprint, "seen_at": at}
-            for fingerprint, at in seen
-            if fingerprint in resolved
-        ],
+        [{"seen_fingerprint": fingerprint, "seen_at": at} for fingerprint, at in seen],
     )

@@ -212,3 +212,30 @@ def test_occurrences_are_also_counted_per_day(engine: sa.Engine) -> None:
             sa.select(days_table.c.day, days_table.c.occurrences).order_by(days_table.c.day)
         ).all()
     assert [tuple(r) for r in stored] == [(T0.date(), 1), (day2.date(), 4)]
+
+
+def test_a_batch_refused_after_its_first_chunk_leaves_nothing_for_the_next(
+    engine: sa.Engine,
+) -> None:
+    """Chunks of 500 groups are written one after the other (on SQLite through a staging
+    table): a chunk the database refuses rolls back the chunks before it, and the next
+    batch, on the same connection, counts its own failures only."""
+    good = [failure(f"message {i:04d}", f"e{i}") for i in range(600)]
+    last = max(f.fingerprint for f in good)
+    # A NOT NULL violation, in the last chunk: the rows before it were already written.
+    refused = next(
+        f
+        for k in range(10_000)
+        if (f := failure(f"refused {k}", source=None)).fingerprint > last  # type: ignore[arg-type]
+    )
+    with pytest.raises(sa.exc.IntegrityError):
+        record_failures(engine, [*good, refused], run_id="r", batch="b1")
+    assert rows(engine) == []
+
+    record_failures(engine, good[:3], run_id="r", batch="b1")
+    assert [(r.error_message, r.occurrence_count) for r in rows(engine)] == [
+        (f"message {i:04d}", 1) for i in range(3)
+    ]
+    with engine.connect() as connection:
+        days = connection.execute(sa.select(sa.func.sum(days_table.c.occurrences))).scalar()
+    assert days == 3
