@@ -256,11 +256,13 @@ NORMALIZE_RULES: Final[tuple[Rule, ...]] = (
     Rule("int", r"(?<![\w])-?\d+(?=(?:ms|s|m|h|d|[kmg]i?b)?\b)", "<int>"),
 )
 
-_NORMALIZE: Final = OnePass(NORMALIZE_RULES)
 # Both tables in one scan: most messages have nothing to scrub, and the normalizer then
-# reads the very text the scan did.
+# reads the very text the scan did. The normalizer's rules are always chosen by this scan
+# (`_pass`), so its table compiles no database of its own.
 _BOTH: Final = Prefilter([rule.pattern for rule in (*SCRUB_RULES, *NORMALIZE_RULES)])
-_SCRUB_BITS: Final = (1 << len(SCRUB_RULES)) - 1
+_SCRUBBING: Final = len(SCRUB_RULES)
+_SCRUB_BITS: Final = (1 << _SCRUBBING) - 1
+_NORMALIZE: Final = OnePass(NORMALIZE_RULES, prefilter=False)
 _URL: Final = NORMALIZE_RULES[0].regex()
 
 
@@ -306,7 +308,7 @@ def _scrub(message: str) -> tuple[str, int | None]:
     scan of `message` for both tables when the scrub changed nothing (most messages)."""
     chosen = _BOTH.bits(message)
     scrubbed = SCRUBBER.sub(message, chosen & _SCRUB_BITS)
-    return scrubbed, chosen >> len(SCRUB_RULES) if scrubbed == message else None
+    return scrubbed, chosen >> _SCRUBBING if scrubbed == message else None
 
 
 def _head(message: str) -> str:
@@ -325,15 +327,22 @@ def _parameterize(text: str, chosen: int | None = None) -> str:
     # (one that is rewritten is no longer the text `chosen` was scanned from).
     if "  " in text or not text.isprintable():
         text, chosen = _WHITESPACE.sub(" ", text), None
-    text = _NORMALIZE.sub(text, chosen).strip()
+    text = _pass(text, chosen)
     # A quote right after a placeholder was read after what the placeholder replaced (a
     # digit opens a quote, `>` does not), so another pass may pair the quotes after it
     # otherwise: pass again until the text is settled, so a group's name normalizes to itself.
     for _ in range(_MAX_SETTLING):
-        if not _AFTER_PLACEHOLDER.search(text) or (again := _NORMALIZE.sub(text).strip()) == text:
+        if not _AFTER_PLACEHOLDER.search(text) or (again := _pass(text)) == text:
             break
         text = again
     return text
+
+
+def _pass(text: str, chosen: int | None = None) -> str:
+    """One pass of the normalizer's rules: `chosen`, else those the scan of `text` finds."""
+    if chosen is None:
+        chosen = _BOTH.bits(text) >> _SCRUBBING
+    return _NORMALIZE.sub(text, chosen).strip()
 
 
 def _bound(text: str) -> str:

@@ -66,8 +66,9 @@ _FLAGS: Final = re.VERBOSE | re.IGNORECASE
 class OnePass:
     """Rewrite texts with an ordered table of rules, in one pass each.
 
-    With `prefilter` false every rule is tried on every text: the oracle the prefilter's
-    choice is tested against.
+    With `prefilter` false the table scans nothing: a text whose rules the caller does not
+    choose gets every rule (the oracle the prefilter's choice is tested against), and a
+    caller that scans for several tables at once passes its choice (normalize.py).
     """
 
     def __init__(self, rules: Sequence[Rule], prefilter: bool = True) -> None:

@@ -284,10 +284,13 @@ def _cache_dir() -> Path:
 def _store(path: Path, data: bytes) -> None:
     """Write atomically, or not at all: a read-only home only costs the next process a
     compile."""
+    temporary: Path | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path.parent, prefix=path.name, delete=False) as handle:
+            temporary = Path(handle.name)
             handle.write(data)
-        os.replace(handle.name, path)
+        os.replace(temporary, path)
     except OSError:
-        pass
+        if temporary is not None:
+            temporary.unlink(missing_ok=True)
