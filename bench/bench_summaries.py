@@ -108,6 +108,7 @@ def load_history(engine: sa.Engine, sources: list[str], days: int, seed: int = 7
                 group = groups.setdefault(
                     fingerprint,
                     {
+                        "id": len(groups) + 1,
                         "fingerprint": fingerprint,
                         "source_id": source_id,
                         "error_category": categories[(s + g) % len(categories)].value,
@@ -124,6 +125,7 @@ def load_history(engine: sa.Engine, sources: list[str], days: int, seed: int = 7
                 group["last_seen_at"] = max(group["last_seen_at"], seen)
                 day_rows.append(
                     {
+                        "group_id": group["id"],
                         "fingerprint": fingerprint,
                         "day": day,
                         "source_id": source_id,

@@ -11,6 +11,9 @@ from sqlalchemy.engine import Dialect
 metadata = sa.MetaData()
 
 
+_SQLITE_DATETIME = "%04d-%02d-%02d %02d:%02d:%02d.%06d"
+
+
 class UTCDateTime(sa.TypeDecorator[datetime]):
     """Timezone-aware UTC datetimes on every dialect.
 
@@ -37,7 +40,16 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
 
         def process(value: datetime | None) -> str | None:
             if value is not None and value.tzinfo is UTC:  # as validation makes them
-                return value.isoformat(" ", "microseconds")[:-6]  # without its "+00:00"
+                # isoformat(" ", "microseconds") without its "+00:00", in half the time
+                return _SQLITE_DATETIME % (
+                    value.year,
+                    value.month,
+                    value.day,
+                    value.hour,
+                    value.minute,
+                    value.second,
+                    value.microsecond,
+                )
             naive = self.process_bind_param(value, dialect)
             return None if naive is None else naive.isoformat(" ", "microseconds")
 
@@ -98,10 +110,14 @@ discovery_event_failures = sa.Table(
 )
 
 # Occurrences per group and UTC day: what "last 7 days", "new" and "regressed" are computed from.
+# Keyed by the group's id, which grows with each new group: a batch of new groups appends to
+# the key's index, where their random fingerprints touched a page of it each. Readers join
+# and filter on `fingerprint`, which the writer keeps equal to the group's.
 discovery_event_failure_days = sa.Table(
     "discovery_event_failure_days",
     metadata,
-    sa.Column("fingerprint", sa.String(64), primary_key=True),
+    sa.Column("group_id", BigId, primary_key=True, autoincrement=False),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
     sa.Column("day", sa.Date(), primary_key=True),
     sa.Column("source_id", sa.String(64), nullable=False),
     sa.Column("occurrences", sa.BigInteger(), nullable=False),

@@ -45,7 +45,7 @@ def prune_failures(
         (
             days_table,
             days_table.c.day < cutoff.date(),
-            [days_table.c.fingerprint, days_table.c.day],
+            [days_table.c.group_id, days_table.c.day],
         ),
         (
             failure_recordings,

@@ -23,6 +23,7 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from itertools import chain
 from typing import Any
 from weakref import WeakSet
 
@@ -151,12 +152,12 @@ def write_groups(connection: sa.Connection, groups: list[FailureGroup], run_id: 
     the benchmark's one-upsert-per-failure baseline, which calls this once per failure).
     """
     writer = _writer(connection)
-    resolved = _upsert(connection, writer, groups, run_id)
+    ids, resolved = _upsert(connection, writer, groups, run_id)
     writer.add_days(
         connection,
         [
-            (g.fingerprint, day, g.source_id, n, g.stage)
-            for g in groups
+            (group_id, g.fingerprint, day, g.source_id, n, g.stage)
+            for g, group_id in zip(groups, ids, strict=True)
             for day, n in sorted(g.days.items())
         ],
     )
@@ -212,7 +213,7 @@ _GROUP_COLUMNS = (
     "grouping_version",
     "stage",
 )
-_DAY_COLUMNS = ("fingerprint", "day", "source_id", "occurrences", "stage")
+_DAY_COLUMNS = ("group_id", "fingerprint", "day", "source_id", "occurrences", "stage")
 
 
 _Binder = Callable[[list[tuple[Any, ...]]], Any]
@@ -311,7 +312,7 @@ def _upsert_groups(insert: Any) -> Any:
 def _add_days(insert: Any) -> Any:
     """`insert` (of per-day rows) as the upsert that adds them to the days' counts."""
     return insert.on_conflict_do_update(
-        index_elements=[days_table.c.fingerprint, days_table.c.day],
+        index_elements=[days_table.c.group_id, days_table.c.day],
         set_={"occurrences": days_table.c.occurrences + insert.excluded.occurrences},
     )
 
@@ -411,59 +412,45 @@ class _JSONWriter(_Writer):
         self._days.run(connection, self._bind_days, rows, days_table.name)
 
 
-# SQLite: a chunk's group rows go to this temporary table (one per connection) through
-# the driver's executemany, then into the groups with one INSERT .. SELECT (RETURNING).
-_staging = sa.MetaData()
-_staged_groups = sa.Table(
-    "staged_failure_groups",
-    _staging,
-    *(sa.Column(name, failures_table.c[name].type) for name in _GROUP_COLUMNS),
-    prefixes=["TEMPORARY"],
-)
-
-
-class _StagedWriter(_Writer):
-    """SQLite: rows bound by the driver's executemany, which needs no SQLAlchemy per row.
+class _ValuesWriter(_Writer):
+    """SQLite: a chunk's group rows as the VALUES of one upsert, bound by the driver.
 
     SQLite 3.40 parses a JSON text anew for each value read from it, which cost 6 µs per
-    row (12 columns); the driver's executemany binds the same row in 2 µs. Per-day rows,
-    which need nothing back, are upserted by it directly. The temporary table is emptied
-    before it is filled, and its rows roll back with a failed transaction.
+    row (12 columns); staging the rows in a temporary table by the driver's executemany
+    wrote each row twice. A VALUES list of the chunk's length is made by repeating one
+    row's placeholders (the driver keeps the statements it prepared), and the groups'
+    triage is read for the keys RETURNING gave back. Per-day rows, which need nothing back,
+    are upserted by the driver's executemany.
     """
 
     def __init__(self, dialect: Dialect) -> None:
-        create = sa.schema.CreateTable(_staged_groups, if_not_exists=True)
-        self._create = str(create.compile(dialect=dialect))
-        self._clear = sa.delete(_staged_groups)
-        self._stage = _Compiled.of(sa.insert(_staged_groups), dialect, _GROUP_COLUMNS)
-        self._bind_groups = _binder([c.type for c in _staged_groups.c], dialect)
-        self._groups = _Compiled.of(
-            _upsert_groups(
-                sqlite.insert(failures_table).from_select(
-                    _GROUP_COLUMNS,
-                    # WHERE: SQLite would read the ON of ON CONFLICT as a join's otherwise.
-                    sa.select(*_staged_groups.c).where(sa.true()),
-                )
-            ),
-            dialect,
+        upsert = _Compiled.of(
+            _upsert_groups(sqlite.insert(failures_table)), dialect, _GROUP_COLUMNS
         )
-        staged = _staged_groups.c.fingerprint
-        joined, resolved = with_resolved(_staged_groups, staged)
-        self._resolved = sa.select(staged).select_from(joined).where(resolved)
+        self._row = "(" + ", ".join("?" * len(_GROUP_COLUMNS)) + ")"
+        head, found, self._tail = upsert.sql.partition(f"VALUES {self._row}")
+        self._head = head + "VALUES "
+        bind = _binder([failures_table.c[n].type for n in _GROUP_COLUMNS], dialect)
+        # One parameter set: the rows' values one after another.
+        self._bind_flat: _Binder = lambda rows: [tuple(chain.from_iterable(bind(rows)))]
+        keys = sa.func.json_each(sa.bindparam("keys", type_=sa.Text)).table_valued("value")
+        joined, resolved = with_resolved(keys, keys.c.value)
+        self._resolved = sa.select(keys.c.value).select_from(joined).where(resolved)
         self._days = _Compiled.of(_add_days(sqlite.insert(days_table)), dialect, _DAY_COLUMNS)
         self._bind_days = _binder([days_table.c[name].type for name in _DAY_COLUMNS], dialect)
-        for compiled, columns in ((self._stage, _GROUP_COLUMNS), (self._days, _DAY_COLUMNS)):
+        for compiled, columns in ((upsert, _GROUP_COLUMNS), (self._days, _DAY_COLUMNS)):
             if compiled.positions != columns:
                 raise ValueError(f"{compiled.sql} binds {compiled.positions}, not {columns}")
+        if not found or f"VALUES {self._row}" in self._tail:
+            raise ValueError(f"{upsert.sql} has no one VALUES row to repeat")
 
     def upsert_groups(
         self, connection: sa.Connection, rows: list[tuple[Any, ...]]
     ) -> tuple[Sequence[Any], set[str]]:
-        connection.exec_driver_sql(self._create)
-        connection.execute(self._clear)
-        self._stage.run(connection, self._bind_groups, rows)
-        stored = connection.exec_driver_sql(self._groups.sql).all()
-        return stored, set(connection.execute(self._resolved).scalars())
+        sql = self._head + ", ".join([self._row] * len(rows)) + self._tail
+        stored = _Compiled(sql, {}, ()).run(connection, self._bind_flat, rows).all()
+        keys = _json_strings([key for _, key, *_ in stored])
+        return stored, set(connection.execute(self._resolved, {"keys": keys}).scalars())
 
     def add_days(self, connection: sa.Connection, rows: list[tuple[Any, ...]]) -> None:
         self._days.run(connection, self._bind_days, rows)
@@ -477,20 +464,20 @@ def _writer(connection: sa.Connection) -> _Writer:
     dialect = connection.dialect
     writer = _writers.get(type(dialect))
     if writer is None:
-        make = _JSONWriter if dialect.name == "postgresql" else _StagedWriter
+        make = _JSONWriter if dialect.name == "postgresql" else _ValuesWriter
         writer = _writers[type(dialect)] = make(dialect)
     return writer
 
 
 def _upsert(
     connection: sa.Connection, writer: _Writer, groups: list[FailureGroup], run_id: str
-) -> list[FailureGroup]:
+) -> tuple[list[int], list[FailureGroup]]:
     """Upsert the groups' rows; then merge samples into the rows that existed, which the
     upsert holds locked. A new row is inserted with its samples, and RETURNING gives back
     their JSON text unchanged (SQLite and PostgreSQL's `json` keep it as written): nothing
     to parse or merge, so only rows seen before are parsed and written twice.
 
-    Returns the groups that are resolved, in key order: to reopen."""
+    Returns each group's row id, and the groups that are resolved, in key order: to reopen."""
     samples = [_json_strings(group.samples) for group in groups]
     rows = [
         (
@@ -511,8 +498,10 @@ def _upsert(
     ]
     stored, resolved = writer.upsert_groups(connection, rows)
     ours = {group.fingerprint: (group, text) for group, text in zip(groups, samples, strict=True)}
+    ids: dict[str, int] = {}
     updates = []
     for row_id, key, text, *_ in stored:
+        ids[key] = row_id
         group, written = ours[key]
         if text != written:
             older = json.loads(text)
@@ -520,7 +509,8 @@ def _upsert(
             if merged != older:
                 updates.append({"row_id": row_id, "samples": merged})
     _set_samples(connection, updates)
-    return [group for group in groups if group.fingerprint in resolved] if resolved else []
+    reopen = [group for group in groups if group.fingerprint in resolved] if resolved else []
+    return [ids[group.fingerprint] for group in groups], reopen
 
 
 def _json_strings(strings: list[str]) -> str:
@@ -611,7 +601,7 @@ def regroup(engine: sa.Engine) -> int:
                 )
             else:
                 _merge_into(connection, target, row)
-            _move_days(connection, row.fingerprint, key)
+            _move_days(connection, row.id, row.id if target is None else target.id, key)
     _regrouped.add(engine)
     return len(old)
 
@@ -636,30 +626,33 @@ def _merge_into(connection: sa.Connection, target: sa.Row, row: sa.Row) -> None:
     connection.execute(sa.delete(failures_table).where(failures_table.c.id == row.id))
 
 
-def _move_days(connection: sa.Connection, old_key: str, new_key: str) -> None:
-    """Per-day counts follow their group; a day both keys have is added up."""
-    if old_key == new_key:
+def _move_days(connection: sa.Connection, row_id: int, target_id: int, key: str) -> None:
+    """Per-day counts follow their group (row `row_id` is now `target_id`, keyed `key`);
+    a day both rows have is added up."""
+    days = days_table.c
+    if row_id == target_id:
+        connection.execute(
+            sa.update(days_table).where(days.group_id == row_id).values(fingerprint=key)
+        )
         return
-    days = connection.execute(
-        sa.select(days_table).where(days_table.c.fingerprint == old_key)
-    ).all()
-    connection.execute(sa.delete(days_table).where(days_table.c.fingerprint == old_key))
-    if days:
+    moved = connection.execute(sa.select(days_table).where(days.group_id == row_id)).all()
+    connection.execute(sa.delete(days_table).where(days.group_id == row_id))
+    if moved:
         insert = dialect_insert(connection, days_table)
         connection.execute(
-            insert.values(
-                [
-                    {
-                        "fingerprint": new_key,
-                        "day": day.day,
-                        "source_id": day.source_id,
-                        "stage": day.stage,
-                        "occurrences": day.occurrences,
-                    }
-                    for day in days
-                ]
-            ).on_conflict_do_update(
-                index_elements=[days_table.c.fingerprint, days_table.c.day],
-                set_={"occurrences": days_table.c.occurrences + insert.excluded.occurrences},
+            _add_days(
+                insert.values(
+                    [
+                        {
+                            "group_id": target_id,
+                            "fingerprint": key,
+                            "day": day.day,
+                            "source_id": day.source_id,
+                            "stage": day.stage,
+                            "occurrences": day.occurrences,
+                        }
+                        for day in moved
+                    ]
+                )
             )
         )

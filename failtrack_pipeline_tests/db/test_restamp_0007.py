@@ -15,6 +15,15 @@ from failtrack_pipeline.db.schema import (
     failure_recordings,
 )
 
+# The per-day table as revision 0003 has it (keyed by fingerprint, no stage).
+DAYS_0003 = sa.table(
+    "discovery_event_failure_days",
+    sa.column("fingerprint", sa.String),
+    sa.column("day", sa.Date),
+    sa.column("source_id", sa.String),
+    sa.column("occurrences", sa.BigInteger),
+)
+
 AS_OF = datetime(2026, 11, 25, 6, tzinfo=UTC)  # what the old code stamped per-event failures with
 
 
@@ -69,7 +78,7 @@ def test_groups_stamped_with_as_of_take_the_time_the_ledger_recorded(db_url: str
             ("seen_before", date(2026, 11, 30), 1),
         ]
         connection.execute(
-            sa.insert(discovery_event_failure_days),
+            sa.insert(DAYS_0003),
             [{"fingerprint": f, "day": d, "source_id": "s", "occurrences": n} for f, d, n in days],
         )
 

@@ -28,7 +28,7 @@ def _insert_version_1_rows(engine: sa.Engine) -> None:
         for n, (message, example) in enumerate(OLD_VARIANTS):
             key = fingerprint("src", ErrorCategory.NETWORK, message + str(n), version=1)
             seen = T0 + timedelta(days=n)
-            connection.execute(
+            group_id = connection.execute(
                 sa.insert(failures_table).values(
                     fingerprint=key,
                     source_id="src",
@@ -42,10 +42,14 @@ def _insert_version_1_rows(engine: sa.Engine) -> None:
                     last_run_id=f"run-{n}",
                     grouping_version=1,
                 )
-            )
+            ).inserted_primary_key.id
             connection.execute(
                 sa.insert(days_table).values(
-                    fingerprint=key, day=T0.date(), source_id="src", occurrences=10 + n
+                    group_id=group_id,
+                    fingerprint=key,
+                    day=T0.date(),
+                    source_id="src",
+                    occurrences=10 + n,
                 )
             )
 
@@ -72,8 +76,21 @@ def test_an_upgrade_merges_old_groups_with_counts_times_samples_and_days(
     assert row.last_seen_at == T0 + timedelta(days=2, hours=1)
     assert row.example_message == "connection refused by 10.0.0.3:443"
     assert row.sample_external_ids == ["e2", "shared", "e1", "e0"]
-    assert [(d.fingerprint, d.day, d.occurrences) for d in days] == [
-        (new.fingerprint, T0.date(), 10 + 11 + 12 + 1)
+    assert [(d.group_id, d.fingerprint, d.day, d.occurrences) for d in days] == [
+        (row.id, new.fingerprint, T0.date(), 10 + 11 + 12 + 1)
+    ]
+
+
+def test_regrouping_moves_days_to_the_surviving_group_under_its_new_key(engine: sa.Engine) -> None:
+    _insert_version_1_rows(engine)
+
+    regroup(engine)
+
+    with engine.connect() as connection:
+        (row,) = connection.execute(sa.select(failures_table)).all()
+        days = connection.execute(sa.select(days_table)).all()
+    assert [(d.group_id, d.fingerprint, d.occurrences) for d in days] == [
+        (row.id, row.fingerprint, 10 + 11 + 12)
     ]
 
 
