@@ -151,16 +151,12 @@ def write_groups(connection: sa.Connection, groups: list[FailureGroup], run_id: 
     Only inside a transaction whose batch is claimed: `record_failures` is the way in (and
     the benchmark's one-upsert-per-failure baseline, which calls this once per failure).
     """
-    writer = _writer(connection)
-    ids, resolved = _upsert(connection, writer, groups, run_id)
-    writer.add_days(
-        connection,
-        [
-            (group_id, g.fingerprint, day, g.source_id, n, g.stage)
-            for g, group_id in zip(groups, ids, strict=True)
-            for day, n in sorted(g.days.items())
-        ],
-    )
+    days = [
+        (g.fingerprint, day, g.source_id, n, g.stage)
+        for g in groups
+        for day, n in sorted(g.days.items())
+    ]
+    resolved = _upsert(connection, _writer(connection), groups, days, run_id)
     reopen_resolved(connection, [(g.fingerprint, g.last_seen_at) for g in resolved])
 
 
@@ -214,6 +210,8 @@ _GROUP_COLUMNS = (
     "stage",
 )
 _DAY_COLUMNS = ("group_id", "fingerprint", "day", "source_id", "occurrences", "stage")
+# A per-day row as the writers are given it: its group's id is the database's to give.
+_DAY_GIVEN = _DAY_COLUMNS[1:]
 
 
 _Binder = Callable[[list[tuple[Any, ...]]], Any]
@@ -275,8 +273,10 @@ def _json_rows(table: sa.Table, columns: Sequence[str]) -> sa.Select[Any]:
     types = [table.c[name].type for name in columns]
     return sa.select(
         *(
-            sa.cast(each.c.value[i].astext, sa.Text() if isinstance(t, sa.String) else t)
-            for i, t in enumerate(types)
+            sa.cast(each.c.value[i].astext, sa.Text() if isinstance(t, sa.String) else t).label(
+                name
+            )
+            for i, (name, t) in enumerate(zip(columns, types, strict=True))
         )
     )
 
@@ -335,42 +335,47 @@ class _Compiled:
         return cls(compiled.string, dict(compiled.params), tuple(compiled.positiontup or ()))
 
     def run(
-        self,
-        connection: sa.Connection,
-        bind: _Binder,
-        rows: list[tuple[Any, ...]],
-        name: str | None = None,
+        self, connection: sa.Connection, bind: _Binder, rows: list[tuple[Any, ...]]
     ) -> sa.CursorResult[Any]:
-        """Run with `rows` bound: as the parameter `name` (one value) or, without a name,
-        once per row (executemany). A value a column refuses raises the StatementError
-        SQLAlchemy would (see `write_refusal`)."""
+        """Run with the parameter sets `bind` makes of `rows` (executemany, if several)."""
+        return connection.exec_driver_sql(self.sql, self._bound(bind, rows))
+
+    def run_named(
+        self, connection: sa.Connection, values: dict[str, tuple[_Binder, list[tuple[Any, ...]]]]
+    ) -> sa.CursorResult[Any]:
+        """Run with each named parameter the one value its binder makes of its rows."""
+        bound = {name: self._bound(bind, rows) for name, (bind, rows) in values.items()}
+        return connection.exec_driver_sql(self.sql, {**self.params, **bound})
+
+    def _bound(self, bind: _Binder, rows: list[tuple[Any, ...]]) -> Any:
+        """`bind(rows)`; a value a column refuses raises the StatementError SQLAlchemy
+        would (see `write_refusal`)."""
         try:
-            bound = bind(rows)
+            return bind(rows)
         except (ValueError, TypeError) as error:
             kind = f"{type(error).__module__}.{type(error).__name__}"
             raise sa.exc.StatementError(f"({kind}) {error}", self.sql, None, error) from error
-        if name is None:
-            return connection.exec_driver_sql(self.sql, bound)
-        return connection.exec_driver_sql(self.sql, {**self.params, name: bound})
 
 
 class _Writer:
     """How a dialect writes a chunk of group rows and of per-day rows (tuples in
-    `_GROUP_COLUMNS` and `_DAY_COLUMNS` order); built once per dialect."""
+    `_GROUP_COLUMNS` and `_DAY_GIVEN` order); built once per dialect."""
 
-    def upsert_groups(
-        self, connection: sa.Connection, rows: list[tuple[Any, ...]]
+    def write(
+        self,
+        connection: sa.Connection,
+        rows: list[tuple[Any, ...]],
+        days: list[tuple[Any, ...]],
     ) -> tuple[Sequence[Any], set[str]]:
-        """Run `_upsert_groups`: its RETURNING rows, and the keys of the groups resolved."""
-        raise NotImplementedError
-
-    def add_days(self, connection: sa.Connection, rows: list[tuple[Any, ...]]) -> None:
+        """Run `_upsert_groups` of `rows` and `_add_days` of `days` (under their groups'
+        ids): the upsert's RETURNING rows, and the keys of the groups resolved."""
         raise NotImplementedError
 
 
 class _JSONWriter(_Writer):
-    """PostgreSQL: each chunk is one JSON parameter (`_json_binder`) the statement unpacks;
-    the rows it upserts are joined to their triage in the same statement.
+    """PostgreSQL: a chunk's group rows and per-day rows are two JSON parameters
+    (`_json_binder`) of one statement, which upserts the groups, adds the days under the
+    ids the upsert returns, and joins the groups to their triage.
 
     A statement run with one parameter set per row cost SQLAlchemy and the driver more per
     row than the database's work: psycopg parsed every multi-row VALUES that SQLAlchemy's
@@ -384,32 +389,39 @@ class _JSONWriter(_Writer):
                 _GROUP_COLUMNS, _json_rows(failures_table, _GROUP_COLUMNS)
             )
         ).cte("upserted")
+        given = _json_rows(days_table, _DAY_GIVEN).subquery("given")
+        added = _add_days(
+            postgresql.insert(days_table).from_select(
+                _DAY_COLUMNS,
+                sa.select(upserted.c.id, *given.c).join_from(
+                    given, upserted, upserted.c.fingerprint == given.c.fingerprint
+                ),
+            )
+        ).cte("added")
         joined, resolved = with_resolved(upserted, upserted.c.fingerprint)
-        self._groups = _Compiled.of(
-            sa.select(*upserted.c, resolved.label("resolved")).select_from(joined), dialect
-        )
-        self._days = _Compiled.of(
-            _add_days(
-                postgresql.insert(days_table).from_select(
-                    _DAY_COLUMNS, _json_rows(days_table, _DAY_COLUMNS)
-                )
-            ),
+        self._write = _Compiled.of(
+            sa.select(*upserted.c, resolved.label("resolved")).select_from(joined).add_cte(added),
             dialect,
         )
         self._bind_groups = _json_binder(
             [failures_table.c[n].type for n in _GROUP_COLUMNS], dialect
         )
-        self._bind_days = _json_binder([days_table.c[n].type for n in _DAY_COLUMNS], dialect)
+        self._bind_days = _json_binder([days_table.c[n].type for n in _DAY_GIVEN], dialect)
 
-    def upsert_groups(
-        self, connection: sa.Connection, rows: list[tuple[Any, ...]]
+    def write(
+        self,
+        connection: sa.Connection,
+        rows: list[tuple[Any, ...]],
+        days: list[tuple[Any, ...]],
     ) -> tuple[Sequence[Any], set[str]]:
-        result = self._groups.run(connection, self._bind_groups, rows, failures_table.name)
-        stored = result.all()
+        stored = self._write.run_named(
+            connection,
+            {
+                failures_table.name: (self._bind_groups, rows),
+                days_table.name: (self._bind_days, days),
+            },
+        ).all()
         return stored, {row.fingerprint for row in stored if row.resolved}
-
-    def add_days(self, connection: sa.Connection, rows: list[tuple[Any, ...]]) -> None:
-        self._days.run(connection, self._bind_days, rows, days_table.name)
 
 
 class _ValuesWriter(_Writer):
@@ -418,9 +430,9 @@ class _ValuesWriter(_Writer):
     SQLite 3.40 parses a JSON text anew for each value read from it, which cost 6 µs per
     row (12 columns); staging the rows in a temporary table by the driver's executemany
     wrote each row twice. A VALUES list of the chunk's length is made by repeating one
-    row's placeholders (the driver keeps the statements it prepared), and the groups'
-    triage is read for the keys RETURNING gave back. Per-day rows, which need nothing back,
-    are upserted by the driver's executemany.
+    row's placeholders (the driver keeps the statements it prepared); the per-day rows
+    then go, under the ids RETURNING gave back, through the driver's executemany, and the
+    groups' triage is read for those keys.
     """
 
     def __init__(self, dialect: Dialect) -> None:
@@ -444,16 +456,18 @@ class _ValuesWriter(_Writer):
         if not found or f"VALUES {self._row}" in self._tail:
             raise ValueError(f"{upsert.sql} has no one VALUES row to repeat")
 
-    def upsert_groups(
-        self, connection: sa.Connection, rows: list[tuple[Any, ...]]
+    def write(
+        self,
+        connection: sa.Connection,
+        rows: list[tuple[Any, ...]],
+        days: list[tuple[Any, ...]],
     ) -> tuple[Sequence[Any], set[str]]:
         sql = self._head + ", ".join([self._row] * len(rows)) + self._tail
         stored = _Compiled(sql, {}, ()).run(connection, self._bind_flat, rows).all()
-        keys = _json_strings([key for _, key, *_ in stored])
+        ids = {key: row_id for row_id, key, *_ in stored}
+        self._days.run(connection, self._bind_days, [(ids[day[0]], *day) for day in days])
+        keys = _json_strings(list(ids))
         return stored, set(connection.execute(self._resolved, {"keys": keys}).scalars())
-
-    def add_days(self, connection: sa.Connection, rows: list[tuple[Any, ...]]) -> None:
-        self._days.run(connection, self._bind_days, rows)
 
 
 # One writer per dialect class: compiled by the first connection of its kind.
@@ -470,14 +484,19 @@ def _writer(connection: sa.Connection) -> _Writer:
 
 
 def _upsert(
-    connection: sa.Connection, writer: _Writer, groups: list[FailureGroup], run_id: str
-) -> tuple[list[int], list[FailureGroup]]:
-    """Upsert the groups' rows; then merge samples into the rows that existed, which the
-    upsert holds locked. A new row is inserted with its samples, and RETURNING gives back
-    their JSON text unchanged (SQLite and PostgreSQL's `json` keep it as written): nothing
-    to parse or merge, so only rows seen before are parsed and written twice.
+    connection: sa.Connection,
+    writer: _Writer,
+    groups: list[FailureGroup],
+    days: list[tuple[Any, ...]],
+    run_id: str,
+) -> list[FailureGroup]:
+    """Upsert the groups' rows and add their `days`; then merge samples into the rows that
+    existed, which the upsert holds locked. A new row is inserted with its samples, and
+    RETURNING gives back their JSON text unchanged (SQLite and PostgreSQL's `json` keep it
+    as written): nothing to parse or merge, so only rows seen before are parsed and
+    written twice.
 
-    Returns each group's row id, and the groups that are resolved, in key order: to reopen."""
+    Returns the groups that are resolved, in key order: to reopen."""
     samples = [_json_strings(group.samples) for group in groups]
     rows = [
         (
@@ -496,12 +515,10 @@ def _upsert(
         )
         for group, text in zip(groups, samples, strict=True)
     ]
-    stored, resolved = writer.upsert_groups(connection, rows)
+    stored, resolved = writer.write(connection, rows, days)
     ours = {group.fingerprint: (group, text) for group, text in zip(groups, samples, strict=True)}
-    ids: dict[str, int] = {}
     updates = []
     for row_id, key, text, *_ in stored:
-        ids[key] = row_id
         group, written = ours[key]
         if text != written:
             older = json.loads(text)
@@ -509,8 +526,7 @@ def _upsert(
             if merged != older:
                 updates.append({"row_id": row_id, "samples": merged})
     _set_samples(connection, updates)
-    reopen = [group for group in groups if group.fingerprint in resolved] if resolved else []
-    return [ids[group.fingerprint] for group in groups], reopen
+    return [group for group in groups if group.fingerprint in resolved] if resolved else []
 
 
 def _json_strings(strings: list[str]) -> str:

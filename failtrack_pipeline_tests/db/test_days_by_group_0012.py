@@ -5,21 +5,12 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
-from alembic import command
 
 from failtrack_pipeline.db.engine import create_db_engine
-from failtrack_pipeline.db.migrate import _alembic_config, migrate
+from failtrack_pipeline.db.migrate import migrate
 from failtrack_pipeline.db.schema import discovery_event_failure_days, discovery_event_failures
+from failtrack_pipeline_tests.db.revisions import DAYS_BY_FINGERPRINT, at_revision, group
 
-# The per-day table as revision 0011 has it: keyed by fingerprint.
-DAYS_0011 = sa.table(
-    "discovery_event_failure_days",
-    sa.column("fingerprint", sa.String),
-    sa.column("day", sa.Date),
-    sa.column("source_id", sa.String),
-    sa.column("occurrences", sa.BigInteger),
-    sa.column("stage", sa.String),
-)
 SEEN = datetime(2026, 11, 30, 8, tzinfo=UTC)
 DAYS = [
     ("a", date(2026, 11, 29), 2, "scrape"),
@@ -29,29 +20,15 @@ DAYS = [
 ]
 
 
-def _group(fingerprint: str) -> dict[str, object]:
-    return {
-        "fingerprint": fingerprint,
-        "source_id": "s",
-        "error_category": "validation_error",
-        "error_message": fingerprint,
-        "example_message": fingerprint,
-        "sample_external_ids": [],
-        "occurrence_count": 3,
-        "first_seen_at": SEEN,
-        "last_seen_at": SEEN,
-    }
-
-
 def test_days_take_their_groups_ids_and_the_downgrade_gives_the_old_key_back(db_url: str) -> None:
     engine = create_db_engine(db_url)
-    config = _alembic_config()
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "0011")
-        connection.execute(sa.insert(discovery_event_failures), [_group("a"), _group("b")])
+    with at_revision(engine, "0011") as connection:
         connection.execute(
-            sa.insert(DAYS_0011),
+            sa.insert(discovery_event_failures),
+            [group("a", SEEN, SEEN, "r1"), group("b", SEEN, SEEN, "r2")],
+        )
+        connection.execute(
+            sa.insert(DAYS_BY_FINGERPRINT),
             [
                 {"fingerprint": f, "day": d, "source_id": "s", "occurrences": n, "stage": stage}
                 for f, d, n, stage in DAYS
@@ -70,17 +47,15 @@ def test_days_take_their_groups_ids_and_the_downgrade_gives_the_old_key_back(db_
         (ids[f], f, d, n, stage) for f, d, n, stage in DAYS if f != "pruned"
     )
 
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, "0011")
-        old = DAYS_0011.c
+    with at_revision(engine, "0011", down=True) as connection:
+        old = DAYS_BY_FINGERPRINT.c
         back = connection.execute(sa.select(old.fingerprint, old.day, old.occurrences, old.stage))
         back = sorted(tuple(row) for row in back)
         # The old key holds again: a second row for (fingerprint, day) is refused.
         again = {"fingerprint": "a", "day": date(2026, 11, 30), "source_id": "s", "occurrences": 1}
         savepoint = connection.begin_nested()
         try:
-            connection.execute(sa.insert(DAYS_0011), [again])
+            connection.execute(sa.insert(DAYS_BY_FINGERPRINT), [again])
         except sa.exc.IntegrityError:
             refused = True
         else:

@@ -5,24 +5,15 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
-from alembic import command
 
 from failtrack_pipeline.db.engine import create_db_engine
-from failtrack_pipeline.db.migrate import _alembic_config, migrate
+from failtrack_pipeline.db.migrate import migrate
 from failtrack_pipeline.db.schema import (
     discovery_event_failure_days,
     discovery_event_failures,
     failure_recordings,
 )
-
-# The per-day table as revision 0003 has it (keyed by fingerprint, no stage).
-DAYS_0003 = sa.table(
-    "discovery_event_failure_days",
-    sa.column("fingerprint", sa.String),
-    sa.column("day", sa.Date),
-    sa.column("source_id", sa.String),
-    sa.column("occurrences", sa.BigInteger),
-)
+from failtrack_pipeline_tests.db.revisions import DAYS_BY_FINGERPRINT, at_revision, group
 
 AS_OF = datetime(2026, 11, 25, 6, tzinfo=UTC)  # what the old code stamped per-event failures with
 
@@ -31,27 +22,9 @@ def at(day: int, hour: int, minute: int = 0) -> datetime:
     return datetime(2026, 11 if day > 1 else 12, day, hour, minute, tzinfo=UTC)
 
 
-def group(fingerprint: str, first: datetime, last: datetime, run_id: str) -> dict[str, object]:
-    return {
-        "fingerprint": fingerprint,
-        "source_id": "s",
-        "error_category": "validation_error",
-        "error_message": fingerprint,
-        "example_message": fingerprint,
-        "sample_external_ids": [],
-        "occurrence_count": 3,
-        "first_seen_at": first,
-        "last_seen_at": last,
-        "last_run_id": run_id,
-    }
-
-
 def test_groups_stamped_with_as_of_take_the_time_the_ledger_recorded(db_url: str) -> None:
     engine = create_db_engine(db_url)
-    config = _alembic_config()
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "0003")
+    with at_revision(engine, "0003") as connection:
         connection.execute(
             sa.insert(discovery_event_failures),
             [
@@ -78,7 +51,7 @@ def test_groups_stamped_with_as_of_take_the_time_the_ledger_recorded(db_url: str
             ("seen_before", date(2026, 11, 30), 1),
         ]
         connection.execute(
-            sa.insert(DAYS_0003),
+            sa.insert(DAYS_BY_FINGERPRINT),
             [{"fingerprint": f, "day": d, "source_id": "s", "occurrences": n} for f, d, n in days],
         )
 
