@@ -76,7 +76,7 @@ def _quoted(match: re.Match[str]) -> str:
     if " " in inner:
         prose = _NORMALIZE.sub_part(inner, match)
         return text[0] + prose + text[-1] if " " in prose else "<value>"
-    url = _URL.fullmatch(inner)
+    url = _URL.fullmatch(inner) if "://" in inner else None
     return _url(url) if url else "<value>"
 
 
@@ -86,12 +86,10 @@ _KEY_AFTER: Final = re.compile(r"\s*(?::|=>)")
 def _is_key(match: re.Match[str]) -> bool:
     """A double-quoted name in braces before `:` or `=>` is a key (`{"msg" => …`): a
     constant, not a value."""
+    if match.group()[0] != '"':
+        return False
     before = match.string[: match.start()].rstrip()
-    return (
-        match.group()[0] == '"'
-        and before[-1:] in ("{", ",")
-        and _KEY_AFTER.match(match.string, match.end()) is not None
-    )
+    return before[-1:] in ("{", ",") and _KEY_AFTER.match(match.string, match.end()) is not None
 
 
 # Ordered: what contains other forms goes first (a URL holds ids and dates, a datetime a
@@ -279,7 +277,8 @@ def rules_digest() -> str:
 
 
 _WHITESPACE = re.compile(r"\s+")
-_AFTER_PLACEHOLDER = re.compile("[a-z]>[\"'“‘]")
+# `>` first: Python's `re` then finds candidates by a literal search, not at every place.
+_AFTER_PLACEHOLDER = re.compile(">(?<=[a-z]>)[\"'“‘]")
 _MAX_SETTLING: Final = 3
 
 _MAX_READ: Final = 20 * MAX_LENGTH
@@ -292,30 +291,34 @@ def normalize_message(message: str) -> str:
     At most `MAX_LENGTH` characters; a longer message is cut between words and ends with `…`.
     """
     # Cut before scrubbing: the scrubber reads no more than the normalizer keeps.
-    scrubbed, chosen = _scrub(_head(message))
-    return _bound(_parameterize(scrubbed, chosen))
+    if len(message) > _MAX_READ:
+        message = _head(message)
+    scrubbed, chosen = _scrub(message)
+    return _parameterize(scrubbed, chosen)
 
 
 def scrub_and_normalize(message: str) -> tuple[str, str]:
     """`scrub_secrets(message)`, and `normalize_message` of that: a failure's example and
     its group, from one scrub and one prefilter scan."""
     scrubbed, chosen = _scrub(message)
-    return scrubbed, _bound(_parameterize(_head(scrubbed), chosen))
+    head = _head(scrubbed) if len(scrubbed) > _MAX_READ else scrubbed
+    return scrubbed, _parameterize(head, chosen)
 
 
 def _scrub(message: str) -> tuple[str, int | None]:
     """The scrubbed message, and the normalizer's rules that may match it: known from the
     scan of `message` for both tables when the scrub changed nothing (most messages)."""
     chosen = _BOTH.bits(message)
+    if not chosen & _SCRUB_BITS:
+        return message, chosen >> _SCRUBBING
     scrubbed = SCRUBBER.sub(message, chosen & _SCRUB_BITS)
     return scrubbed, chosen >> _SCRUBBING if scrubbed == message else None
 
 
 def _head(message: str) -> str:
-    """The start of a long message (an HTML error page, a dumped payload): the output keeps
-    at most MAX_LENGTH characters, so normalizing stays fast on any input."""
-    if len(message) <= _MAX_READ:
-        return message
+    """The start of a message longer than `_MAX_READ` (an HTML error page, a dumped
+    payload): the output keeps at most MAX_LENGTH characters, so normalizing stays fast on
+    any input."""
     # Drop the word the limit splits, if there are others: half a secret would slip
     # past the scrubber.
     words = message[:_MAX_READ].split()
@@ -323,6 +326,7 @@ def _head(message: str) -> str:
 
 
 def _parameterize(text: str, chosen: int | None = None) -> str:
+    """The grouping form of a scrubbed `text`, bounded; `chosen`: its normalizer rules."""
     # Every whitespace character but the space is unprintable: most texts need no rewrite
     # (one that is rewritten is no longer the text `chosen` was scanned from).
     if "  " in text or not text.isprintable():
@@ -335,7 +339,7 @@ def _parameterize(text: str, chosen: int | None = None) -> str:
         if not _AFTER_PLACEHOLDER.search(text) or (again := _pass(text)) == text:
             break
         text = again
-    return text
+    return text if len(text) <= MAX_LENGTH else _cut(text)
 
 
 def _pass(text: str, chosen: int | None = None) -> str:
@@ -345,11 +349,10 @@ def _pass(text: str, chosen: int | None = None) -> str:
     return _NORMALIZE.sub(text, chosen).strip()
 
 
-def _bound(text: str) -> str:
-    """Cut at the last space (else the last non-word character) where a second pass would
-    rewrite nothing: a cut through a URL or a number must not leave half a token behind."""
-    if len(text) <= MAX_LENGTH:
-        return text
+def _cut(text: str) -> str:
+    """At most MAX_LENGTH characters: cut at the last space (else the last non-word
+    character) where a second pass would rewrite nothing, so a cut through a URL or a
+    number leaves no half token behind."""
     head = text[:MAX_LENGTH]
     spaces = [i for i in range(len(head) - 1, 0, -1) if head[i] == " "]
     others = [i for i in range(len(head) - 1, 0, -1) if not head[i].isalnum()]

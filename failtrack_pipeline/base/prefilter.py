@@ -243,11 +243,12 @@ class Prefilter:
     def bits(self, text: str) -> int:
         """Bit i set where pattern i may match `text`."""
         found: list[int] = []
-        database = getattr(self._local, "database", None)
-        if database is None:
+        try:
+            database = self._local.database
+        except AttributeError:
             database = self._local.database = hyperscan.loadb(self._serialized, _MODE)
             database.scratch = hyperscan.Scratch(database)
-        database.scan(scan_bytes(text), _on_match, context=found)
+        database.scan(scan_bytes(text), _on_match, 0, found)
         return sum(map((1).__lshift__, found))
 
     @cached_property
