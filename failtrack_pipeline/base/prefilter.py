@@ -19,7 +19,8 @@ matched (the tests check this rule by rule, on every case and on generated texts
 - the text is read as ASCII with every other character as the one byte 0x80 (`\\w`, `\\d`,
   `\\s`, `.` and a class with a non-ASCII member take it), except `İ`, `ı`, `K` and `ſ`,
   which Python matches to `i`, `k` and `s` when ignoring case, and which are read so;
-- case is ignored; a negated class is read case-sensitively, so it excludes less.
+- case is ignored, except where the pattern heeds it (`(?-i:[A-F])`); a negated class is
+  read case-sensitively, so it excludes less.
 
 Compiling a table's database takes up to a second, so it happens on first use and the
 compiled database is kept in the user's cache directory (`$XDG_CACHE_HOME/failtrack`, else
@@ -172,7 +173,9 @@ def _item(op: Any, av: Any, leading: bool, trailing: bool) -> str:
     if op is sre.BRANCH:
         return "(?:" + "|".join(_sequence(alt, leading, trailing) for alt in av[1]) + ")"
     if op is sre.SUBPATTERN:
-        return f"(?:{_sequence(av[3], leading, trailing)})"
+        _, added, removed, items = av
+        scope = "?-i:" if removed & re.IGNORECASE else "?i:" if added & re.IGNORECASE else "?:"
+        return f"({scope}{_sequence(items, leading, trailing)})"
     if op is sre.ATOMIC_GROUP:
         return f"(?:{_sequence(av, leading, trailing)})"
     if op in _REPEATS:

@@ -19,10 +19,17 @@ from failtrack_pipeline.base.normalize import (
 
 # The rule tables each grouping version stands for. Changed a rule? Bump GROUPING_VERSION
 # in tracking/normalize.py (stored groups are then re-keyed) and record the new digest.
+# A version holds a second digest only for a rewrite that changes no rule's matches (so no
+# message's form), shown by comparing the two trees' outputs on the reference corpora:
+# version 4's second spells an upper-case UUID's last letter `[A-F]` instead of a
+# look-behind, which its prefilter can read (bench/README.md, issue 16's last part).
 DIGESTS = {
-    2: "97c8649eec686a3fba673a26995ceab271a89603bfb3510e9d95ff72b8ba7859",
-    3: "9db4bc07d69aea023310d088b0fef839c79adec69ca306540a1530498f9926fb",
-    4: "c43724b7aabfad7b6e076101bb71348b29f93e842a41f7d5ac8bf944df5e2ac2",
+    2: {"97c8649eec686a3fba673a26995ceab271a89603bfb3510e9d95ff72b8ba7859"},
+    3: {"9db4bc07d69aea023310d088b0fef839c79adec69ca306540a1530498f9926fb"},
+    4: {
+        "c43724b7aabfad7b6e076101bb71348b29f93e842a41f7d5ac8bf944df5e2ac2",
+        "d7240eb5bff90f2ed1dffd8bec37a60199563de0495559985630d2f76b233849",
+    },
 }
 
 CASES: list[tuple[str, str, str]] = [
@@ -137,6 +144,6 @@ def test_every_rule_is_reached_by_a_case() -> None:
 
 
 def test_a_rule_change_comes_with_a_new_grouping_version() -> None:
-    assert rules_digest() == DIGESTS.get(GROUPING_VERSION), (
+    assert rules_digest() in DIGESTS.get(GROUPING_VERSION, set()), (
         "the scrubber's or normalizer's rules changed: bump GROUPING_VERSION, record its digest"
     )

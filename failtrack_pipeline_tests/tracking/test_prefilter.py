@@ -65,6 +65,19 @@ def test_most_rules_are_left_out_of_an_ordinary_message() -> None:
     assert chosen == {"normalize": ["int"], "scrub": []}
 
 
+def test_a_lower_case_uuid_is_no_known_token() -> None:
+    """Only an upper-case UUID is a key of a known format (Messagebird's): the prefilter
+    reads the letter it must end in case-sensitively, so the common kind costs no pass."""
+    scrub = [rule.name for rule in TABLES["scrub"]]
+    bits = PREFILTERS["scrub"].bits
+    uuid = "7c1811ed-e98f-4c9c-a9f9-58c757ff494f"
+
+    assert (
+        bits(f"run {uuid}") >> scrub.index("known_token") & 1,
+        bits(f"run {uuid.upper()}") >> scrub.index("known_token") & 1,
+    ) == (0, 1)
+
+
 @pytest.mark.parametrize(
     ("pattern", "holds", "lacks"),
     [
@@ -77,6 +90,9 @@ def test_most_rules_are_left_out_of_an_ordinary_message() -> None:
         (r"[a-f]{2,9}:\d{1,20}x", "ab:1x", "a:1x"),
         (r"(?P<sep>[-/])\d(?P=sep)", "-1/", "-/"),
         (r"[^\W\d_]{3}", "été", "12"),
+        # Case is heeded where the pattern heeds it, and ignored again where it says so.
+        (r"[0-9a-f]{3}(?-i:[A-F])", "x12aF", "12af"),
+        (r"(?-i:x(?i:y))", "xY", "XY"),
     ],
 )
 def test_a_prefilter_holds_what_its_pattern_needs(pattern: str, holds: str, lacks: str) -> None:
