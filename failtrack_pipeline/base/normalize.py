@@ -291,9 +291,7 @@ def normalize_message(message: str) -> str:
     At most `MAX_LENGTH` characters; a longer message is cut between words and ends with `…`.
     """
     # Cut before scrubbing: the scrubber reads no more than the normalizer keeps.
-    if len(message) > _MAX_READ:
-        message = _head(message)
-    scrubbed, chosen = _scrub(message)
+    scrubbed, chosen = _scrub(_head(message))
     return _parameterize(scrubbed, chosen)
 
 
@@ -301,24 +299,22 @@ def scrub_and_normalize(message: str) -> tuple[str, str]:
     """`scrub_secrets(message)`, and `normalize_message` of that: a failure's example and
     its group, from one scrub and one prefilter scan."""
     scrubbed, chosen = _scrub(message)
-    head = _head(scrubbed) if len(scrubbed) > _MAX_READ else scrubbed
-    return scrubbed, _parameterize(head, chosen)
+    return scrubbed, _parameterize(_head(scrubbed), chosen)
 
 
 def _scrub(message: str) -> tuple[str, int | None]:
     """The scrubbed message, and the normalizer's rules that may match it: known from the
     scan of `message` for both tables when the scrub changed nothing (most messages)."""
     chosen = _BOTH.bits(message)
-    if not chosen & _SCRUB_BITS:
-        return message, chosen >> _SCRUBBING
     scrubbed = SCRUBBER.sub(message, chosen & _SCRUB_BITS)
     return scrubbed, chosen >> _SCRUBBING if scrubbed == message else None
 
 
 def _head(message: str) -> str:
-    """The start of a message longer than `_MAX_READ` (an HTML error page, a dumped
-    payload): the output keeps at most MAX_LENGTH characters, so normalizing stays fast on
-    any input."""
+    """The start of a long message (an HTML error page, a dumped payload): the output keeps
+    at most MAX_LENGTH characters, so normalizing stays fast on any input."""
+    if len(message) <= _MAX_READ:
+        return message
     # Drop the word the limit splits, if there are others: half a secret would slip
     # past the scrubber.
     words = message[:_MAX_READ].split()
